@@ -1,0 +1,88 @@
+// Machinery behind virtual time: the per-run queue of timed waits that the run's
+// driver completes by jumping the clock. Not part of the public API.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <boost/system/error_code.hpp>
+
+namespace faultscope::detail {
+
+using vtime = std::chrono::nanoseconds;  // virtual time since the run started
+
+/// A pending wait. The scheduler owns it until `complete` (which posts the
+/// handler and deletes the wait) or `discard` (which deletes it without a call).
+struct timed_wait {
+  virtual ~timed_wait() = default;
+  virtual void complete(boost::system::error_code ec) = 0;
+  virtual void discard() = 0;
+
+  vtime deadline{};
+  std::uint64_t seq = 0;
+  const void* owner = nullptr;
+  std::string what;  ///< "timer wait at x.cpp:12", for hang and quiescence reports
+};
+
+class virtual_scheduler {
+ public:
+  virtual_scheduler() = default;
+  ~virtual_scheduler();
+  virtual_scheduler(const virtual_scheduler&) = delete;
+  virtual_scheduler& operator=(const virtual_scheduler&) = delete;
+
+  [[nodiscard]] vtime now() const noexcept { return now_; }
+
+  /// Takes ownership; returns the key that `cancel` takes.
+  std::uint64_t add(timed_wait* w);
+  /// Completes the wait with `operation_aborted` if it is still pending.
+  bool cancel(std::uint64_t key);
+  /// Cancels every pending wait of `owner`; returns how many.
+  std::size_t cancel_owner(const void* owner);
+
+  [[nodiscard]] bool has_pending() const noexcept { return !by_deadline_.empty(); }
+  [[nodiscard]] vtime next_deadline() const noexcept;
+  /// Jumps the clock to the earliest deadline and completes every wait due then,
+  /// in the order they were started. Returns how many completed.
+  std::size_t advance();
+  [[nodiscard]] std::vector<std::string> pending() const;
+  /// Deletes every pending wait without calling its handler (end of a run).
+  void discard_all();
+
+  /// Work running on another thread that will post back (the SQLite worker):
+  /// while any is in flight, the clock must not jump.
+  void begin_external() noexcept { external_.fetch_add(1, std::memory_order_acq_rel); }
+  void end_external() noexcept { external_.fetch_sub(1, std::memory_order_acq_rel); }
+  [[nodiscard]] bool external_in_flight() const noexcept {
+    return external_.load(std::memory_order_acquire) > 0;
+  }
+
+ private:
+  vtime now_{};
+  std::uint64_t next_seq_ = 1;
+  std::map<std::pair<vtime, std::uint64_t>, timed_wait*> by_deadline_;
+  std::unordered_map<std::uint64_t, timed_wait*> by_key_;
+  std::atomic<int> external_{0};
+};
+
+/// The scheduler of the run on this thread, or nullptr outside a run.
+[[nodiscard]] virtual_scheduler* current_scheduler() noexcept;
+
+class current_scheduler_scope {
+ public:
+  explicit current_scheduler_scope(virtual_scheduler& s) noexcept;
+  ~current_scheduler_scope();
+  current_scheduler_scope(const current_scheduler_scope&) = delete;
+  current_scheduler_scope& operator=(const current_scheduler_scope&) = delete;
+
+ private:
+  virtual_scheduler* previous_;
+};
+
+}  // namespace faultscope::detail

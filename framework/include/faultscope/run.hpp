@@ -1,0 +1,98 @@
+// One scenario, one run: a fresh io_context, virtual clock and tracker; the root
+// coroutine runs to the end, then the run checks that every resource was released
+// and that nothing is left pending. A run that cannot make progress is reported
+// as a hang, and `run` returns.
+//
+//   auto result = faultscope::run([](faultscope::run_context& ctx) -> awaitable<void> {
+//     auto id = ctx.tracker().acquire("connection", "db");
+//     co_return;                                   // forgot to release
+//   });
+//   // result.violations[0].message == "leak: connection #1 \"db\" acquired at …, never released"
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/cancellation_type.hpp>
+
+#include "faultscope/timeline.hpp"
+#include "faultscope/tracker.hpp"
+#include "faultscope/violation.hpp"
+
+namespace faultscope {
+
+struct run_options {
+  /// Virtual time after which a run that still waits is a hang.
+  std::chrono::nanoseconds time_limit = std::chrono::hours(24);
+  /// Wall time after which a run that still works (a busy loop) is a hang.
+  std::chrono::milliseconds wall_limit = std::chrono::seconds(60);
+  /// How long, in wall time, to wait for an operation faultscope cannot see
+  /// (a real socket, a foreign timer) before calling the run hung.
+  std::chrono::milliseconds foreign_grace = std::chrono::milliseconds(200);
+  /// Deadline for each cleanup (release) run by faultscope's scopes.
+  std::chrono::nanoseconds cleanup_deadline = std::chrono::seconds(5);
+  bool record_timeline = true;
+};
+
+/// How the root coroutine ended.
+enum class run_end : std::uint8_t { ok, exception, cancelled, hung };
+[[nodiscard]] std::string_view to_string(run_end end) noexcept;
+
+struct run_result {
+  std::vector<violation> violations;  ///< empty: the run passed
+  run_end end = run_end::ok;
+  std::exception_ptr error;  ///< what the root coroutine threw, if it threw
+  std::string error_message;
+  std::chrono::nanoseconds virtual_elapsed{};
+  std::chrono::nanoseconds wall_elapsed{};
+  std::vector<event> timeline;
+  std::uint64_t acquired = 0;  ///< resources acquired during the run
+
+  [[nodiscard]] bool passed() const noexcept { return violations.empty(); }
+  /// Every violation message, one per line.
+  [[nodiscard]] std::string describe() const;
+};
+
+namespace detail {
+struct run_state;
+}
+
+/// What a scenario can reach of its run.
+class run_context {
+ public:
+  explicit run_context(detail::run_state& state) noexcept : state_(&state) {}
+
+  [[nodiscard]] faultscope::tracker& tracker() const noexcept;
+  [[nodiscard]] boost::asio::any_io_executor executor() const;
+  [[nodiscard]] const run_options& options() const noexcept;
+  /// Virtual time since the run started.
+  [[nodiscard]] std::chrono::nanoseconds now() const noexcept;
+
+  /// Emits a cancellation at the root coroutine, as a caller cancelling the
+  /// whole operation would. The default filter of a coroutine lets only
+  /// terminal cancellation through.
+  void cancel(boost::asio::cancellation_type type = boost::asio::cancellation_type::terminal);
+  /// The same, once the virtual clock reaches now + `after`.
+  void cancel_after(std::chrono::nanoseconds after,
+                    boost::asio::cancellation_type type = boost::asio::cancellation_type::terminal);
+
+ private:
+  detail::run_state* state_;
+};
+
+/// The run on this thread, or nullptr.
+[[nodiscard]] run_context* current_run() noexcept;
+
+using scenario_fn = std::function<boost::asio::awaitable<void>(run_context&)>;
+
+/// Runs `scenario` to the end and checks it. Never throws for what the scenario
+/// does; a hang, a leak or an exception is in the result.
+[[nodiscard]] run_result run(const scenario_fn& scenario, const run_options& options = {});
+
+}  // namespace faultscope

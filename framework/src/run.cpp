@@ -1,0 +1,230 @@
+#include "faultscope/run.hpp"
+
+#include <fmt/format.h>
+
+#include <optional>
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/system/system_error.hpp>
+
+#include "faultscope/detail/virtual_scheduler.hpp"
+#include "faultscope/scope.hpp"
+
+namespace faultscope {
+
+std::string_view to_string(run_end end) noexcept {
+  switch (end) {
+    case run_end::ok: return "ok";
+    case run_end::exception: return "exception";
+    case run_end::cancelled: return "cancelled";
+    case run_end::hung: return "hung";
+  }
+  return "unknown";
+}
+
+std::string run_result::describe() const {
+  std::string out;
+  for (const auto& v : violations) {
+    out += v.message;
+    out += '\n';
+  }
+  return out;
+}
+
+namespace detail {
+
+struct run_state {
+  run_options options;
+  // Destruction order matters: the context (and every coroutine frame in it) must
+  // go before the scheduler and tracker its frames still point at.
+  detail::virtual_scheduler scheduler;
+  faultscope::tracker tracker;
+  boost::asio::cancellation_signal root_signal;
+  std::optional<boost::asio::io_context> io;
+  run_context context{*this};
+
+  explicit run_state(const run_options& o)
+      : options(o), tracker(faultscope::tracker::options{o.record_timeline}) {}
+};
+
+namespace {
+
+// Runs an action when the virtual clock reaches its deadline.
+template <typename F>
+struct timed_action final : timed_wait {
+  explicit timed_action(F f) : fn(std::move(f)) {}
+  void complete(boost::system::error_code ec) override {
+    if (!ec) fn();
+    delete this;
+  }
+  void discard() override { delete this; }
+  F fn;
+};
+
+thread_local run_context* current = nullptr;
+
+std::string format_vtime(std::chrono::nanoseconds t) {
+  return fmt::format("{:.6f}s", std::chrono::duration<double>(t).count());
+}
+
+std::string join(const std::vector<std::string>& items, std::string_view sep) {
+  std::string out;
+  for (const auto& s : items) {
+    if (!out.empty()) out += sep;
+    out += s;
+  }
+  return out;
+}
+
+}  // namespace
+}  // namespace detail
+
+tracker& run_context::tracker() const noexcept { return state_->tracker; }
+boost::asio::any_io_executor run_context::executor() const { return state_->io->get_executor(); }
+const run_options& run_context::options() const noexcept { return state_->options; }
+std::chrono::nanoseconds run_context::now() const noexcept { return state_->scheduler.now(); }
+
+void run_context::cancel(boost::asio::cancellation_type type) { state_->root_signal.emit(type); }
+
+void run_context::cancel_after(std::chrono::nanoseconds after, boost::asio::cancellation_type type) {
+  auto* s = state_;
+  auto fire = [s, type] { s->root_signal.emit(type); };
+  auto* w = new detail::timed_action<decltype(fire)>(std::move(fire));
+  w->deadline = s->scheduler.now() + after;
+  w->what = fmt::format("cancellation scheduled at {}", detail::format_vtime(w->deadline));
+  s->scheduler.add(w);
+}
+
+run_context* current_run() noexcept { return detail::current; }
+
+run_result run(const scenario_fn& scenario, const run_options& options) {
+  using clock = std::chrono::steady_clock;
+  const auto wall_start = clock::now();
+  const auto wall_deadline = wall_start + options.wall_limit;
+
+  detail::run_state state(options);
+  state.io.emplace(1);
+  auto& io = *state.io;
+  auto& sched = state.scheduler;
+  auto& tr = state.tracker;
+  tr.set_clock([&sched] { return sched.now(); });
+
+  detail::current_scheduler_scope sched_scope(sched);
+  current_tracker_scope tracker_scope(tr);
+  run_context* previous_run = detail::current;
+  detail::current = &state.context;
+
+  run_result result;
+  bool done = false;
+  std::exception_ptr root_error;
+  boost::asio::co_spawn(io, scenario(state.context),
+                        boost::asio::bind_cancellation_slot(
+                            state.root_signal.slot(), [&](std::exception_ptr e) {
+                              done = true;
+                              root_error = e;
+                            }));
+
+  // Drive the context: run what is ready; when nothing is, jump the clock to the
+  // next deadline. Work on another thread (the SQLite worker) holds the clock.
+  std::optional<std::string> hang;
+  bool has_work = true;  // does the context still count outstanding work?
+  std::uint64_t spins = 0;
+  for (;;) {
+    std::size_t n = io.poll();
+    has_work = !io.stopped();
+    if (!has_work) io.restart();
+    if (++spins % 1024 == 0 && clock::now() > wall_deadline) {
+      hang = fmt::format("still running after {} ms of wall time (a busy loop?)",
+                         options.wall_limit.count());
+      break;
+    }
+    if (n > 0) continue;
+    if (sched.external_in_flight()) {
+      if (io.run_one_for(std::chrono::milliseconds(1)) == 0 && clock::now() > wall_deadline) {
+        hang = "work on another thread never completed";
+        break;
+      }
+      if (io.stopped()) io.restart();
+      continue;
+    }
+    if (done) break;
+    if (sched.has_pending()) {
+      auto next = sched.next_deadline();
+      if (next > options.time_limit) {
+        hang = next == detail::vtime::max()
+                   ? std::string("every pending wait is forever")
+                   : fmt::format("the next deadline, {}, is past the {} virtual time limit",
+                                 detail::format_vtime(next), detail::format_vtime(options.time_limit));
+        break;
+      }
+      sched.advance();
+      continue;
+    }
+    if (has_work) {
+      // Nothing faultscope knows of is pending, yet the context counts work:
+      // something foreign (a real socket, a steady_timer) may still complete.
+      if (io.run_one_for(options.foreign_grace) > 0) continue;
+      if (io.stopped()) io.restart();
+      hang = "an operation faultscope cannot see (a channel, socket or foreign timer) never "
+             "completed";
+    } else {
+      hang = "nothing is pending, yet the root coroutine never finished";
+    }
+    break;
+  }
+
+  if (hang) {
+    std::vector<std::string> pending = sched.pending();
+    std::string scopes = current_scope_path();
+    tr.report(violation_kind::hang,
+              fmt::format("no progress possible at {} virtual: {}{}{}",
+                          detail::format_vtime(sched.now()), *hang,
+                          pending.empty() ? "" : "; pending: " + detail::join(pending, ", "),
+                          scopes.empty() ? "" : "; open scopes: " + scopes));
+    result.end = run_end::hung;
+  } else {
+    // The root ended: anything still pending was leaked by a detached operation.
+    for (const auto& what : sched.pending())
+      tr.report(violation_kind::not_quiescent,
+                fmt::format("{} still pending after the root coroutine ended", what));
+    if (has_work)
+      tr.report(violation_kind::not_quiescent,
+                "an operation faultscope cannot see (a channel, socket or foreign timer) is still "
+                "pending after the root coroutine ended");
+  }
+
+  if (done && root_error) {
+    result.error = root_error;
+    result.end = run_end::exception;
+    try {
+      std::rethrow_exception(root_error);
+    } catch (const boost::system::system_error& e) {
+      if (e.code() == boost::asio::error::operation_aborted) result.end = run_end::cancelled;
+      result.error_message = e.what();
+    } catch (const std::exception& e) {
+      result.error_message = e.what();
+    } catch (...) {
+      result.error_message = "unknown exception";
+    }
+  }
+
+  result.virtual_elapsed = sched.now();
+  result.violations = tr.check();
+  result.timeline = tr.timeline();
+  result.acquired = tr.acquired_count();
+
+  // Tear down with the run's thread-locals still installed: destroying suspended
+  // frames runs destructors that may reach the tracker or the clock.
+  sched.discard_all();
+  io.stop();
+  state.io.reset();
+  sched.discard_all();
+  detail::current = previous_run;
+  result.wall_elapsed = clock::now() - wall_start;
+  return result;
+}
+
+}  // namespace faultscope

@@ -1,0 +1,33 @@
+#include "faultscope/site.hpp"
+
+#include <fmt/format.h>
+
+namespace faultscope {
+
+std::string_view short_function_name(std::string_view pretty) noexcept {
+  // Cut the parameter list, then keep what follows the last "::" or space.
+  // Template arguments of the return type contain neither "(" before the name
+  // nor unbalanced "::" after it, so the last separator before "(" is the name's.
+  auto paren = pretty.find('(');
+  if (paren == std::string_view::npos) return pretty;
+  std::string_view head = pretty.substr(0, paren);
+  int depth = 0;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < head.size(); ++i) {
+    char c = head[i];
+    if (c == '<') ++depth;
+    if (c == '>') --depth;
+    if (depth == 0 && (c == ' ' || c == ':' || c == '*' || c == '&')) start = i + 1;
+  }
+  head = head.substr(start);
+  return head.empty() ? pretty.substr(0, paren) : head;
+}
+
+site site::from(const std::source_location& loc) {
+  return site{loc.file_name(), static_cast<std::uint32_t>(loc.line()),
+              std::string(short_function_name(loc.function_name()))};
+}
+
+std::string site::str() const { return fmt::format("{}:{}", file, line); }
+
+}  // namespace faultscope

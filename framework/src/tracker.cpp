@@ -1,0 +1,247 @@
+#include "faultscope/tracker.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <mutex>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "faultscope/scope.hpp"
+
+namespace faultscope {
+
+std::string_view to_string(violation_kind kind) noexcept {
+  switch (kind) {
+    case violation_kind::leak: return "leak";
+    case violation_kind::double_release: return "double release";
+    case violation_kind::unknown_release: return "unknown release";
+    case violation_kind::use_after_release: return "use after release";
+    case violation_kind::release_failed: return "release failed";
+    case violation_kind::release_timeout: return "release timeout";
+    case violation_kind::hang: return "hang";
+    case violation_kind::not_quiescent: return "not quiescent";
+    case violation_kind::outcome: return "outcome";
+    case violation_kind::invariant: return "invariant";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(event_type type) noexcept {
+  switch (type) {
+    case event_type::acquire: return "acquire";
+    case event_type::release: return "release";
+    case event_type::touch: return "touch";
+    case event_type::fault: return "fault";
+    case event_type::violation: return "violation";
+    case event_type::note: return "note";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// The path a resource is acquired under: the open scopes, then the acquiring
+// function itself unless it already names the innermost scope.
+std::string acquisition_path(const site& s) {
+  auto scopes = current_scopes();
+  if (!s.function.empty() && (scopes.empty() || scopes.back() != s.function))
+    scopes.push_back(s.function);
+  std::string out;
+  for (const auto& name : scopes) {
+    if (!out.empty()) out += " › ";
+    out += name;
+  }
+  return out;
+}
+
+std::string describe(const resource_info& r) {
+  std::string out = fmt::format("{} #{}", r.kind, r.id);
+  if (!r.label.empty()) out += fmt::format(" \"{}\"", r.label);
+  out += fmt::format(" acquired at {}", r.site.str());
+  if (!r.scope_path.empty()) out += fmt::format(" in {}", r.scope_path);
+  return out;
+}
+
+}  // namespace
+
+struct tracker::impl {
+  options opts;
+  mutable std::mutex mutex;
+  std::function<std::chrono::nanoseconds()> clock;
+  resource_id next_id = 1;
+  std::unordered_map<resource_id, resource_info> live;
+  // Released records are kept only with the timeline, so a double release can
+  // name both releases; without it, memory is bounded by the live set.
+  std::unordered_map<resource_id, site> released_at;
+  std::unordered_set<resource_id> baseline;
+  std::vector<violation> violations;
+  std::uint64_t violation_total = 0;
+  std::uint64_t released_total = 0;
+  std::vector<event> timeline;
+
+  std::chrono::nanoseconds now() const { return clock ? clock() : std::chrono::nanoseconds{}; }
+
+  void add_event(event_type type, resource_id id, std::string kind, std::string label,
+                 std::string detail) {
+    if (!opts.record_timeline) return;
+    timeline.push_back({now(), type, id, std::move(kind), std::move(label), std::move(detail)});
+  }
+
+  void add_violation(violation_kind kind, std::string body, resource_id id) {
+    ++violation_total;
+    std::string message = fmt::format("{}: {}", to_string(kind), body);
+    add_event(event_type::violation, id, {}, {}, message);
+    if (violations.size() < opts.max_violations) violations.push_back({kind, std::move(message), id});
+  }
+
+  // A release or use of a non-live id: was it released already, or never issued?
+  void report_dead(resource_id id, const site& where, std::string_view verb) {
+    if (id == 0 || id >= next_id) {
+      add_violation(violation_kind::unknown_release,
+                    fmt::format("{} of resource #{} at {}, which was never acquired", verb, id,
+                                where.str()),
+                    id);
+      return;
+    }
+    auto kind = verb == "release" ? violation_kind::double_release
+                                  : violation_kind::use_after_release;
+    std::string earlier;
+    if (auto it = released_at.find(id); it != released_at.end())
+      earlier = fmt::format(" (released at {})", it->second.str());
+    add_violation(kind,
+                  fmt::format("resource #{} {} at {} after its release{}", id,
+                              verb == "release" ? "released again" : "used", where.str(),
+                              earlier),
+                  id);
+  }
+};
+
+tracker::tracker() : tracker(options{}) {}
+tracker::tracker(options opts) : impl_(std::make_unique<impl>()) { impl_->opts = opts; }
+tracker::~tracker() = default;
+
+resource_id tracker::acquire(std::string_view kind, std::string_view label,
+                             std::source_location loc) {
+  site s = site::from(loc);
+  std::string path = acquisition_path(s);
+  std::lock_guard lock(impl_->mutex);
+  resource_id id = impl_->next_id++;
+  resource_info info{id, std::string(kind), std::string(label), std::move(s), std::move(path),
+                     impl_->now()};
+  impl_->add_event(event_type::acquire, id, info.kind, info.label, info.site.str());
+  impl_->live.emplace(id, std::move(info));
+  return id;
+}
+
+void tracker::release(resource_id id, std::source_location loc) {
+  std::lock_guard lock(impl_->mutex);
+  auto it = impl_->live.find(id);
+  if (it == impl_->live.end()) {
+    impl_->report_dead(id, site::from(loc), "release");
+    return;
+  }
+  impl_->add_event(event_type::release, id, it->second.kind, it->second.label,
+                   site::from(loc).str());
+  if (impl_->opts.record_timeline) impl_->released_at.emplace(id, site::from(loc));
+  impl_->baseline.erase(id);
+  impl_->live.erase(it);
+  ++impl_->released_total;
+}
+
+void tracker::touch(resource_id id, std::source_location loc) {
+  std::lock_guard lock(impl_->mutex);
+  auto it = impl_->live.find(id);
+  if (it == impl_->live.end()) {
+    impl_->report_dead(id, site::from(loc), "use");
+    return;
+  }
+  impl_->add_event(event_type::touch, id, it->second.kind, it->second.label,
+                   site::from(loc).str());
+}
+
+void tracker::report(violation_kind kind, std::string message, resource_id resource) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->add_violation(kind, std::move(message), resource);
+}
+
+void tracker::record(event_type type, std::string detail) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->add_event(type, 0, {}, {}, std::move(detail));
+}
+
+void tracker::set_baseline() {
+  std::lock_guard lock(impl_->mutex);
+  for (const auto& [id, info] : impl_->live) impl_->baseline.insert(id);
+}
+
+void tracker::set_clock(std::function<std::chrono::nanoseconds()> now) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->clock = std::move(now);
+}
+
+std::vector<violation> tracker::violations() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->violations;
+}
+
+std::vector<violation> tracker::check() const {
+  std::lock_guard lock(impl_->mutex);
+  std::vector<violation> out = impl_->violations;
+  std::vector<const resource_info*> leaked;
+  for (const auto& [id, info] : impl_->live)
+    if (!impl_->baseline.contains(id)) leaked.push_back(&info);
+  // Acquisition order, so reports are stable whatever the hash map does.
+  std::sort(leaked.begin(), leaked.end(), [](auto* a, auto* b) { return a->id < b->id; });
+  for (const auto* r : leaked)
+    out.push_back({violation_kind::leak, fmt::format("leak: {}, never released", describe(*r)),
+                   r->id});
+  return out;
+}
+
+bool tracker::balanced() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->violation_total == 0 && impl_->live.size() == impl_->baseline.size();
+}
+
+std::vector<resource_info> tracker::live_resources() const {
+  std::lock_guard lock(impl_->mutex);
+  std::vector<resource_info> out;
+  for (const auto& [id, info] : impl_->live) out.push_back(info);
+  std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.id < b.id; });
+  return out;
+}
+
+std::size_t tracker::live_count() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->live.size();
+}
+std::uint64_t tracker::acquired_count() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->next_id - 1;
+}
+std::uint64_t tracker::released_count() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->released_total;
+}
+std::uint64_t tracker::violation_count() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->violation_total;
+}
+std::vector<event> tracker::timeline() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->timeline;
+}
+
+namespace {
+thread_local tracker* current = nullptr;
+}
+
+tracker* current_tracker() noexcept { return current; }
+
+current_tracker_scope::current_tracker_scope(tracker& t) noexcept : previous_(current) {
+  current = &t;
+}
+current_tracker_scope::~current_tracker_scope() { current = previous_; }
+
+}  // namespace faultscope

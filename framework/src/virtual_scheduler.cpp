@@ -1,0 +1,81 @@
+#include "faultscope/detail/virtual_scheduler.hpp"
+
+#include <algorithm>
+
+#include <boost/asio/error.hpp>
+
+namespace faultscope::detail {
+
+virtual_scheduler::~virtual_scheduler() { discard_all(); }
+
+std::uint64_t virtual_scheduler::add(timed_wait* w) {
+  w->seq = next_seq_++;
+  // A deadline in the past is due now: it never moves the clock backwards.
+  w->deadline = std::max(w->deadline, now_);
+  by_deadline_.emplace(std::pair{w->deadline, w->seq}, w);
+  by_key_.emplace(w->seq, w);
+  return w->seq;
+}
+
+bool virtual_scheduler::cancel(std::uint64_t key) {
+  auto it = by_key_.find(key);
+  if (it == by_key_.end()) return false;
+  timed_wait* w = it->second;
+  by_key_.erase(it);
+  by_deadline_.erase({w->deadline, w->seq});
+  w->complete(boost::asio::error::operation_aborted);
+  return true;
+}
+
+std::size_t virtual_scheduler::cancel_owner(const void* owner) {
+  std::vector<std::uint64_t> keys;
+  for (const auto& [key, w] : by_deadline_)
+    if (w->owner == owner) keys.push_back(w->seq);
+  for (auto k : keys) cancel(k);
+  return keys.size();
+}
+
+vtime virtual_scheduler::next_deadline() const noexcept {
+  return by_deadline_.empty() ? vtime::max() : by_deadline_.begin()->first.first;
+}
+
+std::size_t virtual_scheduler::advance() {
+  if (by_deadline_.empty()) return 0;
+  now_ = std::max(now_, by_deadline_.begin()->first.first);
+  std::size_t n = 0;
+  while (!by_deadline_.empty() && by_deadline_.begin()->first.first <= now_) {
+    timed_wait* w = by_deadline_.begin()->second;
+    by_deadline_.erase(by_deadline_.begin());
+    by_key_.erase(w->seq);
+    w->complete({});
+    ++n;
+  }
+  return n;
+}
+
+std::vector<std::string> virtual_scheduler::pending() const {
+  std::vector<std::string> out;
+  for (const auto& [key, w] : by_deadline_) out.push_back(w->what);
+  return out;
+}
+
+void virtual_scheduler::discard_all() {
+  auto waits = std::move(by_deadline_);
+  by_deadline_.clear();
+  by_key_.clear();
+  for (auto& [key, w] : waits) w->discard();
+}
+
+namespace {
+thread_local virtual_scheduler* current = nullptr;
+}
+
+virtual_scheduler* current_scheduler() noexcept { return current; }
+
+current_scheduler_scope::current_scheduler_scope(virtual_scheduler& s) noexcept
+    : previous_(current) {
+  current = &s;
+}
+current_scheduler_scope::~current_scheduler_scope() { current = previous_; }
+
+}  // namespace faultscope::detail

@@ -1,0 +1,164 @@
+#include "faultscope/tracker.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "faultscope/scope.hpp"
+
+using faultscope::tracker;
+using faultscope::violation_kind;
+using ::testing::HasSubstr;
+
+TEST(Tracker, BalancedAcquireReleaseHasNoViolations) {
+  tracker t;
+  auto a = t.acquire("connection", "db");
+  auto b = t.acquire("file", "users.csv");
+  t.touch(a);
+  t.release(b);
+  t.release(a);
+  EXPECT_TRUE(t.check().empty());
+  EXPECT_TRUE(t.balanced());
+  EXPECT_EQ(t.acquired_count(), 2u);
+  EXPECT_EQ(t.released_count(), 2u);
+}
+
+TEST(Tracker, CanaryLeakIsReportedWithSiteAndScopePath) {
+  tracker t;
+  faultscope::resource_id id;
+  int line;
+  {
+    faultscope::scope outer{"get_all_users"};
+    faultscope::scope inner{"get_connection"};
+    line = __LINE__ + 1;
+    id = t.acquire("connection", "db");
+  }
+  auto v = t.check();
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].kind, violation_kind::leak);
+  EXPECT_EQ(v[0].resource, id);
+  EXPECT_THAT(v[0].message,
+              HasSubstr("leak: connection #1 \"db\" acquired at tests/framework/tracker_test.cpp:" +
+                        std::to_string(line)));
+  // The acquiring function closes the path.
+  EXPECT_THAT(v[0].message, HasSubstr("in get_all_users › get_connection › TestBody"));
+  EXPECT_THAT(v[0].message, HasSubstr("never released"));
+  EXPECT_FALSE(t.balanced());
+}
+
+TEST(Tracker, CanaryDoubleReleaseNamesBothReleases) {
+  tracker t;
+  auto id = t.acquire("connection");
+  t.release(id);
+  t.release(id);
+  auto v = t.check();
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].kind, violation_kind::double_release);
+  EXPECT_THAT(v[0].message, HasSubstr("released again at tests/framework/tracker_test.cpp:"));
+  EXPECT_THAT(v[0].message, HasSubstr("(released at tests/framework/tracker_test.cpp:"));
+}
+
+TEST(Tracker, CanaryUnknownRelease) {
+  tracker t;
+  t.release(42);
+  t.release(0);
+  auto v = t.check();
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_EQ(v[0].kind, violation_kind::unknown_release);
+  EXPECT_THAT(v[0].message, HasSubstr("resource #42"));
+  EXPECT_THAT(v[0].message, HasSubstr("never acquired"));
+}
+
+TEST(Tracker, CanaryUseAfterRelease) {
+  tracker t;
+  auto id = t.acquire("file", "log");
+  t.release(id);
+  t.touch(id);
+  auto v = t.check();
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].kind, violation_kind::use_after_release);
+  EXPECT_THAT(v[0].message, HasSubstr("used at"));
+}
+
+TEST(Tracker, BaselineIgnoresResourcesThatExistedBefore) {
+  tracker t;
+  auto before = t.acquire("connection", "pooled");
+  t.set_baseline();
+  EXPECT_TRUE(t.check().empty());
+  auto after = t.acquire("connection", "new");
+  auto v = t.check();
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].resource, after);
+  t.release(before);  // releasing a baseline resource is fine
+  t.release(after);
+  EXPECT_TRUE(t.check().empty());
+}
+
+TEST(Tracker, ReportedViolationsAreKeptInOrder) {
+  tracker t;
+  t.report(violation_kind::release_failed, "close of #1 threw: disk full");
+  t.report(violation_kind::hang, "no progress");
+  auto v = t.violations();
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_EQ(v[0].message, "release failed: close of #1 threw: disk full");
+  EXPECT_EQ(v[1].kind, violation_kind::hang);
+}
+
+TEST(Tracker, ViolationStorageIsBoundedButCounted) {
+  tracker t(tracker::options{.record_timeline = false, .max_violations = 3});
+  for (int i = 0; i < 10; ++i) t.release(1000 + i);
+  EXPECT_EQ(t.violations().size(), 3u);
+  EXPECT_EQ(t.violation_count(), 10u);
+}
+
+TEST(Tracker, TimelineCarriesVirtualTimestamps) {
+  tracker t;
+  std::chrono::nanoseconds now{0};
+  t.set_clock([&] { return now; });
+  auto id = t.acquire("timer");
+  now = std::chrono::seconds(3);
+  t.release(id);
+  auto events = t.timeline();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].type, faultscope::event_type::acquire);
+  EXPECT_EQ(events[0].at, std::chrono::nanoseconds{0});
+  EXPECT_EQ(events[1].type, faultscope::event_type::release);
+  EXPECT_EQ(events[1].at, std::chrono::seconds(3));
+}
+
+TEST(Tracker, WithoutTimelineReleasedRecordsAreNotKept) {
+  tracker t(tracker::options{.record_timeline = false});
+  for (int i = 0; i < 1000; ++i) t.release(t.acquire("x"));
+  EXPECT_TRUE(t.timeline().empty());
+  EXPECT_EQ(t.live_count(), 0u);
+  EXPECT_TRUE(t.balanced());
+}
+
+TEST(Tracker, TwoThreadsHammeringGiveConsistentCounts) {
+  tracker t(tracker::options{.record_timeline = false});
+  constexpr int per_thread = 50000;
+  auto work = [&] {
+    for (int i = 0; i < per_thread; ++i) {
+      auto id = t.acquire("conn");
+      t.touch(id);
+      t.release(id);
+    }
+  };
+  std::thread a(work), b(work);
+  a.join();
+  b.join();
+  EXPECT_EQ(t.acquired_count(), 2u * per_thread);
+  EXPECT_EQ(t.released_count(), 2u * per_thread);
+  EXPECT_EQ(t.live_count(), 0u);
+  EXPECT_TRUE(t.check().empty());
+}
+
+TEST(Tracker, ShortFunctionName) {
+  using faultscope::short_function_name;
+  EXPECT_EQ(short_function_name("boost::asio::awaitable<void> demo::get_connection(db&)"),
+            "get_connection");
+  EXPECT_EQ(short_function_name("void f()"), "f");
+  EXPECT_EQ(short_function_name("std::vector<std::pair<int, int> > ns::g(int)"), "g");
+  EXPECT_EQ(short_function_name("main"), "main");
+}
