@@ -48,7 +48,7 @@ void scope_state_base::start_watchdog(const boost::asio::any_io_executor& ex,
     self->cleanup_timed_out = true;
     report(violation_kind::release_timeout,
            fmt::format("cleanup of the scope at {} in {} overran its {} ms deadline",
-                       self->where.str(), self->where.function,
+                       self->where.str(), self->where.function(),
                        std::chrono::duration_cast<std::chrono::milliseconds>(deadline).count()));
     self->child_signal.emit(boost::asio::cancellation_type::terminal);
   });
@@ -72,7 +72,7 @@ boost::asio::awaitable<void> async_exit_stack::close() {
     if (!error) continue;
     detail::report(violation_kind::release_failed,
                    fmt::format("exit-stack release registered at {} in {} threw: {}",
-                               e.where.str(), e.where.function, detail::describe_exception(error)));
+                               e.where.str(), e.where.function(), detail::describe_exception(error)));
     if (!first) first = error;
   }
   if (first) std::rethrow_exception(first);

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
+
 namespace faultscope {
 
 std::string_view short_function_name(std::string_view pretty) noexcept {
@@ -23,11 +25,12 @@ std::string_view short_function_name(std::string_view pretty) noexcept {
   return head.empty() ? pretty.substr(0, paren) : head;
 }
 
-site site::from(const std::source_location& loc) {
-  return site{loc.file_name(), static_cast<std::uint32_t>(loc.line()),
-              std::string(short_function_name(loc.function_name()))};
+std::string site::file() const {
+  return std::filesystem::path(loc.file_name()).lexically_normal().generic_string();
 }
 
-std::string site::str() const { return fmt::format("{}:{}", file, line); }
+std::string_view site::function() const noexcept { return short_function_name(loc.function_name()); }
+
+std::string site::str() const { return fmt::format("{}:{}", file(), line()); }
 
 }  // namespace faultscope

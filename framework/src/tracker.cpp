@@ -45,8 +45,8 @@ namespace {
 // function itself unless it already names the innermost scope.
 std::string acquisition_path(const site& s) {
   auto scopes = current_scopes();
-  if (!s.function.empty() && (scopes.empty() || scopes.back() != s.function))
-    scopes.push_back(s.function);
+  auto fn = s.function();
+  if (!fn.empty() && (scopes.empty() || scopes.back() != fn)) scopes.emplace_back(fn);
   std::string out;
   for (const auto& name : scopes) {
     if (!out.empty()) out += " › ";
@@ -127,8 +127,7 @@ resource_id tracker::acquire(std::string_view kind, std::string_view label,
   std::string path = acquisition_path(s);
   std::lock_guard lock(impl_->mutex);
   resource_id id = impl_->next_id++;
-  resource_info info{id, std::string(kind), std::string(label), std::move(s), std::move(path),
-                     impl_->now()};
+  resource_info info{id, std::string(kind), std::string(label), s, std::move(path), impl_->now()};
   impl_->add_event(event_type::acquire, id, info.kind, info.label, info.site.str());
   impl_->live.emplace(id, std::move(info));
   return id;

@@ -144,7 +144,7 @@ auto async_with_impl(Manager manager, Body body, faultscope::site where)
     -> boost::asio::awaitable<body_value_t<T, Body>> {
   using U = body_value_t<T, Body>;
   auto st = std::make_shared<scope_state<T, Body, U>>(std::move(body), std::move(where));
-  faultscope::scope named(st->where.function);
+  faultscope::scope named(std::string(st->where.function()));
   std::exception_ptr manager_error = co_await launch_manager(
       st, run_manager<T>(std::move(manager), yield<T>(st)));
 
@@ -156,7 +156,7 @@ auto async_with_impl(Manager manager, Body body, faultscope::site where)
   if (manager_error && !st->cleanup_timed_out && !st->cleanup_reported)
     report(violation_kind::release_failed,
            fmt::format("cleanup of the scope at {} in {} threw: {}", st->where.str(),
-                       st->where.function, describe_exception(manager_error)));
+                       st->where.function(), describe_exception(manager_error)));
   if (st->body_error && !st->suppressed) std::rethrow_exception(st->body_error);
   if (st->cleanup_timed_out)
     throw boost::system::system_error(boost::asio::error::timed_out,

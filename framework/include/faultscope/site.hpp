@@ -1,8 +1,9 @@
-// Where something happened in the user's code, captured by `std::source_location`
-// and kept as owned strings so a record outlives the frame that made it.
+// Where something happened in the user's code. A site keeps the
+// `std::source_location` itself (static strings, no allocation) and formats it
+// only when a report needs it.
 //
 //   auto s = faultscope::site::here();
-//   fmt::print("{}\n", s.str());   // "examples/seed.cpp:42"
+//   fmt::print("{} in {}\n", s.str(), s.function());   // "examples/seed.cpp:42 in main"
 #pragma once
 
 #include <cstdint>
@@ -12,16 +13,18 @@
 
 namespace faultscope {
 
-/// A source position plus the short name of the function it is in.
 struct site {
-  std::string file;
-  std::uint32_t line = 0;
-  std::string function;  ///< unqualified name, e.g. "get_connection"
+  std::source_location loc;
 
-  [[nodiscard]] static site from(const std::source_location& loc);
-  [[nodiscard]] static site here(std::source_location loc = std::source_location::current()) {
-    return from(loc);
+  [[nodiscard]] static site from(const std::source_location& l) noexcept { return site{l}; }
+  [[nodiscard]] static site here(std::source_location l = std::source_location::current()) noexcept {
+    return site{l};
   }
+  /// The file, with "dir/../" folded away.
+  [[nodiscard]] std::string file() const;
+  [[nodiscard]] std::uint32_t line() const noexcept { return loc.line(); }
+  /// The unqualified function name, e.g. "get_connection".
+  [[nodiscard]] std::string_view function() const noexcept;
   /// "file:line"
   [[nodiscard]] std::string str() const;
 };

@@ -81,9 +81,10 @@ boost::asio::awaitable<std::exception_ptr> launch_manager(std::shared_ptr<scope_
               std::move(h)(e);
             }));
   };
-  auto [error] = co_await boost::asio::async_initiate<
-      decltype(boost::asio::as_tuple(boost::asio::use_awaitable)), void(std::exception_ptr)>(
-      initiate, boost::asio::as_tuple(boost::asio::use_awaitable));
+  auto token = boost::asio::as_tuple(boost::asio::use_awaitable);
+  auto [error] =
+      co_await boost::asio::async_initiate<decltype(token), void(std::exception_ptr)>(initiate,
+                                                                                      token);
   co_return error;
 }
 

@@ -1,0 +1,218 @@
+// The single run: virtual time, outcome, leak check, quiescence and hang detection.
+#include "faultscope/run.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/channel.hpp>
+#include <boost/asio/post.hpp>
+
+#include "support/test_resource.hpp"
+#include "faultscope/with_timeout.hpp"
+
+namespace ft = faultscope::test;
+using namespace std::chrono_literals;
+using boost::asio::awaitable;
+using boost::asio::use_awaitable;
+using faultscope::run_context;
+using faultscope::run_end;
+using faultscope::violation_kind;
+using ::testing::HasSubstr;
+
+namespace {
+
+bool has(const faultscope::run_result& r, violation_kind k) {
+  for (auto& v : r.violations)
+    if (v.kind == k) return true;
+  return false;
+}
+
+TEST(Run, EmptyScenarioPasses) {
+  auto r = faultscope::run([](run_context&) -> awaitable<void> { co_return; });
+  EXPECT_TRUE(r.passed());
+  EXPECT_EQ(r.end, run_end::ok);
+  EXPECT_EQ(r.virtual_elapsed, 0ns);
+}
+
+TEST(Run, ThirtySecondTimeoutTakesThirtyVirtualSeconds) {
+  auto r = faultscope::run([](run_context&) -> awaitable<void> {
+    co_await faultscope::with_timeout(30s, ft::sleep_for(1h));
+  });
+  EXPECT_EQ(r.end, run_end::exception);
+  EXPECT_THAT(r.error_message, HasSubstr("timed out"));
+  EXPECT_EQ(r.virtual_elapsed, 30s);
+  EXPECT_TRUE(r.passed()) << r.describe();
+}
+
+TEST(Run, TimersFireInDeadlineOrderThenStartOrder) {
+  std::vector<int> order;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    auto ex = ctx.executor();
+    auto sleeper = [&](int id, std::chrono::nanoseconds d) -> awaitable<void> {
+      co_await ft::sleep_for(d);
+      order.push_back(id);
+    };
+    boost::asio::co_spawn(ex, sleeper(1, 3s), boost::asio::detached);
+    boost::asio::co_spawn(ex, sleeper(2, 1s), boost::asio::detached);
+    boost::asio::co_spawn(ex, sleeper(3, 1s), boost::asio::detached);
+    co_await ft::sleep_for(5s);
+  });
+  EXPECT_TRUE(r.passed()) << r.describe();
+  EXPECT_EQ(order, (std::vector<int>{2, 3, 1}));
+  EXPECT_EQ(r.virtual_elapsed, 5s);
+}
+
+TEST(Run, VirtualClockNowFollowsTheRun) {
+  faultscope::virtual_clock::time_point seen{};
+  auto r = faultscope::run([&](run_context&) -> awaitable<void> {
+    co_await ft::sleep_for(1500ms);
+    seen = faultscope::virtual_clock::now();
+  });
+  EXPECT_EQ(seen.time_since_epoch(), 1500ms);
+  EXPECT_EQ(faultscope::virtual_clock::now().time_since_epoch(), 0ns) << "outside a run";
+}
+
+TEST(Run, TimerCancelCompletesWaitWithOperationAborted) {
+  boost::system::error_code seen;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    faultscope::timer t(ctx.executor(), 10s);
+    t.async_wait([&](boost::system::error_code ec) { seen = ec; });
+    co_await ft::sleep_for(1s);
+    EXPECT_EQ(t.cancel(), 1u);
+    co_await ft::sleep_for(1s);
+  });
+  EXPECT_EQ(seen, boost::asio::error::operation_aborted);
+  EXPECT_EQ(r.virtual_elapsed, 2s);
+  EXPECT_TRUE(r.passed()) << r.describe();
+}
+
+TEST(Run, TimerOutsideARunIsAClearError) {
+  boost::asio::io_context io;
+  EXPECT_THROW(faultscope::timer(io.get_executor()), faultscope::no_virtual_clock);
+}
+
+TEST(Run, ExceptionOutcomeIsRecorded) {
+  auto r = faultscope::run([](run_context&) -> awaitable<void> {
+    throw std::runtime_error("boom");
+    co_return;
+  });
+  EXPECT_EQ(r.end, run_end::exception);
+  EXPECT_EQ(r.error_message, "boom");
+  EXPECT_TRUE(r.passed()) << "an exception is an outcome, not a violation";
+}
+
+TEST(Run, CancellationOutcomeIsRecorded) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    ctx.cancel_after(2s);
+    co_await ft::sleep_for(10s);
+  });
+  EXPECT_EQ(r.end, run_end::cancelled);
+  EXPECT_EQ(r.virtual_elapsed, 2s);
+}
+
+TEST(Run, CanaryLeakInARunIsReported) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto id = ctx.tracker().acquire("connection", "db");
+    (void)id;
+    co_return;
+  });
+  ASSERT_EQ(r.violations.size(), 1u);
+  EXPECT_EQ(r.violations[0].kind, violation_kind::leak);
+  EXPECT_THAT(r.violations[0].message, HasSubstr("leak: connection #1 \"db\" acquired at tests/framework/run_test.cpp:"));
+}
+
+TEST(Run, TimelineRecordsVirtualTimestamps) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    co_await ft::sleep_for(1s);
+    auto id = ctx.tracker().acquire("file", "log");
+    co_await ft::sleep_for(2s);
+    ctx.tracker().release(id);
+  });
+  ASSERT_EQ(r.timeline.size(), 2u);
+  EXPECT_EQ(r.timeline[0].at, 1s);
+  EXPECT_EQ(r.timeline[1].at, 3s);
+}
+
+TEST(Run, CanaryWaitingForeverIsAHangNamingThePendingOperation) {
+  int line = 0;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    faultscope::timer t(ctx.executor(), faultscope::timer::time_point::max());
+    line = __LINE__ + 1;
+    co_await t.async_wait(use_awaitable);
+  });
+  EXPECT_EQ(r.end, run_end::hung);
+  ASSERT_TRUE(has(r, violation_kind::hang)) << r.describe();
+  EXPECT_THAT(r.violations[0].message,
+              HasSubstr("timer wait at tests/framework/run_test.cpp:" + std::to_string(line)));
+  EXPECT_THAT(r.violations[0].message, HasSubstr("forever"));
+}
+
+TEST(Run, CanaryHangOnAForeignOperationIsReported) {
+  auto r = faultscope::run(
+      [](run_context& ctx) -> awaitable<void> {
+        boost::asio::experimental::channel<void(boost::system::error_code, int)> ch(ctx.executor());
+        co_await ch.async_receive(use_awaitable);  // nobody ever sends
+      },
+      {.foreign_grace = 20ms});
+  EXPECT_EQ(r.end, run_end::hung);
+  ASSERT_TRUE(has(r, violation_kind::hang));
+  EXPECT_THAT(r.violations[0].message, HasSubstr("cannot see"));
+}
+
+TEST(Run, CanaryBusyLoopHitsTheWallLimit) {
+  auto r = faultscope::run(
+      [](run_context& ctx) -> awaitable<void> {
+        for (;;) co_await boost::asio::post(ctx.executor(), use_awaitable);
+      },
+      {.wall_limit = 100ms});
+  EXPECT_EQ(r.end, run_end::hung);
+  EXPECT_TRUE(has(r, violation_kind::hang));
+  EXPECT_THAT(r.violations[0].message, HasSubstr("busy loop"));
+}
+
+TEST(Run, DeadlinePastTheTimeLimitIsAHang) {
+  auto r = faultscope::run([](run_context&) -> awaitable<void> { co_await ft::sleep_for(48h); },
+                           {.time_limit = 24h});
+  EXPECT_EQ(r.end, run_end::hung);
+  EXPECT_THAT(r.violations[0].message, HasSubstr("past the"));
+}
+
+TEST(Run, CanaryDetachedWaitAfterRootEndsIsNotQuiescent) {
+  int line = 0;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    line = __LINE__ + 1;
+    boost::asio::co_spawn(ctx.executor(), ft::sleep_for(1h), boost::asio::detached);
+    co_return;
+  });
+  ASSERT_TRUE(has(r, violation_kind::not_quiescent)) << r.describe();
+  EXPECT_THAT(r.violations[0].message, HasSubstr("timer wait at tests/support/test_resource.hpp:"));
+  EXPECT_THAT(r.violations[0].message, HasSubstr("after the root coroutine ended"));
+  EXPECT_EQ(r.virtual_elapsed, 0ns) << "the clock does not jump for leftovers";
+}
+
+TEST(Run, CanaryForeignOperationLeftAfterRootEndsIsNotQuiescent) {
+  using channel = boost::asio::experimental::channel<void(boost::system::error_code, int)>;
+  auto ch = std::make_shared<std::optional<channel>>();
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    ch->emplace(ctx.executor());
+    (*ch)->async_receive([](boost::system::error_code, int) {});
+    co_return;
+  });
+  EXPECT_TRUE(has(r, violation_kind::not_quiescent)) << r.describe();
+  ch->reset();
+}
+
+TEST(Run, HangAlsoReportsTheResourcesItStrands) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto id = ctx.tracker().acquire("lock", "table");
+    (void)id;
+    faultscope::timer t(ctx.executor(), faultscope::timer::time_point::max());
+    co_await t.async_wait(use_awaitable);
+  });
+  EXPECT_TRUE(has(r, violation_kind::hang));
+  EXPECT_TRUE(has(r, violation_kind::leak));
+}
+
+}  // namespace
