@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/system/system_error.hpp>
 
+#include "faultscope/detail/format.hpp"
 #include "faultscope/detail/virtual_scheduler.hpp"
 #include "faultscope/scope.hpp"
 
@@ -17,10 +18,14 @@ namespace faultscope {
 
 std::string_view to_string(run_end end) noexcept {
   switch (end) {
-    case run_end::ok: return "ok";
-    case run_end::exception: return "exception";
-    case run_end::cancelled: return "cancelled";
-    case run_end::hung: return "hung";
+    case run_end::ok:
+      return "ok";
+    case run_end::exception:
+      return "exception";
+    case run_end::cancelled:
+      return "cancelled";
+    case run_end::hung:
+      return "hung";
   }
   return "unknown";
 }
@@ -43,7 +48,7 @@ struct run_state {
   detail::virtual_scheduler scheduler;
   faultscope::tracker tracker;
   boost::asio::cancellation_signal root_signal;
-  std::optional<boost::asio::io_context> io;
+  std::unique_ptr<boost::asio::io_context> io;
   run_context context{*this};
 
   explicit run_state(const run_options& o)
@@ -82,23 +87,38 @@ std::string join(const std::vector<std::string>& items, std::string_view sep) {
 }  // namespace
 }  // namespace detail
 
-tracker& run_context::tracker() const noexcept { return state_->tracker; }
-boost::asio::any_io_executor run_context::executor() const { return state_->io->get_executor(); }
-const run_options& run_context::options() const noexcept { return state_->options; }
-std::chrono::nanoseconds run_context::now() const noexcept { return state_->scheduler.now(); }
+tracker& run_context::tracker() const noexcept {
+  return state_->tracker;
+}
+boost::asio::any_io_executor run_context::executor() const {
+  return state_->io->get_executor();
+}
+const run_options& run_context::options() const noexcept {
+  return state_->options;
+}
+std::chrono::nanoseconds run_context::now() const noexcept {
+  return state_->scheduler.now();
+}
 
-void run_context::cancel(boost::asio::cancellation_type type) { state_->root_signal.emit(type); }
+void run_context::cancel(boost::asio::cancellation_type type) {
+  state_->root_signal.emit(type);
+}
 
-void run_context::cancel_after(std::chrono::nanoseconds after, boost::asio::cancellation_type type) {
+void run_context::cancel_after(std::chrono::nanoseconds after,
+                               boost::asio::cancellation_type type) {
   auto* s = state_;
-  auto fire = [s, type] { s->root_signal.emit(type); };
+  auto fire = [s, type] {
+    s->root_signal.emit(type);
+  };
   auto* w = new detail::timed_action<decltype(fire)>(std::move(fire));
   w->deadline = s->scheduler.now() + after;
   w->what = fmt::format("cancellation scheduled at {}", detail::format_vtime(w->deadline));
   s->scheduler.add(w);
 }
 
-run_context* current_run() noexcept { return detail::current; }
+run_context* current_run() noexcept {
+  return detail::current;
+}
 
 run_result run(const scenario_fn& scenario, const run_options& options) {
   using clock = std::chrono::steady_clock;
@@ -106,7 +126,7 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
   const auto wall_deadline = wall_start + options.wall_limit;
 
   detail::run_state state(options);
-  state.io.emplace(1);
+  state.io = std::make_unique<boost::asio::io_context>(1);
   auto& io = *state.io;
   auto& sched = state.scheduler;
   auto& tr = state.tracker;
@@ -120,12 +140,12 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
   run_result result;
   bool done = false;
   std::exception_ptr root_error;
-  boost::asio::co_spawn(io, scenario(state.context),
-                        boost::asio::bind_cancellation_slot(
-                            state.root_signal.slot(), [&](std::exception_ptr e) {
-                              done = true;
-                              root_error = e;
-                            }));
+  boost::asio::co_spawn(
+      io, scenario(state.context),
+      boost::asio::bind_cancellation_slot(state.root_signal.slot(), [&](std::exception_ptr e) {
+        done = true;
+        root_error = e;
+      }));
 
   // Drive the context: run what is ready; when nothing is, jump the clock to the
   // next deadline. Work on another thread (the SQLite worker) holds the clock.
@@ -159,7 +179,8 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
         hang = next == detail::vtime::max()
                    ? std::string("every pending wait is forever")
                    : fmt::format("the next deadline, {}, is past the {} virtual time limit",
-                                 detail::format_vtime(next), detail::format_vtime(options.time_limit));
+                                 detail::format_vtime(next),
+                                 detail::format_duration(options.time_limit));
         break;
       }
       sched.advance();
@@ -170,8 +191,9 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
       // something foreign (a real socket, a steady_timer) may still complete.
       if (io.run_one_for(options.foreign_grace) > 0) continue;
       if (io.stopped()) io.restart();
-      hang = "an operation faultscope cannot see (a channel, socket or foreign timer) never "
-             "completed";
+      hang =
+          "an operation faultscope cannot see (a channel, socket or foreign timer) never "
+          "completed";
     } else {
       hang = "nothing is pending, yet the root coroutine never finished";
     }
@@ -181,11 +203,11 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
   if (hang) {
     std::vector<std::string> pending = sched.pending();
     std::string scopes = current_scope_path();
-    tr.report(violation_kind::hang,
-              fmt::format("no progress possible at {} virtual: {}{}{}",
-                          detail::format_vtime(sched.now()), *hang,
-                          pending.empty() ? "" : "; pending: " + detail::join(pending, ", "),
-                          scopes.empty() ? "" : "; open scopes: " + scopes));
+    tr.report(
+        violation_kind::hang,
+        fmt::format("no progress possible at {} virtual: {}{}{}", detail::format_vtime(sched.now()),
+                    *hang, pending.empty() ? "" : "; pending: " + detail::join(pending, ", "),
+                    scopes.empty() ? "" : "; open scopes: " + scopes));
     result.end = run_end::hung;
   } else {
     // The root ended: anything still pending was leaked by a detached operation.

@@ -1,6 +1,7 @@
 #include "faultscope/scope.hpp"
 
 #include <algorithm>
+#include <memory>
 #include <utility>
 
 namespace faultscope {
@@ -14,6 +15,18 @@ struct entry {
 struct scope_stack {
   std::vector<entry> entries;
   std::size_t next_token = 1;
+  // The joined path, rebuilt when a scope opens or closes so that every
+  // acquisition in between shares it instead of building its own.
+  std::shared_ptr<const std::string> path = std::make_shared<const std::string>();
+
+  void rebuild() {
+    std::string out;
+    for (const auto& e : entries) {
+      if (!out.empty()) out += " › ";
+      out += e.name;
+    }
+    path = std::make_shared<const std::string>(std::move(out));
+  }
 };
 
 scope_stack& stack() {
@@ -27,13 +40,16 @@ scope::scope(std::string name) {
   auto& s = stack();
   token_ = s.next_token++;
   s.entries.push_back({token_, std::move(name)});
+  s.rebuild();
 }
 
 scope::~scope() {
   // Interleaved coroutines may close scopes out of order: remove by identity.
-  auto& e = stack().entries;
+  auto& s = stack();
+  auto& e = s.entries;
   auto it = std::find_if(e.rbegin(), e.rend(), [&](const entry& x) { return x.token == token_; });
   if (it != e.rend()) e.erase(std::next(it).base());
+  s.rebuild();
 }
 
 std::vector<std::string> current_scopes() {
@@ -43,12 +59,11 @@ std::vector<std::string> current_scopes() {
 }
 
 std::string current_scope_path() {
-  std::string out;
-  for (const auto& e : stack().entries) {
-    if (!out.empty()) out += " › ";
-    out += e.name;
-  }
-  return out;
+  return *stack().path;
+}
+
+std::shared_ptr<const std::string> detail::shared_scope_path() {
+  return stack().path;
 }
 
 }  // namespace faultscope

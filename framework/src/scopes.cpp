@@ -3,6 +3,7 @@
 #include <boost/system/system_error.hpp>
 
 #include "faultscope/detail/awaitable_traits.hpp"
+#include "faultscope/detail/format.hpp"
 #include "faultscope/detail/scope_state.hpp"
 #include "faultscope/exit_stack.hpp"
 #include "faultscope/run.hpp"
@@ -47,9 +48,8 @@ void scope_state_base::start_watchdog(const boost::asio::any_io_executor& ex,
     if (ec || self->phase != scope_phase::cleanup) return;
     self->cleanup_timed_out = true;
     report(violation_kind::release_timeout,
-           fmt::format("cleanup of the scope at {} in {} overran its {} ms deadline",
-                       self->where.str(), self->where.function(),
-                       std::chrono::duration_cast<std::chrono::milliseconds>(deadline).count()));
+           fmt::format("cleanup of the scope at {} in {} overran its {} deadline",
+                       self->where.str(), self->where.function(), format_duration(deadline)));
     self->child_signal.emit(boost::asio::cancellation_type::terminal);
   });
 }
@@ -71,8 +71,8 @@ boost::asio::awaitable<void> async_exit_stack::close() {
     }
     if (!error) continue;
     detail::report(violation_kind::release_failed,
-                   fmt::format("exit-stack release registered at {} in {} threw: {}",
-                               e.where.str(), e.where.function(), detail::describe_exception(error)));
+                   fmt::format("exit-stack release registered at {} in {} threw: {}", e.where.str(),
+                               e.where.function(), detail::describe_exception(error)));
     if (!first) first = error;
   }
   if (first) std::rethrow_exception(first);

@@ -29,8 +29,12 @@ std::string site::file() const {
   return std::filesystem::path(loc.file_name()).lexically_normal().generic_string();
 }
 
-std::string_view site::function() const noexcept { return short_function_name(loc.function_name()); }
+std::string_view site::function() const noexcept {
+  return short_function_name(loc.function_name());
+}
 
-std::string site::str() const { return fmt::format("{}:{}", file(), line()); }
+std::string site::str() const {
+  return fmt::format("{}:{}", file(), line());
+}
 
 }  // namespace faultscope

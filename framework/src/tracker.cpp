@@ -13,46 +13,78 @@ namespace faultscope {
 
 std::string_view to_string(violation_kind kind) noexcept {
   switch (kind) {
-    case violation_kind::leak: return "leak";
-    case violation_kind::double_release: return "double release";
-    case violation_kind::unknown_release: return "unknown release";
-    case violation_kind::use_after_release: return "use after release";
-    case violation_kind::release_failed: return "release failed";
-    case violation_kind::release_timeout: return "release timeout";
-    case violation_kind::hang: return "hang";
-    case violation_kind::not_quiescent: return "not quiescent";
-    case violation_kind::outcome: return "outcome";
-    case violation_kind::invariant: return "invariant";
+    case violation_kind::leak:
+      return "leak";
+    case violation_kind::double_release:
+      return "double release";
+    case violation_kind::unknown_release:
+      return "unknown release";
+    case violation_kind::use_after_release:
+      return "use after release";
+    case violation_kind::release_failed:
+      return "release failed";
+    case violation_kind::release_timeout:
+      return "release timeout";
+    case violation_kind::hang:
+      return "hang";
+    case violation_kind::not_quiescent:
+      return "not quiescent";
+    case violation_kind::outcome:
+      return "outcome";
+    case violation_kind::invariant:
+      return "invariant";
   }
   return "unknown";
 }
 
 std::string_view to_string(event_type type) noexcept {
   switch (type) {
-    case event_type::acquire: return "acquire";
-    case event_type::release: return "release";
-    case event_type::touch: return "touch";
-    case event_type::fault: return "fault";
-    case event_type::violation: return "violation";
-    case event_type::note: return "note";
+    case event_type::acquire:
+      return "acquire";
+    case event_type::release:
+      return "release";
+    case event_type::touch:
+      return "touch";
+    case event_type::fault:
+      return "fault";
+    case event_type::violation:
+      return "violation";
+    case event_type::note:
+      return "note";
   }
   return "unknown";
 }
 
 namespace {
 
-// The path a resource is acquired under: the open scopes, then the acquiring
-// function itself unless it already names the innermost scope.
-std::string acquisition_path(const site& s) {
-  auto scopes = current_scopes();
-  auto fn = s.function();
-  if (!fn.empty() && (scopes.empty() || scopes.back() != fn)) scopes.emplace_back(fn);
-  std::string out;
-  for (const auto& name : scopes) {
+// A live resource as the tracker keeps it: the scope path is shared with every
+// other acquisition under the same scopes, and nothing is formatted until a
+// report needs it.
+struct live_record {
+  resource_id id;
+  std::string kind;
+  std::string label;
+  site where;
+  std::shared_ptr<const std::string> scopes;
+  std::chrono::nanoseconds acquired_at;
+};
+
+// The open scopes, then the acquiring function itself unless it already names
+// the innermost scope.
+std::string scope_path(const live_record& r) {
+  std::string out = r.scopes ? *r.scopes : std::string();
+  auto fn = r.where.function();
+  bool named = out.size() >= fn.size() && out.compare(out.size() - fn.size(), fn.size(), fn) == 0 &&
+               (out.size() == fn.size() || out.ends_with(std::string(" › ").append(fn)));
+  if (!fn.empty() && !named) {
     if (!out.empty()) out += " › ";
-    out += name;
+    out += fn;
   }
   return out;
+}
+
+resource_info to_info(const live_record& r) {
+  return {r.id, r.kind, r.label, r.where, scope_path(r), r.acquired_at};
 }
 
 std::string describe(const resource_info& r) {
@@ -70,7 +102,7 @@ struct tracker::impl {
   mutable std::mutex mutex;
   std::function<std::chrono::nanoseconds()> clock;
   resource_id next_id = 1;
-  std::unordered_map<resource_id, resource_info> live;
+  std::unordered_map<resource_id, live_record> live;
   // Released records are kept only with the timeline, so a double release can
   // name both releases; without it, memory is bounded by the live set.
   std::unordered_map<resource_id, site> released_at;
@@ -82,54 +114,56 @@ struct tracker::impl {
 
   std::chrono::nanoseconds now() const { return clock ? clock() : std::chrono::nanoseconds{}; }
 
-  void add_event(event_type type, resource_id id, std::string kind, std::string label,
-                 std::string detail) {
+  void add_event(event_type type, resource_id id, std::string_view kind, std::string_view label,
+                 site where, std::string detail) {
     if (!opts.record_timeline) return;
-    timeline.push_back({now(), type, id, std::move(kind), std::move(label), std::move(detail)});
+    timeline.push_back(
+        {now(), type, id, std::string(kind), std::string(label), where, std::move(detail)});
   }
 
   void add_violation(violation_kind kind, std::string body, resource_id id) {
     ++violation_total;
     std::string message = fmt::format("{}: {}", to_string(kind), body);
-    add_event(event_type::violation, id, {}, {}, message);
-    if (violations.size() < opts.max_violations) violations.push_back({kind, std::move(message), id});
+    add_event(event_type::violation, id, {}, {}, {}, message);
+    if (violations.size() < opts.max_violations)
+      violations.push_back({kind, std::move(message), id});
   }
 
   // A release or use of a non-live id: was it released already, or never issued?
   void report_dead(resource_id id, const site& where, std::string_view verb) {
     if (id == 0 || id >= next_id) {
-      add_violation(violation_kind::unknown_release,
-                    fmt::format("{} of resource #{} at {}, which was never acquired", verb, id,
-                                where.str()),
-                    id);
+      add_violation(
+          violation_kind::unknown_release,
+          fmt::format("{} of resource #{} at {}, which was never acquired", verb, id, where.str()),
+          id);
       return;
     }
-    auto kind = verb == "release" ? violation_kind::double_release
-                                  : violation_kind::use_after_release;
+    auto kind =
+        verb == "release" ? violation_kind::double_release : violation_kind::use_after_release;
     std::string earlier;
     if (auto it = released_at.find(id); it != released_at.end())
       earlier = fmt::format(" (released at {})", it->second.str());
     add_violation(kind,
                   fmt::format("resource #{} {} at {} after its release{}", id,
-                              verb == "release" ? "released again" : "used", where.str(),
-                              earlier),
+                              verb == "release" ? "released again" : "used", where.str(), earlier),
                   id);
   }
 };
 
 tracker::tracker() : tracker(options{}) {}
-tracker::tracker(options opts) : impl_(std::make_unique<impl>()) { impl_->opts = opts; }
+tracker::tracker(options opts) : impl_(std::make_unique<impl>()) {
+  impl_->opts = opts;
+}
 tracker::~tracker() = default;
 
 resource_id tracker::acquire(std::string_view kind, std::string_view label,
                              std::source_location loc) {
-  site s = site::from(loc);
-  std::string path = acquisition_path(s);
+  auto scopes = detail::shared_scope_path();
   std::lock_guard lock(impl_->mutex);
   resource_id id = impl_->next_id++;
-  resource_info info{id, std::string(kind), std::string(label), s, std::move(path), impl_->now()};
-  impl_->add_event(event_type::acquire, id, info.kind, info.label, info.site.str());
-  impl_->live.emplace(id, std::move(info));
+  impl_->add_event(event_type::acquire, id, kind, label, site{loc}, {});
+  impl_->live.emplace(id, live_record{id, std::string(kind), std::string(label), site{loc},
+                                      std::move(scopes), impl_->now()});
   return id;
 }
 
@@ -140,8 +174,7 @@ void tracker::release(resource_id id, std::source_location loc) {
     impl_->report_dead(id, site::from(loc), "release");
     return;
   }
-  impl_->add_event(event_type::release, id, it->second.kind, it->second.label,
-                   site::from(loc).str());
+  impl_->add_event(event_type::release, id, it->second.kind, it->second.label, site{loc}, {});
   if (impl_->opts.record_timeline) impl_->released_at.emplace(id, site::from(loc));
   impl_->baseline.erase(id);
   impl_->live.erase(it);
@@ -155,8 +188,7 @@ void tracker::touch(resource_id id, std::source_location loc) {
     impl_->report_dead(id, site::from(loc), "use");
     return;
   }
-  impl_->add_event(event_type::touch, id, it->second.kind, it->second.label,
-                   site::from(loc).str());
+  impl_->add_event(event_type::touch, id, it->second.kind, it->second.label, site{loc}, {});
 }
 
 void tracker::report(violation_kind kind, std::string message, resource_id resource) {
@@ -166,7 +198,7 @@ void tracker::report(violation_kind kind, std::string message, resource_id resou
 
 void tracker::record(event_type type, std::string detail) {
   std::lock_guard lock(impl_->mutex);
-  impl_->add_event(type, 0, {}, {}, std::move(detail));
+  impl_->add_event(type, 0, {}, {}, {}, std::move(detail));
 }
 
 void tracker::set_baseline() {
@@ -187,14 +219,14 @@ std::vector<violation> tracker::violations() const {
 std::vector<violation> tracker::check() const {
   std::lock_guard lock(impl_->mutex);
   std::vector<violation> out = impl_->violations;
-  std::vector<const resource_info*> leaked;
-  for (const auto& [id, info] : impl_->live)
-    if (!impl_->baseline.contains(id)) leaked.push_back(&info);
+  std::vector<const live_record*> leaked;
+  for (const auto& [id, r] : impl_->live)
+    if (!impl_->baseline.contains(id)) leaked.push_back(&r);
   // Acquisition order, so reports are stable whatever the hash map does.
   std::sort(leaked.begin(), leaked.end(), [](auto* a, auto* b) { return a->id < b->id; });
   for (const auto* r : leaked)
-    out.push_back({violation_kind::leak, fmt::format("leak: {}, never released", describe(*r)),
-                   r->id});
+    out.push_back({violation_kind::leak,
+                   fmt::format("leak: {}, never released", describe(to_info(*r))), r->id});
   return out;
 }
 
@@ -206,7 +238,7 @@ bool tracker::balanced() const {
 std::vector<resource_info> tracker::live_resources() const {
   std::lock_guard lock(impl_->mutex);
   std::vector<resource_info> out;
-  for (const auto& [id, info] : impl_->live) out.push_back(info);
+  for (const auto& [id, r] : impl_->live) out.push_back(to_info(r));
   std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.id < b.id; });
   return out;
 }
@@ -236,11 +268,15 @@ namespace {
 thread_local tracker* current = nullptr;
 }
 
-tracker* current_tracker() noexcept { return current; }
+tracker* current_tracker() noexcept {
+  return current;
+}
 
 current_tracker_scope::current_tracker_scope(tracker& t) noexcept : previous_(current) {
   current = &t;
 }
-current_tracker_scope::~current_tracker_scope() { current = previous_; }
+current_tracker_scope::~current_tracker_scope() {
+  current = previous_;
+}
 
 }  // namespace faultscope

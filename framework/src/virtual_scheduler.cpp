@@ -6,7 +6,9 @@
 
 namespace faultscope::detail {
 
-virtual_scheduler::~virtual_scheduler() { discard_all(); }
+virtual_scheduler::~virtual_scheduler() {
+  discard_all();
+}
 
 std::uint64_t virtual_scheduler::add(timed_wait* w) {
   w->seq = next_seq_++;
@@ -70,12 +72,16 @@ namespace {
 thread_local virtual_scheduler* current = nullptr;
 }
 
-virtual_scheduler* current_scheduler() noexcept { return current; }
+virtual_scheduler* current_scheduler() noexcept {
+  return current;
+}
 
 current_scheduler_scope::current_scheduler_scope(virtual_scheduler& s) noexcept
     : previous_(current) {
   current = &s;
 }
-current_scheduler_scope::~current_scheduler_scope() { current = previous_; }
+current_scheduler_scope::~current_scheduler_scope() {
+  current = previous_;
+}
 
 }  // namespace faultscope::detail

@@ -26,7 +26,8 @@ struct conn {
 };
 
 // The seed's shape: get_connection is a manager, get_all_users uses it.
-faultscope::context_manager<conn> get_connection(faultscope::tracker& t, exit_kind* seen = nullptr) {
+faultscope::context_manager<conn> get_connection(faultscope::tracker& t,
+                                                 exit_kind* seen = nullptr) {
   return [&t, seen](yield<conn> yield) -> awaitable<void> {
     co_await ft::sleep_for(5ms);
     conn c{&t, t.acquire("connection", "db")};
@@ -107,9 +108,8 @@ TEST(ContextManager, ManagerThatYieldsTwiceIsAClearError) {
 
 TEST(ContextManager, ValueAndExceptionPassThrough) {
   int users = 0;
-  auto ok = faultscope::run([&](run_context& ctx) -> awaitable<void> {
-    users = co_await get_all_users(ctx.tracker());
-  });
+  auto ok = faultscope::run(
+      [&](run_context& ctx) -> awaitable<void> { users = co_await get_all_users(ctx.tracker()); });
   EXPECT_EQ(users, 3);
   EXPECT_TRUE(ok.passed()) << ok.describe();
 
@@ -144,16 +144,16 @@ TEST(ContextManager, CanaryScopeThatForgetsCleanupOnOnePathIsReported) {
   EXPECT_TRUE(clean.passed()) << "the leak hides on the happy path";
 
   auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
-    co_await faultscope::async_with(leaky_on_error(ctx.tracker()),
-                                    [](conn&) -> awaitable<void> {
-                                      throw std::runtime_error("query failed");
-                                      co_return;
-                                    });
+    co_await faultscope::async_with(leaky_on_error(ctx.tracker()), [](conn&) -> awaitable<void> {
+      throw std::runtime_error("query failed");
+      co_return;
+    });
   });
   ASSERT_EQ(r.violations.size(), 1u) << r.describe();
   EXPECT_EQ(r.violations[0].kind, violation_kind::leak);
-  EXPECT_THAT(r.violations[0].message,
-              HasSubstr("connection #1 \"db\" acquired at tests/framework/context_manager_test.cpp:"));
+  EXPECT_THAT(
+      r.violations[0].message,
+      HasSubstr("connection #1 \"db\" acquired at tests/framework/context_manager_test.cpp:"));
   EXPECT_THAT(r.violations[0].message, HasSubstr("in TestBody › leaky_on_error"));
 }
 
@@ -189,7 +189,9 @@ TEST(ContextManager, CanaryNaiveCatchThenAwaitReleaseLeaksUnderCancellation) {
   EXPECT_THAT(r.violations[0].message, HasSubstr("context_manager_test.cpp:"));
 }
 
-faultscope::resource_id open_cursor(faultscope::tracker& t) { return t.acquire("cursor"); }
+faultscope::resource_id open_cursor(faultscope::tracker& t) {
+  return t.acquire("cursor");
+}
 
 awaitable<void> load_report(faultscope::tracker& t) {
   co_await faultscope::async_with(get_connection(t), [&t](conn&) -> awaitable<void> {
@@ -222,9 +224,8 @@ TEST(ContextManager, ScopePathNamesCallerAndManager) {
   auto r = faultscope::run(
       [](run_context& ctx) -> awaitable<void> { co_await get_all_users_leaky(ctx.tracker()); });
   ASSERT_EQ(r.violations.size(), 1u) << r.describe();
-  EXPECT_THAT(r.violations[0].message,
-              HasSubstr("leak: connection #1 \"db\" acquired at "
-                        "tests/framework/context_manager_test.cpp:"));
+  EXPECT_THAT(r.violations[0].message, HasSubstr("leak: connection #1 \"db\" acquired at "
+                                                 "tests/framework/context_manager_test.cpp:"));
   EXPECT_THAT(r.violations[0].message,
               HasSubstr("in get_all_users_leaky › leaky_get_connection, never released"));
 }

@@ -6,12 +6,12 @@
 
 #include <boost/asio/cancellation_type.hpp>
 
-#include "support/test_resource.hpp"
 #include "faultscope/context_manager.hpp"
 #include "faultscope/exit_stack.hpp"
 #include "faultscope/run.hpp"
 #include "faultscope/with_resource.hpp"
 #include "faultscope/with_timeout.hpp"
+#include "support/test_resource.hpp"
 
 namespace ft = faultscope::test;
 using namespace std::chrono_literals;
@@ -27,9 +27,12 @@ enum class scope_kind { with_resource, async_with, exit_stack };
 
 std::string name_of(scope_kind k) {
   switch (k) {
-    case scope_kind::with_resource: return "with_resource";
-    case scope_kind::async_with: return "async_with";
-    case scope_kind::exit_stack: return "exit_stack";
+    case scope_kind::with_resource:
+      return "with_resource";
+    case scope_kind::async_with:
+      return "async_with";
+    case scope_kind::exit_stack:
+      return "exit_stack";
   }
   return "?";
 }
@@ -50,8 +53,7 @@ awaitable<int> use_scope(scope_kind k, faultscope::tracker& t, const ft::behavio
   switch (k) {
     case scope_kind::with_resource:
       co_return co_await faultscope::with_resource(
-          [&] { return ft::acquire(t, b, c); },
-          [&](ft::handle& h) { return ft::body(t, b, c, h); },
+          [&] { return ft::acquire(t, b, c); }, [&](ft::handle& h) { return ft::body(t, b, c, h); },
           [&](ft::handle& h) { return ft::release(t, b, c, h); });
     case scope_kind::async_with:
       co_return co_await faultscope::async_with(
@@ -59,10 +61,9 @@ awaitable<int> use_scope(scope_kind k, faultscope::tracker& t, const ft::behavio
     case scope_kind::exit_stack:
       co_return co_await faultscope::with_exit_stack(
           [&](faultscope::async_exit_stack& stack) -> awaitable<int> {
-            ft::handle& h = co_await stack.enter([&] { return ft::acquire(t, b, c); },
-                                                 [&](ft::handle& x) {
-                                                   return ft::release(t, b, c, x);
-                                                 });
+            ft::handle& h =
+                co_await stack.enter([&] { return ft::acquire(t, b, c); },
+                                     [&](ft::handle& x) { return ft::release(t, b, c, x); });
             co_return co_await ft::body(t, b, c, h);
           });
   }
@@ -83,7 +84,8 @@ outcome run_case(scope_kind k, ft::behaviour b, std::function<void(run_context&)
     if (setup) setup(ctx);
     try {
       if (timeout > 0ns)
-        o.value = co_await faultscope::with_timeout(timeout, use_scope(k, ctx.tracker(), b, o.counters));
+        o.value =
+            co_await faultscope::with_timeout(timeout, use_scope(k, ctx.tracker(), b, o.counters));
       else
         o.value = co_await use_scope(k, ctx.tracker(), b, o.counters);
     } catch (const ft::planted_error& e) {
@@ -94,7 +96,9 @@ outcome run_case(scope_kind k, ft::behaviour b, std::function<void(run_context&)
   return o;
 }
 
-void PrintTo(scope_kind k, std::ostream* os) { *os << name_of(k); }
+void PrintTo(scope_kind k, std::ostream* os) {
+  *os << name_of(k);
+}
 
 class Scopes : public ::testing::TestWithParam<scope_kind> {};
 

@@ -25,10 +25,10 @@
 #include <type_traits>
 #include <utility>
 
+#include <fmt/format.h>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/system/system_error.hpp>
-#include <fmt/format.h>
 
 #include "faultscope/detail/awaitable_traits.hpp"
 #include "faultscope/detail/scope_state.hpp"
@@ -82,8 +82,8 @@ class yield {
   boost::asio::awaitable<exit_status> operator()(T& resource) const {
     auto st = st_;
     if (st->yielded)
-      throw std::logic_error(fmt::format("the context manager used at {} yielded twice",
-                                         st->where.str()));
+      throw std::logic_error(
+          fmt::format("the context manager used at {} yielded twice", st->where.str()));
     st->yielded = true;
     st->phase = detail::scope_phase::body;
     std::exception_ptr error;
@@ -145,13 +145,13 @@ auto async_with_impl(Manager manager, Body body, faultscope::site where)
   using U = body_value_t<T, Body>;
   auto st = std::make_shared<scope_state<T, Body, U>>(std::move(body), std::move(where));
   faultscope::scope named(std::string(st->where.function()));
-  std::exception_ptr manager_error = co_await launch_manager(
-      st, run_manager<T>(std::move(manager), yield<T>(st)));
+  std::exception_ptr manager_error =
+      co_await launch_manager(st, run_manager<T>(std::move(manager), yield<T>(st)));
 
   if (!st->yielded) {
     if (manager_error) std::rethrow_exception(manager_error);
-    throw std::logic_error(fmt::format(
-        "the context manager used at {} finished without yielding", st->where.str()));
+    throw std::logic_error(
+        fmt::format("the context manager used at {} finished without yielding", st->where.str()));
   }
   if (manager_error && !st->cleanup_timed_out && !st->cleanup_reported)
     report(violation_kind::release_failed,
@@ -164,9 +164,9 @@ auto async_with_impl(Manager manager, Body body, faultscope::site where)
   if (manager_error) std::rethrow_exception(manager_error);
   if constexpr (!std::is_void_v<U>) {
     if (!st->result)
-      throw std::logic_error(fmt::format(
-          "the scope at {} suppressed its body's exception but must return a value",
-          st->where.str()));
+      throw std::logic_error(
+          fmt::format("the scope at {} suppressed its body's exception but must return a value",
+                      st->where.str()));
     co_return std::move(*st->result);
   }
 }
@@ -186,7 +186,9 @@ struct manager_arg<R (C::*)(yield<T>)> {
   using type = T;
 };
 template <typename F>
-  requires requires { &F::operator(); }
+requires requires {
+  &F::operator();
+}
 struct manager_arg<F> : manager_arg<decltype(&F::operator())> {};
 template <typename T>
 struct manager_arg<std::function<boost::asio::awaitable<void>(yield<T>)>> {
@@ -209,7 +211,7 @@ auto async_with(Manager manager, Body body,
 /// The same, naming the resource type for a manager it cannot be deduced from
 /// (a generic lambda): `async_with<connection>(…)`.
 template <typename T, typename Manager, typename Body>
-  requires std::is_invocable_v<Manager&, yield<T>>
+requires std::is_invocable_v<Manager&, yield<T>>
 auto async_with(Manager manager, Body body,
                 std::source_location loc = std::source_location::current()) {
   return detail::async_with_impl<T>(std::move(manager), std::move(body), site::from(loc));

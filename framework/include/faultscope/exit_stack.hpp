@@ -21,8 +21,8 @@
 #include <utility>
 #include <vector>
 
-#include <boost/asio/awaitable.hpp>
 #include <fmt/format.h>
+#include <boost/asio/awaitable.hpp>
 
 #include "faultscope/context_manager.hpp"
 #include "faultscope/detail/awaitable_traits.hpp"
@@ -48,17 +48,17 @@ class async_exit_stack {
     using R = detail::awaitable_value_t<std::invoke_result_t<Acquire&>>;
     auto held = std::make_shared<R>(co_await acquire());
     R& ref = *held;
-    push([held = std::move(held), release = std::move(release)]() mutable {
-      return release(*held);
-    }, loc);
+    push(
+        [held = std::move(held), release = std::move(release)]() mutable { return release(*held); },
+        loc);
     co_return std::ref(ref);
   }
 
   /// Registers a cleanup callback (`awaitable<void>()`), run at close.
   template <typename Callback>
   void push(Callback callback, std::source_location loc = std::source_location::current()) {
-    entries_.push_back({std::function<boost::asio::awaitable<void>()>(std::move(callback)),
-                        site::from(loc)});
+    entries_.push_back(
+        {std::function<boost::asio::awaitable<void>()>(std::move(callback)), site::from(loc)});
   }
 
   /// Runs every callback, newest first, each exactly once. Failures are reported

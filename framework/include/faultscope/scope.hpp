@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -33,5 +34,10 @@ class scope {
 
 /// The open scope names of this thread, outermost first.
 [[nodiscard]] std::vector<std::string> current_scopes();
+
+namespace detail {
+/// The current path, shared: what the tracker keeps per acquisition.
+[[nodiscard]] std::shared_ptr<const std::string> shared_scope_path();
+}  // namespace detail
 
 }  // namespace faultscope

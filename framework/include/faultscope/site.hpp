@@ -17,7 +17,8 @@ struct site {
   std::source_location loc;
 
   [[nodiscard]] static site from(const std::source_location& l) noexcept { return site{l}; }
-  [[nodiscard]] static site here(std::source_location l = std::source_location::current()) noexcept {
+  [[nodiscard]] static site here(
+      std::source_location l = std::source_location::current()) noexcept {
     return site{l};
   }
   /// The file, with "dir/../" folded away.

@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "faultscope/site.hpp"
+
 namespace faultscope {
 
 enum class event_type : std::uint8_t { acquire, release, touch, fault, violation, note };
@@ -22,7 +24,8 @@ struct event {
   std::uint64_t resource = 0;  ///< 0 when the event is not about one resource
   std::string kind;            ///< resource kind, e.g. "connection"
   std::string label;           ///< resource label, e.g. "db"
-  std::string detail;          ///< site, fault description or violation text
+  faultscope::site where{};    ///< acquire, release, touch: where in the code
+  std::string detail;          ///< fault description or violation text
 };
 
 }  // namespace faultscope

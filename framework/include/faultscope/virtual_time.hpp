@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include <fmt/format.h>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
@@ -24,7 +25,6 @@
 #include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
-#include <fmt/format.h>
 
 #include "faultscope/detail/virtual_scheduler.hpp"
 
@@ -108,7 +108,7 @@ class basic_timer {
   basic_timer(const executor_type& ex, duration d) : basic_timer(ex) { expires_after(d); }
   basic_timer(const executor_type& ex, time_point at) : basic_timer(ex) { expires_at(at); }
   template <typename ExecutionContext>
-    requires std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>
+  requires std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>
   explicit basic_timer(ExecutionContext& ctx) : basic_timer(executor_type(ctx.get_executor())) {}
 
   /// Like Asio's timers: destroying a timer cancels its pending waits.

@@ -24,8 +24,8 @@ auto with_resource(Acquire acquire, Body body, Release release,
                    std::source_location loc = std::source_location::current()) {
   using R = detail::awaitable_value_t<std::invoke_result_t<Acquire&>>;
   static_assert(!std::is_void_v<R>, "acquire must return awaitable<Resource>");
-  auto manager = [acquire = std::move(acquire),
-                  release = std::move(release)](yield<R> y) mutable -> boost::asio::awaitable<void> {
+  auto manager = [acquire = std::move(acquire), release = std::move(release)](
+                     yield<R> y) mutable -> boost::asio::awaitable<void> {
     R resource = co_await acquire();
     co_await y(resource);
     co_await release(resource);

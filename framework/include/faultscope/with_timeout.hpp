@@ -24,9 +24,8 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
-#include <fmt/chrono.h>
-#include <fmt/format.h>
 
+#include "faultscope/detail/format.hpp"
 #include "faultscope/virtual_time.hpp"
 
 namespace faultscope {
@@ -52,7 +51,7 @@ boost::asio::awaitable<T> with_timeout_on(std::chrono::nanoseconds limit,
   if (!op_error) co_return std::move(*value);
   if (order[0] == 0) std::rethrow_exception(op_error);
   throw boost::system::system_error(boost::asio::error::timed_out,
-                                    fmt::format("operation timed out after {}", limit));
+                                    "operation timed out after " + format_duration(limit));
 }
 
 template <typename Timer>
@@ -70,7 +69,7 @@ boost::asio::awaitable<void> with_timeout_on(std::chrono::nanoseconds limit,
   if (!op_error) co_return;
   if (order[0] == 0) std::rethrow_exception(op_error);
   throw boost::system::system_error(boost::asio::error::timed_out,
-                                    fmt::format("operation timed out after {}", limit));
+                                    "operation timed out after " + format_duration(limit));
 }
 
 }  // namespace detail

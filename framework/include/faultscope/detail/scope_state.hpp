@@ -20,8 +20,8 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "faultscope/site.hpp"
-#include "faultscope/virtual_time.hpp"
 #include "faultscope/violation.hpp"
+#include "faultscope/virtual_time.hpp"
 
 namespace faultscope::detail {
 
@@ -74,17 +74,15 @@ boost::asio::awaitable<std::exception_ptr> launch_manager(std::shared_ptr<scope_
     boost::asio::co_spawn(
         ex, std::move(manager),
         boost::asio::bind_cancellation_slot(
-            st->child_signal.slot(),
-            [st, h = std::move(handler)](std::exception_ptr e) mutable {
+            st->child_signal.slot(), [st, h = std::move(handler)](std::exception_ptr e) mutable {
               st->phase = scope_phase::done;
               st->stop_watchdog();
               std::move(h)(e);
             }));
   };
   auto token = boost::asio::as_tuple(boost::asio::use_awaitable);
-  auto [error] =
-      co_await boost::asio::async_initiate<decltype(token), void(std::exception_ptr)>(initiate,
-                                                                                      token);
+  auto [error] = co_await boost::asio::async_initiate<decltype(token), void(std::exception_ptr)>(
+      initiate, token);
   co_return error;
 }
 

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite: a release build, then the same suite under
+# AddressSanitizer + UndefinedBehaviorSanitizer in a build directory of its own.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source tools/deps.sh
+faultscope_install_deps
+jobs=$(nproc)
+
+echo "== release build and tests"
+cmake --preset release >/dev/null
+cmake --build --preset release
+ctest --preset release -j"$jobs"
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
+cmake --preset asan >/dev/null
+cmake --build --preset asan
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --preset asan -j"$jobs"
