@@ -14,9 +14,6 @@ std::string format_duration(std::chrono::nanoseconds d) {
   for (unit u : {unit{3'600'000'000'000LL, "h"}, unit{60'000'000'000LL, "min"},
                  unit{1'000'000'000LL, "s"}, unit{1'000'000LL, "ms"}, unit{1'000LL, "us"}}) {
     if (ns % u.scale == 0 && ns != 0) return fmt::format("{}{}", ns / u.scale, u.name);
-    // Non-round values at or above a second read best as decimal seconds.
-    if (u.scale == 1'000'000'000LL && (ns >= u.scale || ns <= -u.scale))
-      return fmt::format("{:g}s", static_cast<double>(ns) / 1e9);
   }
   return fmt::format("{}ns", ns);
 }

@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/system/system_error.hpp>
 
+#include "faultscope/detail/fault_session.hpp"
 #include "faultscope/detail/format.hpp"
 #include "faultscope/detail/virtual_scheduler.hpp"
 #include "faultscope/scope.hpp"
@@ -134,6 +135,8 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
 
   detail::current_scheduler_scope sched_scope(sched);
   current_tracker_scope tracker_scope(tr);
+  detail::fault_session faults(options.plan, &tr, &sched);
+  detail::current_fault_session_scope faults_scope(faults);
   run_context* previous_run = detail::current;
   detail::current = &state.context;
 
@@ -239,6 +242,8 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
   result.violations = tr.check();
   result.timeline = tr.timeline();
   result.acquired = tr.acquired_count();
+  result.trace = faults.trace();
+  result.injected = faults.injected();
 
   // Tear down with the run's thread-locals still installed: destroying suspended
   // frames runs destructors that may reach the tracker or the clock.

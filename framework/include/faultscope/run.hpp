@@ -21,6 +21,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/cancellation_type.hpp>
 
+#include "faultscope/fault_plan.hpp"
 #include "faultscope/timeline.hpp"
 #include "faultscope/tracker.hpp"
 #include "faultscope/violation.hpp"
@@ -38,6 +39,9 @@ struct run_options {
   /// Deadline for each cleanup (release) run by faultscope's scopes.
   std::chrono::nanoseconds cleanup_deadline = std::chrono::seconds(5);
   bool record_timeline = true;
+  /// Which faults fire where; empty: none fire, but every fault point is still
+  /// counted into the result's trace (exploration starts from that).
+  fault_plan plan{};
 };
 
 /// How the root coroutine ended.
@@ -53,6 +57,8 @@ struct run_result {
   std::chrono::nanoseconds wall_elapsed{};
   std::vector<event> timeline;
   std::uint64_t acquired = 0;  ///< resources acquired during the run
+  std::vector<point_hit> trace;       ///< every pass through a fault point, in order
+  std::vector<std::string> injected;  ///< faults that fired: "pool.acquire#2=cancel"
 
   [[nodiscard]] bool passed() const noexcept { return violations.empty(); }
   /// Every violation message, one per line.

@@ -14,6 +14,7 @@
 #include <memory>
 #include <source_location>
 #include <stdexcept>
+#include <string>
 #include <utility>
 
 #include <fmt/format.h>
@@ -27,6 +28,7 @@
 #include <boost/asio/prefer.hpp>
 
 #include "faultscope/detail/virtual_scheduler.hpp"
+#include "faultscope/site.hpp"
 
 namespace faultscope {
 
@@ -133,6 +135,9 @@ class basic_timer {
   /// Completes every pending wait with `operation_aborted`.
   std::size_t cancel() { return scheduler_->cancel_owner(this); }
 
+  /// Names this timer's waits in hang reports, instead of their call site.
+  void set_label(std::string label) { label_ = std::move(label); }
+
   template <typename Token = boost::asio::default_completion_token_t<executor_type>>
   auto async_wait(Token&& token = Token(),
                   std::source_location loc = std::source_location::current()) {
@@ -157,7 +162,7 @@ class basic_timer {
     auto* op = new op_t(std::move(handler), ex_);
     op->deadline = expiry_.time_since_epoch();
     op->owner = this;
-    op->what = fmt::format("timer wait at {}:{}", loc.file_name(), loc.line());
+    op->what = label_.empty() ? fmt::format("timer wait at {}", site{loc}.str()) : label_;
     // A deadline already passed completes at the current instant, after what
     // is ready now, like a real timer.
     std::uint64_t key = scheduler_->add(op);
@@ -167,6 +172,7 @@ class basic_timer {
   executor_type ex_;
   detail::virtual_scheduler* scheduler_;
   time_point expiry_{};
+  std::string label_;
 };
 
 using timer = basic_timer<>;

@@ -6,7 +6,8 @@
 
 namespace faultscope::detail {
 
-/// The shortest exact rendering: "30s", "1.5s", "250ms", "12us", "7ns", "forever".
+/// The largest unit that renders exactly: "30s", "1500ms", "12us", "7ns", "forever".
+/// Fault plans parse it back.
 [[nodiscard]] std::string format_duration(std::chrono::nanoseconds d);
 
 }  // namespace faultscope::detail

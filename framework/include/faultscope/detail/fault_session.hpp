@@ -1,0 +1,74 @@
+// Machinery behind fault points: the per-run session that counts hits, matches
+// them against the plan and records the trace exploration enumerates.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "faultscope/fault_plan.hpp"
+#include "faultscope/timeline.hpp"
+
+namespace faultscope {
+class tracker;
+namespace detail {
+
+class virtual_scheduler;
+
+/// Sessions alive in the process. Zero means no point can fire: the whole cost
+/// of an inactive fault point is this one relaxed load.
+extern std::atomic<int> armed_sessions;
+[[nodiscard]] inline bool faults_armed() noexcept {
+  return armed_sessions.load(std::memory_order_relaxed) != 0;
+}
+
+class fault_session {
+ public:
+  fault_session(fault_plan plan, faultscope::tracker* tracker, virtual_scheduler* clock);
+  ~fault_session();
+  fault_session(const fault_session&) = delete;
+  fault_session& operator=(const fault_session&) = delete;
+
+  struct decision {
+    faultscope::fault fault;
+    std::string label;  ///< "pool.acquire#2"
+  };
+  /// Counts a pass through `point`; returns the fault to inject, if a rule fires.
+  /// Thread-safe: adapter worker threads hit points too.
+  std::optional<decision> on_hit(std::string_view point);
+
+  [[nodiscard]] std::vector<point_hit> trace() const;
+  [[nodiscard]] std::vector<std::string> injected() const;
+
+ private:
+  fault_plan plan_;
+  faultscope::tracker* tracker_;
+  virtual_scheduler* clock_;
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, std::uint64_t> hits_;
+  std::vector<std::uint64_t> fired_per_rule_;
+  std::vector<point_hit> trace_;
+  std::vector<std::string> injected_;
+};
+
+/// The session of the run on this thread, or nullptr.
+[[nodiscard]] fault_session* current_fault_session() noexcept;
+
+class current_fault_session_scope {
+ public:
+  explicit current_fault_session_scope(fault_session& s) noexcept;
+  ~current_fault_session_scope();
+  current_fault_session_scope(const current_fault_session_scope&) = delete;
+  current_fault_session_scope& operator=(const current_fault_session_scope&) = delete;
+
+ private:
+  fault_session* previous_;
+};
+
+}  // namespace detail
+}  // namespace faultscope

@@ -1,0 +1,144 @@
+#include "faultscope/fault_point.hpp"
+
+#include <fmt/format.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/system/system_error.hpp>
+
+#include "faultscope/detail/virtual_scheduler.hpp"
+#include "faultscope/run.hpp"
+#include "faultscope/tracker.hpp"
+#include "faultscope/virtual_time.hpp"
+
+namespace faultscope::detail {
+
+std::atomic<int> armed_sessions{0};
+
+fault_session::fault_session(fault_plan plan, faultscope::tracker* tracker,
+                             virtual_scheduler* clock)
+    : plan_(std::move(plan)), tracker_(tracker), clock_(clock) {
+  fired_per_rule_.resize(plan_.rules.size());
+  armed_sessions.fetch_add(1, std::memory_order_relaxed);
+}
+
+fault_session::~fault_session() { armed_sessions.fetch_sub(1, std::memory_order_relaxed); }
+
+std::optional<fault_session::decision> fault_session::on_hit(std::string_view point) {
+  std::lock_guard lock(mutex_);
+  auto it = hits_.find(std::string(point));
+  if (it == hits_.end()) it = hits_.emplace(std::string(point), 0).first;
+  std::uint64_t hit = ++it->second;
+  point_hit record{std::string(point), hit, clock_ ? clock_->now() : std::chrono::nanoseconds{}, {}};
+  std::optional<decision> out;
+  for (std::size_t i = 0; i < plan_.rules.size(); ++i) {
+    const auto& r = plan_.rules[i];
+    if (!r.matches(point, hit)) continue;
+    if (r.count && fired_per_rule_[i] >= r.count) continue;
+    if (r.probability < 1.0 && seeded_uniform(plan_.seed, point, hit) >= r.probability) continue;
+    ++fired_per_rule_[i];
+    out = decision{r.fault, fmt::format("{}#{}", point, hit)};
+    record.fired = r.fault.to_string();
+    break;
+  }
+  if (out) {
+    std::string what = fmt::format("{}={}", out->label, record.fired);
+    injected_.push_back(what);
+    if (tracker_) tracker_->record(event_type::fault, "injected " + what);
+  }
+  trace_.push_back(std::move(record));
+  return out;
+}
+
+std::vector<point_hit> fault_session::trace() const {
+  std::lock_guard lock(mutex_);
+  return trace_;
+}
+
+std::vector<std::string> fault_session::injected() const {
+  std::lock_guard lock(mutex_);
+  return injected_;
+}
+
+namespace {
+
+thread_local fault_session* current = nullptr;
+
+[[noreturn]] void throw_fault(const fault_session::decision& d) {
+  if (d.fault.kind == fault_kind::throw_ && d.fault.code == 0) throw injected_fault(d.label);
+  throw boost::system::system_error(d.fault.error_code(), "injected fault at " + d.label);
+}
+
+}  // namespace
+
+fault_session* current_fault_session() noexcept { return current; }
+
+current_fault_session_scope::current_fault_session_scope(fault_session& s) noexcept
+    : previous_(current) {
+  current = &s;
+}
+current_fault_session_scope::~current_fault_session_scope() { current = previous_; }
+
+boost::asio::awaitable<void> fault_point_slow(std::string_view name) {
+  auto* session = current;
+  if (!session) co_return;
+  auto d = session->on_hit(name);
+  if (!d) co_return;
+  switch (d->fault.kind) {
+    case fault_kind::throw_:
+    case fault_kind::error: throw_fault(*d);
+    case fault_kind::cancel: {
+      // Emit at the root once this point is suspended, so the cancellation
+      // travels down the slots to the wait below, as a caller's would.
+      auto ex = co_await boost::asio::this_coro::executor;
+      timer wait(ex, virtual_clock::now());
+      wait.set_label(fmt::format("fault point {} (cancel)", d->label));
+      if (auto* run = current_run())
+        boost::asio::post(ex, [run, type = d->fault.cancel_type] { run->cancel(type); });
+      // A cancellation the code's filter ignores leaves the wait to finish at
+      // once: the point then simply continues.
+      co_await wait.async_wait(boost::asio::use_awaitable);
+      co_return;
+    }
+    case fault_kind::timeout: {
+      timer wait(co_await boost::asio::this_coro::executor, virtual_clock::time_point::max());
+      wait.set_label(fmt::format("fault point {} (timeout: waits until a deadline cancels it)",
+                                 d->label));
+      co_await wait.async_wait(boost::asio::use_awaitable);
+      co_return;
+    }
+    case fault_kind::delay: {
+      timer wait(co_await boost::asio::this_coro::executor, d->fault.delay);
+      wait.set_label(fmt::format("fault point {} (delay)", d->label));
+      co_await wait.async_wait(boost::asio::use_awaitable);
+      co_return;
+    }
+  }
+}
+
+void fault_check_slow(std::string_view name) {
+  boost::system::error_code ec;
+  fault_check_slow(name, ec);
+  if (ec) throw boost::system::system_error(ec, fmt::format("injected fault at {}", name));
+}
+
+void fault_check_slow(std::string_view name, boost::system::error_code& ec) {
+  auto* session = current;
+  if (!session) return;
+  auto d = session->on_hit(name);
+  if (!d) return;
+  switch (d->fault.kind) {
+    case fault_kind::throw_:
+      if (d->fault.code == 0) throw injected_fault(d->label);
+      [[fallthrough]];
+    case fault_kind::error: ec = d->fault.error_code(); return;
+    case fault_kind::cancel:
+      if (auto* run = current_run()) run->cancel(d->fault.cancel_type);
+      return;
+    case fault_kind::timeout: ec = boost::asio::error::timed_out; return;
+    case fault_kind::delay: return;
+  }
+}
+
+}  // namespace faultscope::detail
