@@ -1,0 +1,98 @@
+// Exploration: SQLite's torture loop for async code. A clean run records every
+// fault point the scenario passes; then one run per (hit, fault kind); at depth 2
+// also a second fault at every point reached after the first — above all inside
+// the first one's cleanup. Every failure carries a one-line replay token.
+//
+//   auto report = faultscope::explore("get_all_users", scenario, {.depth = 2, .jobs = 2});
+//   if (!report.passed()) std::cout << report.summary();
+//   // FAIL pool.acquire#3=cancel
+//   //   leak: connection #1 "db" acquired at app/db.cpp:42 in get_all_users › get_connection, …
+//   //   replay: faultscope replay 'get_all_users@pool.acquire#3=cancel'
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "faultscope/fault_plan.hpp"
+#include "faultscope/run.hpp"
+
+namespace faultscope {
+
+/// What a scenario accepts when a fault is injected at a point.
+enum class expected_outcome : std::uint8_t {
+  any,         ///< no declaration: only leaks, hangs and the like are violations
+  propagates,  ///< the error must reach the root: a run that ends ok swallowed it
+  absorbed,    ///< the scenario handles it: the run must end ok
+  retried,     ///< the run must end ok, after passing the same point again
+};
+[[nodiscard]] std::string_view to_string(expected_outcome o) noexcept;
+
+/// `pattern` ('*' wildcards) selects points; the first matching rule applies.
+/// Declarations apply to throw, error and timeout faults; a cancellation is the
+/// caller's decision, and a delay is not a failure.
+struct outcome_rule {
+  std::string pattern;
+  expected_outcome outcome = expected_outcome::any;
+};
+
+struct explore_options {
+  int depth = 1;  ///< 1: one fault per run; 2: a second after the first
+  std::vector<fault> kinds = {fault::make_throw(), fault::make_cancel()};
+  std::size_t swarm = 0;  ///< if > 0: this many seeded random plans instead of enumeration
+  std::uint64_t seed = 1;
+  unsigned jobs = 1;  ///< threads; the report is the same for any number
+  std::size_t shard_index = 0;
+  std::size_t shard_count = 1;  ///< schedule i belongs to shard i % shard_count
+  std::vector<outcome_rule> expect{};
+  std::size_t max_schedules = 100000;
+  bool shrink = true;  ///< shrink failing multi-fault plans to a minimal one
+  run_options run{};   ///< for every run; its plan is ignored
+};
+
+struct schedule_result {
+  std::size_t index = 0;  ///< position in the schedule space
+  fault_plan plan;        ///< as run
+  fault_plan minimal;     ///< shrunk (equal to `plan` when it has one rule)
+  run_result run;         ///< its violations include outcome violations
+};
+
+struct exploration {
+  std::string scenario;
+  run_result clean;                  ///< the run without faults
+  std::size_t points = 0;            ///< distinct fault points in the clean run
+  std::size_t hits = 0;              ///< passes through them in the clean run
+  std::size_t total_schedules = 0;   ///< in the whole space (all shards)
+  std::size_t schedules_run = 0;     ///< by this shard, the clean run not counted
+  bool truncated = false;            ///< max_schedules cut the space
+  std::vector<schedule_result> failures;  ///< in schedule order
+  std::vector<std::string> ran;      ///< plan tokens this shard ran, in schedule order
+  std::chrono::nanoseconds wall{};
+
+  [[nodiscard]] bool passed() const noexcept { return clean.passed() && failures.empty(); }
+  /// Per failure: the plan, every violation, the replay command.
+  [[nodiscard]] std::string summary() const;
+};
+
+/// "name@plan": what `faultscope replay` takes.
+[[nodiscard]] std::string replay_token(std::string_view scenario, const fault_plan& plan);
+/// Splits a replay token at its first '@'; throws `plan_error` if malformed.
+[[nodiscard]] std::pair<std::string, fault_plan> parse_replay_token(std::string_view token);
+
+[[nodiscard]] exploration explore(std::string_view name, const scenario_fn& scenario,
+                                  const explore_options& options = {});
+
+/// Runs once under `plan`; deterministic: the same violations at the same
+/// virtual timestamps every time.
+[[nodiscard]] run_result replay(const scenario_fn& scenario, const fault_plan& plan,
+                                const run_options& options = {});
+
+/// Removes rules from a failing plan while it still fails the same way (the
+/// same kinds of violation), until none can go.
+[[nodiscard]] fault_plan shrink(const scenario_fn& scenario, const fault_plan& failing,
+                                const run_options& options = {},
+                                const std::vector<outcome_rule>& expect = {});
+
+}  // namespace faultscope

@@ -1,0 +1,280 @@
+#include "faultscope/explore.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <optional>
+#include <set>
+#include <thread>
+
+namespace faultscope {
+
+std::string_view to_string(expected_outcome o) noexcept {
+  switch (o) {
+    case expected_outcome::any: return "any";
+    case expected_outcome::propagates: return "propagates";
+    case expected_outcome::absorbed: return "absorbed";
+    case expected_outcome::retried: return "retried";
+  }
+  return "?";
+}
+
+std::string replay_token(std::string_view scenario, const fault_plan& plan) {
+  return fmt::format("{}@{}", scenario, plan.to_string());
+}
+
+std::pair<std::string, fault_plan> parse_replay_token(std::string_view token) {
+  auto at = token.find('@');
+  if (at == std::string_view::npos)
+    throw plan_error(1, "a replay token is SCENARIO@PLAN, as printed on failure (no '@' found)");
+  if (at == 0) throw plan_error(1, "the replay token names no scenario before '@'");
+  try {
+    return {std::string(token.substr(0, at)), fault_plan::parse(token.substr(at + 1))};
+  } catch (const plan_error& e) {
+    // Columns count from the start of the whole token, which is what the user typed.
+    std::string msg = e.what();
+    auto colon = msg.find(": ");
+    throw plan_error(e.column() + at + 1, colon == std::string::npos ? msg : msg.substr(colon + 2));
+  }
+}
+
+namespace {
+
+// The outcome check: did the run end the way the scenario declared for the
+// first fault that fired?
+void check_outcome(run_result& r, const std::vector<outcome_rule>& expect) {
+  if (expect.empty()) return;
+  auto fired = std::find_if(r.trace.begin(), r.trace.end(), [](auto& h) { return !h.fired.empty(); });
+  if (fired == r.trace.end()) return;
+  const std::string& f = fired->fired;
+  if (!(f.starts_with("throw") || f.starts_with("error") || f.starts_with("timeout"))) return;
+  auto rule = std::find_if(expect.begin(), expect.end(),
+                           [&](auto& e) { return glob_match(e.pattern, fired->point); });
+  if (rule == expect.end() || rule->outcome == expected_outcome::any) return;
+  std::string where = fmt::format("{}#{}={}", fired->point, fired->hit, f);
+  bool ok = r.end == run_end::ok;
+  if (r.end == run_end::hung) return;  // already a violation of its own
+  switch (rule->outcome) {
+    case expected_outcome::propagates:
+      if (ok)
+        r.violations.push_back(
+            {violation_kind::outcome,
+             fmt::format("outcome: the fault {} was swallowed: the run ended ok, but faults at "
+                         "'{}' must propagate",
+                         where, rule->pattern)});
+      break;
+    case expected_outcome::absorbed:
+    case expected_outcome::retried:
+      if (!ok) {
+        r.violations.push_back(
+            {violation_kind::outcome,
+             fmt::format("outcome: the fault {} propagated ({}: {}), but faults at '{}' must be {}",
+                         where, to_string(r.end), r.error_message, rule->pattern,
+                         to_string(rule->outcome))});
+      } else if (rule->outcome == expected_outcome::retried) {
+        bool again = std::any_of(std::next(fired), r.trace.end(),
+                                 [&](auto& h) { return h.point == fired->point; });
+        if (!again)
+          r.violations.push_back(
+              {violation_kind::outcome,
+               fmt::format("outcome: the fault {} was not retried: '{}' was never passed again",
+                           where, fired->point)});
+      }
+      break;
+    case expected_outcome::any: break;
+  }
+}
+
+run_result run_plan(const scenario_fn& fn, const fault_plan& plan, const run_options& base,
+                    const std::vector<outcome_rule>& expect) {
+  run_options o = base;
+  o.plan = plan;
+  run_result r = run(fn, o);
+  check_outcome(r, expect);
+  return r;
+}
+
+std::set<violation_kind> signature(const run_result& r) {
+  std::set<violation_kind> out;
+  for (auto& v : r.violations) out.insert(v.kind);
+  return out;
+}
+
+// Runs `plans[i]` for every i in `indices`, over `jobs` threads; results land at
+// their index, so the order never depends on the number of threads.
+std::vector<std::optional<run_result>> run_all(const scenario_fn& fn,
+                                               const std::vector<fault_plan>& plans,
+                                               const std::vector<std::size_t>& indices,
+                                               const explore_options& opts) {
+  std::vector<std::optional<run_result>> out(plans.size());
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (;;) {
+      std::size_t k = next.fetch_add(1);
+      if (k >= indices.size()) return;
+      std::size_t i = indices[k];
+      out[i] = run_plan(fn, plans[i], opts.run, opts.expect);
+    }
+  };
+  unsigned jobs = std::max(1u, std::min<unsigned>(opts.jobs, static_cast<unsigned>(indices.size())));
+  std::vector<std::thread> threads;
+  for (unsigned t = 1; t < jobs; ++t) threads.emplace_back(worker);
+  worker();
+  for (auto& t : threads) t.join();
+  return out;
+}
+
+std::uint64_t mix(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// Seeded random plans over the clean trace: 1 to 3 faults each, at distinct hits.
+std::vector<fault_plan> swarm_plans(const std::vector<point_hit>& trace, const explore_options& o) {
+  std::vector<fault_plan> plans;
+  if (trace.empty() || o.kinds.empty()) return plans;
+  for (std::size_t i = 0; i < o.swarm; ++i) {
+    std::uint64_t state = mix(o.seed ^ mix(i + 1));
+    auto next = [&] { return state = mix(state); };
+    std::size_t faults = 1 + next() % 3;
+    std::set<std::size_t> at;
+    while (at.size() < std::min(faults, trace.size())) at.insert(next() % trace.size());
+    fault_plan p;
+    for (std::size_t pos : at)
+      p.rules.push_back({trace[pos].point, trace[pos].hit, trace[pos].hit,
+                         o.kinds[next() % o.kinds.size()]});
+    plans.push_back(std::move(p));
+  }
+  return plans;
+}
+
+}  // namespace
+
+run_result replay(const scenario_fn& scenario, const fault_plan& plan, const run_options& options) {
+  return run_plan(scenario, plan, options, {});
+}
+
+fault_plan shrink(const scenario_fn& scenario, const fault_plan& failing, const run_options& options,
+                  const std::vector<outcome_rule>& expect) {
+  auto want = signature(run_plan(scenario, failing, options, expect));
+  fault_plan best = failing;
+  if (want.empty()) return best;
+  bool progress = true;
+  while (progress && best.rules.size() > 1) {
+    progress = false;
+    for (std::size_t i = 0; i < best.rules.size(); ++i) {
+      fault_plan candidate = best;
+      candidate.rules.erase(candidate.rules.begin() + static_cast<std::ptrdiff_t>(i));
+      if (signature(run_plan(scenario, candidate, options, expect)) == want) {
+        best = std::move(candidate);
+        progress = true;
+        break;
+      }
+    }
+  }
+  bool random = std::any_of(best.rules.begin(), best.rules.end(),
+                            [](auto& r) { return r.probability < 1.0; });
+  if (!random) best.seed = 0;
+  return best;
+}
+
+exploration explore(std::string_view name, const scenario_fn& scenario,
+                    const explore_options& opts) {
+  auto wall_start = std::chrono::steady_clock::now();
+  exploration ex;
+  ex.scenario = std::string(name);
+  run_options clean_opts = opts.run;
+  clean_opts.plan = {};
+  ex.clean = run(scenario, clean_opts);
+  ex.hits = ex.clean.trace.size();
+  {
+    std::set<std::string> names;
+    for (auto& h : ex.clean.trace) names.insert(h.point);
+    ex.points = names.size();
+  }
+
+  const std::size_t shards = std::max<std::size_t>(1, opts.shard_count);
+  auto owned = [&](std::size_t i) { return i % shards == opts.shard_index % shards; };
+
+  // Level 1: one fault per run (or the swarm's random plans).
+  std::vector<fault_plan> plans;
+  if (opts.swarm > 0) {
+    plans = swarm_plans(ex.clean.trace, opts);
+  } else {
+    for (auto& h : ex.clean.trace)
+      for (auto& k : opts.kinds) plans.push_back(fault_plan::single(h.point, h.hit, k));
+  }
+  if (plans.size() > opts.max_schedules) {
+    plans.resize(opts.max_schedules);
+    ex.truncated = true;
+  }
+  // Depth 2 needs every level-1 trace to know its schedules; otherwise a shard
+  // runs only its own.
+  bool deeper = opts.depth >= 2 && opts.swarm == 0;
+  std::vector<std::size_t> first_level;
+  for (std::size_t i = 0; i < plans.size(); ++i)
+    if (deeper || owned(i)) first_level.push_back(i);
+  auto results = run_all(scenario, plans, first_level, opts);
+
+  // Level 2: a second fault at each point reached after the first fired.
+  std::size_t level_one = plans.size();
+  if (deeper) {
+    for (std::size_t j = 0; j < level_one && !ex.truncated; ++j) {
+      const auto& trace = results[j]->trace;
+      auto fired = std::find_if(trace.begin(), trace.end(), [](auto& h) { return !h.fired.empty(); });
+      if (fired == trace.end()) continue;
+      for (auto e = std::next(fired); e != trace.end() && !ex.truncated; ++e)
+        for (auto& k : opts.kinds) {
+          if (plans.size() >= opts.max_schedules) {
+            ex.truncated = true;
+            break;
+          }
+          fault_plan p = plans[j];
+          p.rules.push_back({e->point, e->hit, e->hit, k});
+          plans.push_back(std::move(p));
+        }
+    }
+    std::vector<std::size_t> second_level;
+    for (std::size_t i = level_one; i < plans.size(); ++i)
+      if (owned(i)) second_level.push_back(i);
+    auto more = run_all(scenario, plans, second_level, opts);
+    results.resize(plans.size());
+    for (std::size_t i : second_level) results[i] = std::move(more[i]);
+  }
+
+  ex.total_schedules = plans.size();
+  for (std::size_t i = 0; i < plans.size(); ++i) {
+    if (!owned(i)) continue;
+    ++ex.schedules_run;
+    ex.ran.push_back(plans[i].to_string());
+    if (results[i]->passed()) continue;
+    schedule_result s{i, plans[i], plans[i], std::move(*results[i])};
+    if (opts.shrink && s.plan.rules.size() > 1)
+      s.minimal = shrink(scenario, s.plan, opts.run, opts.expect);
+    ex.failures.push_back(std::move(s));
+  }
+  ex.wall = std::chrono::steady_clock::now() - wall_start;
+  return ex;
+}
+
+std::string exploration::summary() const {
+  std::string out = fmt::format("{}: 1 clean run + {} schedules over {} fault points ({} hits): ",
+                                scenario, schedules_run, points, hits);
+  std::size_t failed = failures.size() + (clean.passed() ? 0 : 1);
+  out += failed == 0 ? "no violation\n" : fmt::format("{} failed\n", failed);
+  if (truncated) out += "  (the schedule space was cut at max_schedules)\n";
+  auto show = [&](const fault_plan& plan, const fault_plan& minimal, const run_result& r) {
+    out += fmt::format("  FAIL {}\n", plan.to_string());
+    for (auto& v : r.violations) out += fmt::format("    {}\n", v.message);
+    if (!(minimal == plan)) out += fmt::format("    shrunk to: {}\n", minimal.to_string());
+    out += fmt::format("    replay: faultscope replay '{}'\n", replay_token(scenario, minimal));
+  };
+  if (!clean.passed()) show({}, {}, clean);
+  for (auto& f : failures) show(f.plan, f.minimal, f.run);
+  return out;
+}
+
+}  // namespace faultscope

@@ -1,0 +1,299 @@
+// Exploration: exact schedule counts, failures found where and only where they
+// are, depth 2, swarm, shrinking, outcome declarations, threads and shards.
+#include "faultscope/explore.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "faultscope/context_manager.hpp"
+#include "faultscope/fault_point.hpp"
+#include "faultscope/with_resource.hpp"
+#include "support/test_resource.hpp"
+
+namespace ft = faultscope::test;
+using namespace std::chrono_literals;
+using boost::asio::awaitable;
+using faultscope::explore_options;
+using faultscope::expected_outcome;
+using faultscope::fault;
+using faultscope::fault_plan;
+using faultscope::run_context;
+using faultscope::violation_kind;
+using ::testing::HasSubstr;
+
+namespace {
+
+awaitable<void> step(const char* name) {
+  co_await faultscope::fault_point(name);
+  co_await ft::sleep_for(1ms);
+}
+
+// A correct subject: with_resource around a body with three suspensions, and an
+// acquire with one. K = 4 fault-point hits.
+awaitable<void> correct_subject(run_context& ctx) {
+  auto& t = ctx.tracker();
+  co_await faultscope::with_resource(
+      [&t]() -> awaitable<faultscope::resource_id> {
+        co_await step("conn.open");
+        co_return t.acquire("connection", "db");
+      },
+      [](faultscope::resource_id&) -> awaitable<void> {
+        for (int i = 0; i < 3; ++i) co_await step("conn.query");
+      },
+      [&t](faultscope::resource_id& id) -> awaitable<void> {
+        co_await ft::sleep_for(1ms);
+        t.release(id);
+      });
+}
+
+TEST(Explore, DepthOneMakesExactlyKTimesKindsRunsAndACorrectSubjectPasses) {
+  auto ex = faultscope::explore("correct", correct_subject);
+  EXPECT_EQ(ex.hits, 4u);
+  EXPECT_EQ(ex.points, 2u);
+  EXPECT_EQ(ex.schedules_run, 4u * 2u);
+  EXPECT_EQ(ex.total_schedules, 8u);
+  EXPECT_TRUE(ex.passed()) << ex.summary();
+  EXPECT_EQ(ex.ran.front(), "conn.open#1=throw");
+  EXPECT_EQ(ex.ran.back(), "conn.query#3=cancel");
+}
+
+awaitable<void> async_release(faultscope::tracker& t, faultscope::resource_id id) {
+  co_await ft::sleep_for(1ms);
+  t.release(id);
+}
+
+// Correct at every suspension but the third, where it catches and then awaits
+// the release: after a cancellation that await throws, and the connection leaks.
+awaitable<void> leaks_when_cancelled_at_third(run_context& ctx) {
+  auto& t = ctx.tracker();
+  auto id = t.acquire("connection", "db");
+  try {
+    co_await step("s");
+    co_await step("s");
+  } catch (...) {
+    t.release(id);
+    throw;
+  }
+  std::exception_ptr error;
+  try {
+    co_await step("s");
+  } catch (...) {
+    error = std::current_exception();
+  }
+  if (error) {
+    co_await async_release(t, id);
+    std::rethrow_exception(error);
+  }
+  try {
+    co_await step("s");
+  } catch (...) {
+    t.release(id);
+    throw;
+  }
+  co_await async_release(t, id);
+}
+
+TEST(Explore, CanaryLeakOnlyWhenCancelledAtTheThirdSuspensionFailsExactlyThatSchedule) {
+  auto ex = faultscope::explore("third", leaks_when_cancelled_at_third);
+  EXPECT_EQ(ex.schedules_run, 8u);
+  ASSERT_EQ(ex.failures.size(), 1u) << ex.summary();
+  auto& f = ex.failures[0];
+  EXPECT_EQ(f.plan.to_string(), "s#3=cancel");
+  ASSERT_EQ(f.run.violations.size(), 1u);
+  EXPECT_EQ(f.run.violations[0].kind, violation_kind::leak);
+  EXPECT_THAT(ex.summary(), HasSubstr("replay: faultscope replay 'third@s#3=cancel'"));
+
+  // The token replays it: the same violation at the same virtual timestamps.
+  auto [name, plan] = faultscope::parse_replay_token("third@s#3=cancel");
+  EXPECT_EQ(name, "third");
+  auto again = faultscope::replay(leaks_when_cancelled_at_third, plan);
+  ASSERT_EQ(again.violations.size(), 1u);
+  EXPECT_EQ(again.violations[0].message, f.run.violations[0].message);
+  ASSERT_EQ(again.timeline.size(), f.run.timeline.size());
+  for (std::size_t i = 0; i < again.timeline.size(); ++i)
+    EXPECT_EQ(again.timeline[i].at, f.run.timeline[i].at);
+  EXPECT_EQ(again.virtual_elapsed, f.run.virtual_elapsed);
+}
+
+struct conn {
+  faultscope::resource_id id;
+};
+
+// Releases correctly on every path but one: when the body was cancelled and the
+// close then fails, it swallows the failure without releasing.
+awaitable<void> leaks_when_release_fails_after_cancel(run_context& ctx) {
+  auto& t = ctx.tracker();
+  co_await faultscope::async_with<conn>(
+      [&t](faultscope::yield<conn> yield) -> awaitable<void> {
+        conn c{t.acquire("connection", "db")};
+        auto exit = co_await yield(c);
+        if (exit.cancelled()) {
+          try {
+            co_await faultscope::fault_point("close");
+            t.release(c.id);
+          } catch (...) {
+            // the bug: gives up without releasing
+          }
+          co_return;
+        }
+        for (;;) {
+          try {
+            co_await faultscope::fault_point("close");
+            t.release(c.id);
+            co_return;
+          } catch (...) {
+            // retried: a close that fails once is tried again
+          }
+        }
+      },
+      [](conn&) -> awaitable<void> { co_await step("query"); });
+}
+
+TEST(Explore, CanaryDepthTwoFindsALeakInTheCleanupOfACancellationThatDepthOneMisses) {
+  auto one = faultscope::explore("cleanup", leaks_when_release_fails_after_cancel);
+  EXPECT_TRUE(one.passed()) << one.summary();
+
+  auto two = faultscope::explore("cleanup", leaks_when_release_fails_after_cancel, {.depth = 2});
+  ASSERT_EQ(two.failures.size(), 1u) << two.summary();
+  EXPECT_EQ(two.failures[0].plan.to_string(), "query#1=cancel;close#1=throw");
+  EXPECT_EQ(two.failures[0].run.violations[0].kind, violation_kind::leak);
+  EXPECT_GT(two.schedules_run, one.schedules_run);
+}
+
+TEST(Explore, SwarmIsSeeded) {
+  explore_options a{.swarm = 20, .seed = 7};
+  auto x = faultscope::explore("correct", correct_subject, a);
+  auto y = faultscope::explore("correct", correct_subject, a);
+  EXPECT_EQ(x.ran, y.ran);
+  EXPECT_EQ(x.schedules_run, 20u);
+  auto z = faultscope::explore("correct", correct_subject, {.swarm = 20, .seed = 8});
+  EXPECT_NE(x.ran, z.ran);
+  EXPECT_TRUE(x.passed()) << x.summary();
+}
+
+// Leaks only when "c" throws; the other points are irrelevant.
+awaitable<void> leaks_when_c_throws(run_context& ctx) {
+  auto& t = ctx.tracker();
+  auto id = t.acquire("file", "log");
+  co_await step("a");
+  co_await step("b");
+  try {
+    co_await step("c");
+  } catch (const faultscope::injected_fault&) {
+    throw;  // the bug: no release on this path
+  } catch (...) {
+    t.release(id);
+    throw;
+  }
+  try {
+    co_await step("d");
+    co_await step("e");
+  } catch (...) {
+    t.release(id);
+    throw;
+  }
+  t.release(id);
+}
+
+TEST(Explore, ShrinkingReducesAFiveFaultPlanToTheFaultThatMatters) {
+  auto plan = fault_plan::parse(
+      "a#1=delay(5ms);b#1=delay(1s);c#1=throw;d#1=delay(2ms);e#1=delay(3ms)");
+  ASSERT_FALSE(faultscope::replay(leaks_when_c_throws, plan).passed());
+  EXPECT_EQ(faultscope::shrink(leaks_when_c_throws, plan).to_string(), "c#1=throw");
+}
+
+TEST(Explore, ShrinkingKeepsBothFaultsWhenBothMatter) {
+  auto plan = fault_plan::parse(
+      "unused.point=throw;query#1=cancel;close#2=delay(1ms);close#1=throw;other.*=timeout");
+  ASSERT_FALSE(faultscope::replay(leaks_when_release_fails_after_cancel, plan).passed());
+  auto minimal = faultscope::shrink(leaks_when_release_fails_after_cancel, plan);
+  EXPECT_EQ(minimal.to_string(), "query#1=cancel;close#1=throw");
+}
+
+TEST(Explore, OneThreadAndTwoThreadsGiveIdenticalReports) {
+  auto one = faultscope::explore("third", leaks_when_cancelled_at_third, {.depth = 2, .jobs = 1});
+  auto two = faultscope::explore("third", leaks_when_cancelled_at_third, {.depth = 2, .jobs = 2});
+  EXPECT_EQ(one.ran, two.ran);
+  EXPECT_EQ(one.summary(), two.summary());
+  EXPECT_FALSE(one.passed());
+}
+
+TEST(Explore, ThreeShardsCoverEveryScheduleExactlyOnce) {
+  auto all = faultscope::explore("third", leaks_when_cancelled_at_third, {.depth = 2});
+  std::multiset<std::string> covered;
+  std::size_t failures = 0;
+  for (std::size_t s = 0; s < 3; ++s) {
+    auto part = faultscope::explore("third", leaks_when_cancelled_at_third,
+                                    {.depth = 2, .shard_index = s, .shard_count = 3});
+    EXPECT_EQ(part.total_schedules, all.total_schedules);
+    covered.insert(part.ran.begin(), part.ran.end());
+    failures += part.failures.size();
+  }
+  EXPECT_EQ(covered, std::multiset<std::string>(all.ran.begin(), all.ran.end()));
+  EXPECT_EQ(covered.size(), all.schedules_run);
+  EXPECT_EQ(failures, all.failures.size());
+}
+
+// Swallows any failure of the query and carries on.
+awaitable<void> swallows(run_context&) {
+  try {
+    co_await faultscope::fault_point("db.query");
+  } catch (...) {
+  }
+  co_return;
+}
+
+// Retries the query until it works.
+awaitable<void> retries(run_context&) {
+  for (;;) {
+    try {
+      co_await faultscope::fault_point("db.query");
+      co_return;
+    } catch (...) {
+    }
+  }
+}
+
+TEST(Explore, CanarySwallowedFaultViolatesAPropagatesDeclaration) {
+  explore_options o{.kinds = {fault::make_throw()},
+                    .expect = {{"db.*", expected_outcome::propagates}}};
+  auto ex = faultscope::explore("swallows", swallows, o);
+  ASSERT_EQ(ex.failures.size(), 1u) << ex.summary();
+  EXPECT_EQ(ex.failures[0].run.violations[0].kind, violation_kind::outcome);
+  EXPECT_THAT(ex.failures[0].run.violations[0].message, HasSubstr("was swallowed"));
+  // Without the declaration, swallowing is nobody's business.
+  EXPECT_TRUE(faultscope::explore("swallows", swallows, {.kinds = {fault::make_throw()}}).passed());
+}
+
+TEST(Explore, RetriedDeclarationAcceptsARetryAndRejectsASwallow) {
+  explore_options o{.kinds = {fault::make_throw()},
+                    .expect = {{"db.query", expected_outcome::retried}}};
+  EXPECT_TRUE(faultscope::explore("retries", retries, o).passed());
+  auto ex = faultscope::explore("swallows", swallows, o);
+  ASSERT_EQ(ex.failures.size(), 1u);
+  EXPECT_THAT(ex.failures[0].run.violations[0].message, HasSubstr("was not retried"));
+}
+
+TEST(Explore, AbsorbedDeclarationRejectsAPropagatingFault) {
+  explore_options o{.kinds = {fault::make_throw()},
+                    .expect = {{"*", expected_outcome::absorbed}}};
+  auto ex = faultscope::explore("third", leaks_when_cancelled_at_third, o);
+  ASSERT_FALSE(ex.failures.empty());
+  EXPECT_THAT(ex.failures[0].run.violations[0].message, HasSubstr("must be absorbed"));
+}
+
+TEST(Explore, ReplayTokenErrorsAreClear) {
+  EXPECT_THROW((void)faultscope::parse_replay_token("no-at-sign"), faultscope::plan_error);
+  EXPECT_THROW((void)faultscope::parse_replay_token("@a=throw"), faultscope::plan_error);
+  try {
+    (void)faultscope::parse_replay_token("scn@a=thorw");
+    FAIL();
+  } catch (const faultscope::plan_error& e) {
+    EXPECT_EQ(e.column(), 7u) << e.what();
+    EXPECT_THAT(e.what(), HasSubstr("unknown fault kind"));
+  }
+}
+
+}  // namespace
