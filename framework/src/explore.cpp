@@ -12,10 +12,14 @@ namespace faultscope {
 
 std::string_view to_string(expected_outcome o) noexcept {
   switch (o) {
-    case expected_outcome::any: return "any";
-    case expected_outcome::propagates: return "propagates";
-    case expected_outcome::absorbed: return "absorbed";
-    case expected_outcome::retried: return "retried";
+    case expected_outcome::any:
+      return "any";
+    case expected_outcome::propagates:
+      return "propagates";
+    case expected_outcome::absorbed:
+      return "absorbed";
+    case expected_outcome::retried:
+      return "retried";
   }
   return "?";
 }
@@ -45,7 +49,8 @@ namespace {
 // first fault that fired?
 void check_outcome(run_result& r, const std::vector<outcome_rule>& expect) {
   if (expect.empty()) return;
-  auto fired = std::find_if(r.trace.begin(), r.trace.end(), [](auto& h) { return !h.fired.empty(); });
+  auto fired =
+      std::find_if(r.trace.begin(), r.trace.end(), [](auto& h) { return !h.fired.empty(); });
   if (fired == r.trace.end()) return;
   const std::string& f = fired->fired;
   if (!(f.starts_with("throw") || f.starts_with("error") || f.starts_with("timeout"))) return;
@@ -82,7 +87,8 @@ void check_outcome(run_result& r, const std::vector<outcome_rule>& expect) {
                            where, fired->point)});
       }
       break;
-    case expected_outcome::any: break;
+    case expected_outcome::any:
+      break;
   }
 }
 
@@ -117,7 +123,8 @@ std::vector<std::optional<run_result>> run_all(const scenario_fn& fn,
       out[i] = run_plan(fn, plans[i], opts.run, opts.expect);
     }
   };
-  unsigned jobs = std::max(1u, std::min<unsigned>(opts.jobs, static_cast<unsigned>(indices.size())));
+  unsigned jobs =
+      std::max(1u, std::min<unsigned>(opts.jobs, static_cast<unsigned>(indices.size())));
   std::vector<std::thread> threads;
   for (unsigned t = 1; t < jobs; ++t) threads.emplace_back(worker);
   worker();
@@ -138,14 +145,16 @@ std::vector<fault_plan> swarm_plans(const std::vector<point_hit>& trace, const e
   if (trace.empty() || o.kinds.empty()) return plans;
   for (std::size_t i = 0; i < o.swarm; ++i) {
     std::uint64_t state = mix(o.seed ^ mix(i + 1));
-    auto next = [&] { return state = mix(state); };
+    auto next = [&] {
+      return state = mix(state);
+    };
     std::size_t faults = 1 + next() % 3;
     std::set<std::size_t> at;
     while (at.size() < std::min(faults, trace.size())) at.insert(next() % trace.size());
     fault_plan p;
     for (std::size_t pos : at)
-      p.rules.push_back({trace[pos].point, trace[pos].hit, trace[pos].hit,
-                         o.kinds[next() % o.kinds.size()]});
+      p.rules.push_back(
+          {trace[pos].point, trace[pos].hit, trace[pos].hit, o.kinds[next() % o.kinds.size()]});
     plans.push_back(std::move(p));
   }
   return plans;
@@ -157,8 +166,8 @@ run_result replay(const scenario_fn& scenario, const fault_plan& plan, const run
   return run_plan(scenario, plan, options, {});
 }
 
-fault_plan shrink(const scenario_fn& scenario, const fault_plan& failing, const run_options& options,
-                  const std::vector<outcome_rule>& expect) {
+fault_plan shrink(const scenario_fn& scenario, const fault_plan& failing,
+                  const run_options& options, const std::vector<outcome_rule>& expect) {
   auto want = signature(run_plan(scenario, failing, options, expect));
   fault_plan best = failing;
   if (want.empty()) return best;
@@ -197,7 +206,9 @@ exploration explore(std::string_view name, const scenario_fn& scenario,
   }
 
   const std::size_t shards = std::max<std::size_t>(1, opts.shard_count);
-  auto owned = [&](std::size_t i) { return i % shards == opts.shard_index % shards; };
+  auto owned = [&](std::size_t i) {
+    return i % shards == opts.shard_index % shards;
+  };
 
   // Level 1: one fault per run (or the swarm's random plans).
   std::vector<fault_plan> plans;
@@ -224,7 +235,8 @@ exploration explore(std::string_view name, const scenario_fn& scenario,
   if (deeper) {
     for (std::size_t j = 0; j < level_one && !ex.truncated; ++j) {
       const auto& trace = results[j]->trace;
-      auto fired = std::find_if(trace.begin(), trace.end(), [](auto& h) { return !h.fired.empty(); });
+      auto fired =
+          std::find_if(trace.begin(), trace.end(), [](auto& h) { return !h.fired.empty(); });
       if (fired == trace.end()) continue;
       for (auto e = std::next(fired); e != trace.end() && !ex.truncated; ++e)
         for (auto& k : opts.kinds) {
@@ -261,8 +273,9 @@ exploration explore(std::string_view name, const scenario_fn& scenario,
 }
 
 std::string exploration::summary() const {
-  std::string out = fmt::format("{}: 1 clean run + {} schedules over {} fault points ({} hits): ",
-                                scenario, schedules_run, points, hits);
+  std::string out =
+      fmt::format("{}: 1 clean run + {} schedules over {} fault points ({} hits): ", scenario,
+                  schedules_run, points, hits);
   std::size_t failed = failures.size() + (clean.passed() ? 0 : 1);
   out += failed == 0 ? "no violation\n" : fmt::format("{} failed\n", failed);
   if (truncated) out += "  (the schedule space was cut at max_schedules)\n";

@@ -50,12 +50,14 @@ class parser {
   fault_plan parse() {
     fault_plan plan;
     if (text_.empty())
-      fail(0, "the plan is empty (write 'none' for a run without faults, or a rule such as "
-              "'pool.acquire#1=throw')");
+      fail(0,
+           "the plan is empty (write 'none' for a run without faults, or a rule such as "
+           "'pool.acquire#1=throw')");
     if (text_ == "none") return plan;
     bool seen_seed = false;
     for (;;) {
-      if (at_end() || peek() == ';') fail(pos_, "empty rule (two ';' in a row, or a ';' at an end)");
+      if (at_end() || peek() == ';')
+        fail(pos_, "empty rule (two ';' in a row, or a ';' at an end)");
       if (text_.substr(pos_).starts_with("seed=")) {
         if (seen_seed) fail(pos_, "seed given twice");
         seen_seed = true;
@@ -65,7 +67,8 @@ class parser {
         plan.rules.push_back(rule());
       }
       if (at_end()) break;
-      if (peek() != ';') fail(pos_, fmt::format("unexpected '{}' (expected ';' between rules)", peek()));
+      if (peek() != ';')
+        fail(pos_, fmt::format("unexpected '{}' (expected ';' between rules)", peek()));
       ++pos_;
     }
     return plan;
@@ -86,8 +89,9 @@ class parser {
   }
   void expect(char c, std::string_view what) {
     if (at_end() || peek() != c)
-      fail(pos_, fmt::format("expected '{}' {}{}", c, what,
-                             at_end() ? " but the plan ended" : fmt::format(", found '{}'", peek())));
+      fail(pos_,
+           fmt::format("expected '{}' {}{}", c, what,
+                       at_end() ? " but the plan ended" : fmt::format(", found '{}'", peek())));
     ++pos_;
   }
 
@@ -95,8 +99,10 @@ class parser {
     std::size_t start = pos_;
     std::uint64_t v = 0;
     auto [p, ec] = std::from_chars(text_.data() + pos_, text_.data() + text_.size(), v);
-    if (ec == std::errc::result_out_of_range) fail(start, fmt::format("number too large for {}", what));
-    if (ec != std::errc() || p == text_.data() + pos_) fail(start, fmt::format("expected {}", what));
+    if (ec == std::errc::result_out_of_range)
+      fail(start, fmt::format("number too large for {}", what));
+    if (ec != std::errc() || p == text_.data() + pos_)
+      fail(start, fmt::format("expected {}", what));
     pos_ = static_cast<std::size_t>(p - text_.data());
     return v;
   }
@@ -112,7 +118,8 @@ class parser {
     while (!at_end() && pattern_char(peek())) ++pos_;
     r.pattern = std::string(text_.substr(start, pos_ - start));
     if (r.pattern.empty())
-      fail(start, at_end() ? "expected a point name" : fmt::format("expected a point name, found '{}'", peek()));
+      fail(start, at_end() ? "expected a point name"
+                           : fmt::format("expected a point name, found '{}'", peek()));
     if (accept("#")) {
       r.first = number("a hit number after '#'");
       if (r.first == 0) fail(pos_ - 1, "hit numbers start at 1");
@@ -130,7 +137,8 @@ class parser {
       std::size_t at = pos_;
       double p = 0;
       auto [end, ec] = std::from_chars(text_.data() + pos_, text_.data() + text_.size(), p);
-      if (ec != std::errc() || end == text_.data() + pos_) fail(at, "expected a probability after '@p'");
+      if (ec != std::errc() || end == text_.data() + pos_)
+        fail(at, "expected a probability after '@p'");
       pos_ = static_cast<std::size_t>(end - text_.data());
       if (!(p > 0.0 && p <= 1.0)) fail(at, "a probability must be in (0, 1]");
       r.probability = p;
@@ -153,10 +161,11 @@ class parser {
     auto name = text_.substr(start, pos_ - start);
     for (auto& c : codes)
       if (c.name == name) return c.value;
-    fail(start, fmt::format("unknown error code '{}' (expected io_error, timed_out, connection_reset, "
-                            "connection_refused, broken_pipe, no_space, busy, no_memory, "
-                            "access_denied, not_found, would_block or an errno number)",
-                            name));
+    fail(start,
+         fmt::format("unknown error code '{}' (expected io_error, timed_out, connection_reset, "
+                     "connection_refused, broken_pipe, no_space, busy, no_memory, "
+                     "access_denied, not_found, would_block or an errno number)",
+                     name));
   }
 
   std::chrono::nanoseconds duration() {
@@ -167,8 +176,9 @@ class parser {
       std::uint64_t ns;
     };
     // Longest suffix first: "min" before "ms" before "s".
-    for (unit u : {unit{"min", 60'000'000'000ULL}, unit{"ms", 1'000'000ULL}, unit{"us", 1'000ULL},
-                   unit{"ns", 1ULL}, unit{"s", 1'000'000'000ULL}, unit{"h", 3'600'000'000'000ULL}}) {
+    for (unit u :
+         {unit{"min", 60'000'000'000ULL}, unit{"ms", 1'000'000ULL}, unit{"us", 1'000ULL},
+          unit{"ns", 1ULL}, unit{"s", 1'000'000'000ULL}, unit{"h", 3'600'000'000'000ULL}}) {
       if (accept(u.name)) {
         if (n > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) / u.ns)
           fail(start, "duration too long");
@@ -199,10 +209,14 @@ class parser {
       using boost::asio::cancellation_type;
       fault f;
       std::size_t at = pos_;
-      if (accept("terminal")) f = fault::make_cancel(cancellation_type::terminal);
-      else if (accept("partial")) f = fault::make_cancel(cancellation_type::partial);
-      else if (accept("total")) f = fault::make_cancel(cancellation_type::total);
-      else fail(at, "expected terminal, partial or total inside 'cancel(...)'");
+      if (accept("terminal"))
+        f = fault::make_cancel(cancellation_type::terminal);
+      else if (accept("partial"))
+        f = fault::make_cancel(cancellation_type::partial);
+      else if (accept("total"))
+        f = fault::make_cancel(cancellation_type::total);
+      else
+        fail(at, "expected terminal, partial or total inside 'cancel(...)'");
       expect(')', "to close 'cancel('");
       return f;
     }
@@ -215,8 +229,9 @@ class parser {
     }
     std::size_t end = start;
     while (end < text_.size() && std::isalnum(static_cast<unsigned char>(text_[end]))) ++end;
-    fail(start, fmt::format("unknown fault kind '{}' (expected throw, error, cancel, timeout or delay)",
-                            text_.substr(start, end - start)));
+    fail(start,
+         fmt::format("unknown fault kind '{}' (expected throw, error, cancel, timeout or delay)",
+                     text_.substr(start, end - start)));
   }
 
   std::string_view text_;
@@ -238,14 +253,18 @@ plan_error::plan_error(std::size_t column, const std::string& message)
 
 std::string fault::to_string() const {
   switch (kind) {
-    case fault_kind::throw_: return code ? fmt::format("throw({})", code_name(code)) : "throw";
-    case fault_kind::error: return fmt::format("error({})", code_name(code));
+    case fault_kind::throw_:
+      return code ? fmt::format("throw({})", code_name(code)) : "throw";
+    case fault_kind::error:
+      return fmt::format("error({})", code_name(code));
     case fault_kind::cancel:
       return cancel_type == boost::asio::cancellation_type::terminal
                  ? "cancel"
                  : fmt::format("cancel({})", cancel_name(cancel_type));
-    case fault_kind::timeout: return "timeout";
-    case fault_kind::delay: return fmt::format("delay({})", detail::format_duration(delay));
+    case fault_kind::timeout:
+      return "timeout";
+    case fault_kind::delay:
+      return fmt::format("delay({})", detail::format_duration(delay));
   }
   return "?";
 }
@@ -292,8 +311,10 @@ std::string fault_rule::to_string() const {
   bool every = first == 1 && last == 0;
   if (!every) {
     out += fmt::format("#{}", first);
-    if (last == 0) out += "+";
-    else if (last != first) out += fmt::format("-{}", last);
+    if (last == 0)
+      out += "+";
+    else if (last != first)
+      out += fmt::format("-{}", last);
   }
   out += "=" + fault.to_string();
   if (probability < 1.0) out += fmt::format("@p{}", probability);
@@ -301,7 +322,9 @@ std::string fault_rule::to_string() const {
   return out;
 }
 
-fault_plan fault_plan::parse(std::string_view text) { return parser(text).parse(); }
+fault_plan fault_plan::parse(std::string_view text) {
+  return parser(text).parse();
+}
 
 std::string fault_plan::to_string() const {
   if (rules.empty() && !seed) return "none";

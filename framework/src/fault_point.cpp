@@ -20,17 +20,25 @@ fault_session::fault_session(fault_plan plan, faultscope::tracker* tracker,
                              virtual_scheduler* clock)
     : plan_(std::move(plan)), tracker_(tracker), clock_(clock) {
   fired_per_rule_.resize(plan_.rules.size());
+  trace_.reserve(256);
   armed_sessions.fetch_add(1, std::memory_order_relaxed);
 }
 
-fault_session::~fault_session() { armed_sessions.fetch_sub(1, std::memory_order_relaxed); }
+fault_session::~fault_session() {
+  armed_sessions.fetch_sub(1, std::memory_order_relaxed);
+}
 
 std::optional<fault_session::decision> fault_session::on_hit(std::string_view point) {
   std::lock_guard lock(mutex_);
-  auto it = hits_.find(std::string(point));
-  if (it == hits_.end()) it = hits_.emplace(std::string(point), 0).first;
-  std::uint64_t hit = ++it->second;
-  point_hit record{std::string(point), hit, clock_ ? clock_->now() : std::chrono::nanoseconds{}, {}};
+  auto it = points_.find(std::string(point));
+  if (it == points_.end()) {
+    it = points_
+             .emplace(std::string(point), point_state{static_cast<std::uint32_t>(names_.size()), 0})
+             .first;
+    names_.emplace_back(point);
+  }
+  std::uint64_t hit = ++it->second.hits;
+  raw_hit record{it->second.index, 0, hit, clock_ ? clock_->now() : std::chrono::nanoseconds{}};
   std::optional<decision> out;
   for (std::size_t i = 0; i < plan_.rules.size(); ++i) {
     const auto& r = plan_.rules[i];
@@ -39,26 +47,32 @@ std::optional<fault_session::decision> fault_session::on_hit(std::string_view po
     if (r.probability < 1.0 && seeded_uniform(plan_.seed, point, hit) >= r.probability) continue;
     ++fired_per_rule_[i];
     out = decision{r.fault, fmt::format("{}#{}", point, hit)};
-    record.fired = r.fault.to_string();
+    record.rule = static_cast<std::uint32_t>(i + 1);
     break;
   }
   if (out) {
-    std::string what = fmt::format("{}={}", out->label, record.fired);
+    std::string what = fmt::format("{}={}", out->label, out->fault.to_string());
     injected_.push_back(what);
     if (tracker_) tracker_->record(event_type::fault, "injected " + what);
   }
-  trace_.push_back(std::move(record));
+  trace_.push_back(record);
   return out;
 }
 
-std::vector<point_hit> fault_session::trace() const {
+std::vector<point_hit> fault_session::take_trace() {
   std::lock_guard lock(mutex_);
-  return trace_;
+  std::vector<point_hit> out;
+  out.reserve(trace_.size());
+  for (const auto& h : trace_)
+    out.push_back({names_[h.point], h.hit, h.at,
+                   h.rule ? plan_.rules[h.rule - 1].fault.to_string() : std::string()});
+  trace_.clear();
+  return out;
 }
 
-std::vector<std::string> fault_session::injected() const {
+std::vector<std::string> fault_session::take_injected() {
   std::lock_guard lock(mutex_);
-  return injected_;
+  return std::move(injected_);
 }
 
 namespace {
@@ -72,13 +86,17 @@ thread_local fault_session* current = nullptr;
 
 }  // namespace
 
-fault_session* current_fault_session() noexcept { return current; }
+fault_session* current_fault_session() noexcept {
+  return current;
+}
 
 current_fault_session_scope::current_fault_session_scope(fault_session& s) noexcept
     : previous_(current) {
   current = &s;
 }
-current_fault_session_scope::~current_fault_session_scope() { current = previous_; }
+current_fault_session_scope::~current_fault_session_scope() {
+  current = previous_;
+}
 
 boost::asio::awaitable<void> fault_point_slow(std::string_view name) {
   auto* session = current;
@@ -87,7 +105,8 @@ boost::asio::awaitable<void> fault_point_slow(std::string_view name) {
   if (!d) co_return;
   switch (d->fault.kind) {
     case fault_kind::throw_:
-    case fault_kind::error: throw_fault(*d);
+    case fault_kind::error:
+      throw_fault(*d);
     case fault_kind::cancel: {
       // Emit at the root once this point is suspended, so the cancellation
       // travels down the slots to the wait below, as a caller's would.
@@ -103,8 +122,8 @@ boost::asio::awaitable<void> fault_point_slow(std::string_view name) {
     }
     case fault_kind::timeout: {
       timer wait(co_await boost::asio::this_coro::executor, virtual_clock::time_point::max());
-      wait.set_label(fmt::format("fault point {} (timeout: waits until a deadline cancels it)",
-                                 d->label));
+      wait.set_label(
+          fmt::format("fault point {} (timeout: waits until a deadline cancels it)", d->label));
       co_await wait.async_wait(boost::asio::use_awaitable);
       co_return;
     }
@@ -132,12 +151,17 @@ void fault_check_slow(std::string_view name, boost::system::error_code& ec) {
     case fault_kind::throw_:
       if (d->fault.code == 0) throw injected_fault(d->label);
       [[fallthrough]];
-    case fault_kind::error: ec = d->fault.error_code(); return;
+    case fault_kind::error:
+      ec = d->fault.error_code();
+      return;
     case fault_kind::cancel:
       if (auto* run = current_run()) run->cancel(d->fault.cancel_type);
       return;
-    case fault_kind::timeout: ec = boost::asio::error::timed_out; return;
-    case fault_kind::delay: return;
+    case fault_kind::timeout:
+      ec = boost::asio::error::timed_out;
+      return;
+    case fault_kind::delay:
+      return;
   }
 }
 

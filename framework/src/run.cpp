@@ -242,8 +242,8 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
   result.violations = tr.check();
   result.timeline = tr.timeline();
   result.acquired = tr.acquired_count();
-  result.trace = faults.trace();
-  result.injected = faults.injected();
+  result.trace = faults.take_trace();
+  result.injected = faults.take_injected();
 
   // Tear down with the run's thread-locals still installed: destroying suspended
   // frames runs destructors that may reach the tracker or the clock.

@@ -15,8 +15,8 @@
 namespace ft = faultscope::test;
 using namespace std::chrono_literals;
 using boost::asio::awaitable;
-using faultscope::explore_options;
 using faultscope::expected_outcome;
+using faultscope::explore_options;
 using faultscope::fault;
 using faultscope::fault_plan;
 using faultscope::run_context;
@@ -198,8 +198,8 @@ awaitable<void> leaks_when_c_throws(run_context& ctx) {
 }
 
 TEST(Explore, ShrinkingReducesAFiveFaultPlanToTheFaultThatMatters) {
-  auto plan = fault_plan::parse(
-      "a#1=delay(5ms);b#1=delay(1s);c#1=throw;d#1=delay(2ms);e#1=delay(3ms)");
+  auto plan =
+      fault_plan::parse("a#1=delay(5ms);b#1=delay(1s);c#1=throw;d#1=delay(2ms);e#1=delay(3ms)");
   ASSERT_FALSE(faultscope::replay(leaks_when_c_throws, plan).passed());
   EXPECT_EQ(faultscope::shrink(leaks_when_c_throws, plan).to_string(), "c#1=throw");
 }
@@ -277,8 +277,7 @@ TEST(Explore, RetriedDeclarationAcceptsARetryAndRejectsASwallow) {
 }
 
 TEST(Explore, AbsorbedDeclarationRejectsAPropagatingFault) {
-  explore_options o{.kinds = {fault::make_throw()},
-                    .expect = {{"*", expected_outcome::absorbed}}};
+  explore_options o{.kinds = {fault::make_throw()}, .expect = {{"*", expected_outcome::absorbed}}};
   auto ex = faultscope::explore("third", leaks_when_cancelled_at_third, o);
   ASSERT_FALSE(ex.failures.empty());
   EXPECT_THAT(ex.failures[0].run.violations[0].message, HasSubstr("must be absorbed"));

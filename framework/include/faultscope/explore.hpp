@@ -61,14 +61,14 @@ struct schedule_result {
 
 struct exploration {
   std::string scenario;
-  run_result clean;                  ///< the run without faults
-  std::size_t points = 0;            ///< distinct fault points in the clean run
-  std::size_t hits = 0;              ///< passes through them in the clean run
-  std::size_t total_schedules = 0;   ///< in the whole space (all shards)
-  std::size_t schedules_run = 0;     ///< by this shard, the clean run not counted
-  bool truncated = false;            ///< max_schedules cut the space
+  run_result clean;                       ///< the run without faults
+  std::size_t points = 0;                 ///< distinct fault points in the clean run
+  std::size_t hits = 0;                   ///< passes through them in the clean run
+  std::size_t total_schedules = 0;        ///< in the whole space (all shards)
+  std::size_t schedules_run = 0;          ///< by this shard, the clean run not counted
+  bool truncated = false;                 ///< max_schedules cut the space
   std::vector<schedule_result> failures;  ///< in schedule order
-  std::vector<std::string> ran;      ///< plan tokens this shard ran, in schedule order
+  std::vector<std::string> ran;           ///< plan tokens this shard ran, in schedule order
   std::chrono::nanoseconds wall{};
 
   [[nodiscard]] bool passed() const noexcept { return clean.passed() && failures.empty(); }

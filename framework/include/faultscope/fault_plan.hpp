@@ -62,9 +62,9 @@ struct fault {
 };
 
 struct fault_rule {
-  std::string pattern;       ///< point name, '*' wildcards
-  std::uint64_t first = 1;   ///< first hit that may fire (1-based)
-  std::uint64_t last = 0;    ///< last hit that may fire; 0 = no limit
+  std::string pattern;      ///< point name, '*' wildcards
+  std::uint64_t first = 1;  ///< first hit that may fire (1-based)
+  std::uint64_t last = 0;   ///< last hit that may fire; 0 = no limit
   faultscope::fault fault;
   double probability = 1.0;  ///< seeded; 1 = always
   std::uint64_t count = 0;   ///< at most this many firings; 0 = no limit

@@ -63,8 +63,8 @@ inline void fault_check(std::string_view name, boost::system::error_code& ec) {
 
 /// A fault point whose inactive cost is one relaxed load and a branch, with no
 /// coroutine call. Use inside a coroutine.
-#define FAULTSCOPE_FAULT_POINT(name)                              \
-  do {                                                            \
-    if (::faultscope::detail::faults_armed())                     \
-      co_await ::faultscope::detail::fault_point_slow(name);      \
+#define FAULTSCOPE_FAULT_POINT(name)                         \
+  do {                                                       \
+    if (::faultscope::detail::faults_armed())                \
+      co_await ::faultscope::detail::fault_point_slow(name); \
   } while (false)

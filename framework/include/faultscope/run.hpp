@@ -56,7 +56,7 @@ struct run_result {
   std::chrono::nanoseconds virtual_elapsed{};
   std::chrono::nanoseconds wall_elapsed{};
   std::vector<event> timeline;
-  std::uint64_t acquired = 0;  ///< resources acquired during the run
+  std::uint64_t acquired = 0;         ///< resources acquired during the run
   std::vector<point_hit> trace;       ///< every pass through a fault point, in order
   std::vector<std::string> injected;  ///< faults that fired: "pool.acquire#2=cancel"
 

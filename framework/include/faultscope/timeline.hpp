@@ -30,10 +30,10 @@ struct event {
 
 /// One pass through a fault point, in the order the run made them.
 struct point_hit {
-  std::string point;               ///< "pool.acquire"
-  std::uint64_t hit = 0;           ///< 1 for the first pass through this point
-  std::chrono::nanoseconds at{};   ///< virtual time
-  std::string fired;               ///< the fault injected here ("cancel"), or empty
+  std::string point;              ///< "pool.acquire"
+  std::uint64_t hit = 0;          ///< 1 for the first pass through this point
+  std::chrono::nanoseconds at{};  ///< virtual time
+  std::string fired;              ///< the fault injected here ("cancel"), or empty
 };
 
 }  // namespace faultscope

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -42,17 +43,31 @@ class fault_session {
   /// Thread-safe: adapter worker threads hit points too.
   std::optional<decision> on_hit(std::string_view point);
 
-  [[nodiscard]] std::vector<point_hit> trace() const;
-  [[nodiscard]] std::vector<std::string> injected() const;
+  /// Moves the trace and the injected faults out, at the end of a run.
+  [[nodiscard]] std::vector<point_hit> take_trace();
+  [[nodiscard]] std::vector<std::string> take_injected();
 
  private:
   fault_plan plan_;
   faultscope::tracker* tracker_;
   virtual_scheduler* clock_;
   mutable std::mutex mutex_;
-  std::unordered_map<std::string, std::uint64_t> hits_;
+  // The trace is kept compact (a point index, not its name) and expanded only
+  // when the run ends: a pass through a point stays cheap in long runs.
+  struct raw_hit {
+    std::uint32_t point;
+    std::uint32_t rule;  ///< the rule that fired + 1; 0 when none
+    std::uint64_t hit;
+    std::chrono::nanoseconds at;
+  };
+  struct point_state {
+    std::uint32_t index;
+    std::uint64_t hits;
+  };
+  std::unordered_map<std::string, point_state> points_;
+  std::vector<std::string> names_;
   std::vector<std::uint64_t> fired_per_rule_;
-  std::vector<point_hit> trace_;
+  std::vector<raw_hit> trace_;
   std::vector<std::string> injected_;
 };
 
