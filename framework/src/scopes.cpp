@@ -59,6 +59,12 @@ void scope_state_base::start_watchdog(const boost::asio::any_io_executor& ex,
 namespace faultscope {
 
 boost::asio::awaitable<void> async_exit_stack::close() {
+  // Every release is attempted, even after a cancellation (the caller's, or the
+  // cleanup deadline's) made one of them fail: the sticky cancelled flag must
+  // not turn the rest into no-ops. A new cancellation still reaches the
+  // release in progress.
+  bool throw_if_cancelled = co_await boost::asio::this_coro::throw_if_cancelled();
+  co_await boost::asio::this_coro::throw_if_cancelled(false);
   std::exception_ptr first;
   while (!entries_.empty()) {
     entry e = std::move(entries_.back());
@@ -75,6 +81,7 @@ boost::asio::awaitable<void> async_exit_stack::close() {
                                e.where.function(), detail::describe_exception(error)));
     if (!first) first = error;
   }
+  co_await boost::asio::this_coro::throw_if_cancelled(throw_if_cancelled);
   if (first) std::rethrow_exception(first);
 }
 

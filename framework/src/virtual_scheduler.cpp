@@ -20,12 +20,16 @@ std::uint64_t virtual_scheduler::add(timed_wait* w) {
 }
 
 bool virtual_scheduler::cancel(std::uint64_t key) {
+  return finish(key, boost::asio::error::operation_aborted);
+}
+
+bool virtual_scheduler::finish(std::uint64_t key, boost::system::error_code ec) {
   auto it = by_key_.find(key);
   if (it == by_key_.end()) return false;
   timed_wait* w = it->second;
   by_key_.erase(it);
   by_deadline_.erase({w->deadline, w->seq});
-  w->complete(boost::asio::error::operation_aborted);
+  w->complete(ec);
   return true;
 }
 

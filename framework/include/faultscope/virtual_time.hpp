@@ -22,6 +22,9 @@
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
@@ -176,5 +179,11 @@ class basic_timer {
 };
 
 using timer = basic_timer<>;
+
+/// Waits `d` on the virtual clock: `co_await faultscope::sleep_for(5ms);`
+inline boost::asio::awaitable<void> sleep_for(virtual_clock::duration d) {
+  timer t(co_await boost::asio::this_coro::executor, d);
+  co_await t.async_wait(boost::asio::use_awaitable);
+}
 
 }  // namespace faultscope

@@ -43,6 +43,9 @@ class virtual_scheduler {
   std::uint64_t add(timed_wait* w);
   /// Completes the wait with `operation_aborted` if it is still pending.
   bool cancel(std::uint64_t key);
+  /// Completes the wait with `ec` now, whatever its deadline, if still pending
+  /// (a fake's waiter being granted what it waits for).
+  bool finish(std::uint64_t key, boost::system::error_code ec);
   /// Cancels every pending wait of `owner`; returns how many.
   std::size_t cancel_owner(const void* owner);
 

@@ -1,0 +1,52 @@
+// A bounded connection pool with the semantics of a real one: idle connections
+// are reused; when all are lent out, acquirers wait in FIFO order; a cancelled
+// waiter leaves the queue and never receives a connection; a broken connection
+// is discarded on return, not reused. Every lease is tracked ("pool.lease"), and
+// so is every physical connection the pool opens — close the pool at the end.
+//
+//   faultscope::fakes::pool p(tracker, {.max_size = 2});
+//   auto c = co_await p.acquire();
+//   co_await c.query("select 1");
+//   co_await p.release(c);
+//   co_await p.close();
+#pragma once
+
+#include <cstddef>
+#include <deque>
+
+#include "faultscope/fakes/connection.hpp"
+#include "faultscope/fakes/detail/wait_queue.hpp"
+
+namespace faultscope::fakes {
+
+struct pool_options {
+  std::size_t max_size = 2;
+  connection_options connection{};
+};
+
+/// Fault points: pool.acquire, pool.release (after the lease is returned), and
+/// the connection's own.
+class pool {
+ public:
+  pool(tracker& t, pool_options options = {});
+  pool(const pool&) = delete;
+  pool& operator=(const pool&) = delete;
+
+  boost::asio::awaitable<connection> acquire();
+  boost::asio::awaitable<void> release(connection& c);
+  /// Closes the idle connections; fails every waiter.
+  boost::asio::awaitable<void> close();
+
+  [[nodiscard]] std::size_t idle() const noexcept { return idle_.size(); }
+  [[nodiscard]] std::size_t size() const noexcept { return open_; }
+
+ private:
+  connection lend(connection c);
+  tracker& tracker_;
+  pool_options options_;
+  std::deque<connection> idle_;
+  std::size_t open_ = 0;
+  detail::wait_queue<connection> waiters_;
+};
+
+}  // namespace faultscope::fakes

@@ -1,0 +1,64 @@
+#include "faultscope/fakes/pool.hpp"
+
+#include <fmt/format.h>
+
+#include "faultscope/fault_point.hpp"
+
+namespace faultscope::fakes {
+
+pool::pool(tracker& t, pool_options options) : tracker_(t), options_(std::move(options)) {}
+
+connection pool::lend(connection c) {
+  c.state_->lease = tracker_.acquire("pool.lease", c.label());
+  return c;
+}
+
+boost::asio::awaitable<connection> pool::acquire() {
+  co_await fault_point("pool.acquire");
+  if (!idle_.empty()) {
+    connection c = std::move(idle_.front());
+    idle_.pop_front();
+    co_return lend(std::move(c));
+  }
+  if (open_ < options_.max_size) {
+    ++open_;  // reserve the slot before suspending, so two acquirers cannot overshoot
+    connection c;
+    try {
+      c = co_await connection::open(tracker_, options_.connection);
+    } catch (...) {
+      --open_;
+      throw;
+    }
+    co_return lend(std::move(c));
+  }
+  connection c = co_await waiters_.wait(
+      fmt::format("pool.acquire waiting for one of {} connections", options_.max_size));
+  co_return lend(std::move(c));
+}
+
+boost::asio::awaitable<void> pool::release(connection& c) {
+  if (!c.state_) throw std::logic_error("release of an empty fakes::connection");
+  connection back = c;
+  tracker_.release(back.state_->lease);  // returning twice is a double release
+  back.state_->lease = 0;
+  if (back.broken() || !back.is_open()) {
+    // A broken connection is discarded, never handed to the next acquirer.
+    --open_;
+    if (back.is_open()) co_await back.close();
+  } else if (!waiters_.grant(back)) {
+    idle_.push_back(std::move(back));
+  }
+  co_await fault_point("pool.release");
+}
+
+boost::asio::awaitable<void> pool::close() {
+  waiters_.fail_all(boost::asio::error::operation_aborted);
+  while (!idle_.empty()) {
+    connection c = std::move(idle_.front());
+    idle_.pop_front();
+    --open_;
+    co_await c.close();
+  }
+}
+
+}  // namespace faultscope::fakes

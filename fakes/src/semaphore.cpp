@@ -1,0 +1,37 @@
+#include "faultscope/fakes/semaphore.hpp"
+
+#include <fmt/format.h>
+
+#include "faultscope/fault_point.hpp"
+
+namespace faultscope::fakes {
+
+semaphore::semaphore(tracker& t, std::size_t permits, std::string label)
+    : semaphore(t, permits, std::move(label), "permit", "semaphore.acquire") {}
+
+semaphore::semaphore(tracker& t, std::size_t permits, std::string label, std::string kind,
+                     std::string point)
+    : tracker_(t),
+      permits_(permits),
+      label_(std::move(label)),
+      kind_(std::move(kind)),
+      point_(std::move(point)) {}
+
+boost::asio::awaitable<resource_id> semaphore::acquire() {
+  co_await fault_point(point_);
+  if (permits_ > 0) {
+    --permits_;
+  } else {
+    // Granted permits pass straight from the releaser to this waiter.
+    co_await waiters_.wait(fmt::format("{} \"{}\" waiting", point_, label_));
+  }
+  co_return tracker_.acquire(kind_, label_);
+}
+
+void semaphore::release(resource_id permit) {
+  tracker_.release(permit);
+  bool handed = true;
+  if (!waiters_.grant(handed)) ++permits_;
+}
+
+}  // namespace faultscope::fakes

@@ -1,0 +1,66 @@
+// The fake file system.
+#include "faultscope/fakes/file.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "faultscope/exit_stack.hpp"
+#include "faultscope/run.hpp"
+#include "faultscope/with_timeout.hpp"
+#include "support/fake_checks.hpp"
+
+namespace fakes = faultscope::fakes;
+namespace ft = faultscope::test;
+using namespace std::chrono_literals;
+using boost::asio::awaitable;
+using faultscope::run_context;
+using faultscope::violation_kind;
+
+namespace {
+
+awaitable<void> copy_files(run_context& ctx) {
+  fakes::filesystem fs(ctx.tracker());
+  co_await faultscope::with_timeout(
+      1s,
+      faultscope::with_exit_stack([&fs](faultscope::async_exit_stack& stack) -> awaitable<void> {
+        fakes::file& in = co_await stack.enter([&] { return fs.open("in.txt"); },
+                                               [](fakes::file& f) { return f.close(); });
+        fakes::file& out = co_await stack.enter([&] { return fs.open("out.txt"); },
+                                                [](fakes::file& f) { return f.close(); });
+        co_await in.write("hello");
+        co_await out.write(co_await in.read());
+      }));
+}
+
+TEST(File, CorrectUseNeverLeaksUnderAnyDepthOneFault) {
+  ft::expect_fake_never_leaks(faultscope::explore("file.copy", copy_files, ft::all_kinds()));
+}
+
+TEST(File, WritesAreReadBack) {
+  std::string seen;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    fakes::filesystem fs(ctx.tracker());
+    auto f = co_await fs.open("log");
+    co_await f.write("a");
+    co_await f.write("b");
+    seen = co_await f.read();
+    co_await f.close();
+  });
+  EXPECT_EQ(seen, "ab");
+  EXPECT_TRUE(r.passed()) << r.describe();
+}
+
+awaitable<void> leaks_file_on_error(run_context& ctx) {
+  fakes::filesystem fs(ctx.tracker());
+  auto f = co_await fs.open("users.csv");
+  co_await f.write("ada\n");  // a failure here leaves the file open
+  co_await f.close();
+}
+
+TEST(File, CanaryFileLeftOpenOnAFailedWriteIsReported) {
+  auto ex = faultscope::explore("leaks_file", leaks_file_on_error);
+  EXPECT_TRUE(ft::any_failure_has(ex, violation_kind::leak)) << ex.summary();
+  EXPECT_THAT(ex.summary(), ::testing::HasSubstr("file #1 \"users.csv\""));
+}
+
+}  // namespace
