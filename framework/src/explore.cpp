@@ -43,11 +43,8 @@ std::pair<std::string, fault_plan> parse_replay_token(std::string_view token) {
   }
 }
 
-namespace {
-
-// The outcome check: did the run end the way the scenario declared for the
-// first fault that fired?
-void check_outcome(run_result& r, const std::vector<outcome_rule>& expect) {
+// Did the run end the way the scenario declared for the first fault that fired?
+void apply_outcome_rules(run_result& r, const std::vector<outcome_rule>& expect) {
   if (expect.empty()) return;
   auto fired =
       std::find_if(r.trace.begin(), r.trace.end(), [](auto& h) { return !h.fired.empty(); });
@@ -92,12 +89,14 @@ void check_outcome(run_result& r, const std::vector<outcome_rule>& expect) {
   }
 }
 
+namespace {
+
 run_result run_plan(const scenario_fn& fn, const fault_plan& plan, const run_options& base,
                     const std::vector<outcome_rule>& expect) {
   run_options o = base;
   o.plan = plan;
   run_result r = run(fn, o);
-  check_outcome(r, expect);
+  apply_outcome_rules(r, expect);
   return r;
 }
 
@@ -139,8 +138,18 @@ std::uint64_t mix(std::uint64_t x) {
   return x ^ (x >> 31);
 }
 
+}  // namespace
+
+bool skipped(const explore_options& o, std::string_view point) {
+  return std::any_of(o.skip.begin(), o.skip.end(),
+                     [&](const std::string& p) { return glob_match(p, point); });
+}
+
+namespace {
+
 // Seeded random plans over the clean trace: 1 to 3 faults each, at distinct hits.
-std::vector<fault_plan> swarm_plans(const std::vector<point_hit>& trace, const explore_options& o) {
+std::vector<fault_plan> swarm_plans(std::vector<point_hit> trace, const explore_options& o) {
+  std::erase_if(trace, [&](const point_hit& h) { return skipped(o, h.point); });
   std::vector<fault_plan> plans;
   if (trace.empty() || o.kinds.empty()) return plans;
   for (std::size_t i = 0; i < o.swarm; ++i) {
@@ -216,7 +225,8 @@ exploration explore(std::string_view name, const scenario_fn& scenario,
     plans = swarm_plans(ex.clean.trace, opts);
   } else {
     for (auto& h : ex.clean.trace)
-      for (auto& k : opts.kinds) plans.push_back(fault_plan::single(h.point, h.hit, k));
+      if (!skipped(opts, h.point))
+        for (auto& k : opts.kinds) plans.push_back(fault_plan::single(h.point, h.hit, k));
   }
   if (plans.size() > opts.max_schedules) {
     plans.resize(opts.max_schedules);
@@ -240,6 +250,7 @@ exploration explore(std::string_view name, const scenario_fn& scenario,
       if (fired == trace.end()) continue;
       for (auto e = std::next(fired); e != trace.end() && !ex.truncated; ++e)
         for (auto& k : opts.kinds) {
+          if (skipped(opts, e->point)) break;
           if (plans.size() >= opts.max_schedules) {
             ex.truncated = true;
             break;

@@ -47,6 +47,9 @@ struct explore_options {
   std::size_t shard_index = 0;
   std::size_t shard_count = 1;  ///< schedule i belongs to shard i % shard_count
   std::vector<outcome_rule> expect{};
+  /// Points ('*' wildcards) never to fault — e.g. a release known never to fail,
+  /// since a throwing release is always reported.
+  std::vector<std::string> skip{};
   std::size_t max_schedules = 100000;
   bool shrink = true;  ///< shrink failing multi-fault plans to a minimal one
   run_options run{};   ///< for every run; its plan is ignored
@@ -75,6 +78,13 @@ struct exploration {
   /// Per failure: the plan, every violation, the replay command.
   [[nodiscard]] std::string summary() const;
 };
+
+/// Adds an outcome violation to `r` if the first throw, error or timeout fault
+/// that fired there ended the run in a way `expect` does not accept.
+void apply_outcome_rules(run_result& r, const std::vector<outcome_rule>& expect);
+
+/// True if `options.skip` excludes `point` from the schedule space.
+[[nodiscard]] bool skipped(const explore_options& options, std::string_view point);
 
 /// "name@plan": what `faultscope replay` takes.
 [[nodiscard]] std::string replay_token(std::string_view scenario, const fault_plan& plan);

@@ -1,0 +1,68 @@
+// The scenario registry: named, tagged scenarios that the runner and the test
+// integration find by name. `FAULTSCOPE_SCENARIO` registers one in a few lines.
+//
+//   FAULTSCOPE_SCENARIO(nightly_report, "db,slow") {
+//     faultscope::fakes::pool pool(ctx.tracker());
+//     …
+//     co_return;
+//   }
+//   for (auto* s : faultscope::registry::instance().match("db")) …
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "faultscope/explore.hpp"
+#include "faultscope/run.hpp"
+#include "faultscope/site.hpp"
+
+namespace faultscope {
+
+struct scenario_info {
+  std::string name;               ///< unique; [A-Za-z0-9_.-], no '@'
+  std::vector<std::string> tags;  ///< "canary" marks a scenario that must fail
+  std::string description;
+  scenario_fn fn;
+  explore_options options{};  ///< depth, kinds, outcome declarations
+  faultscope::site where{};
+
+  [[nodiscard]] bool has_tag(std::string_view tag) const;
+};
+
+class registry {
+ public:
+  /// The process-wide registry that FAULTSCOPE_SCENARIO adds to.
+  static registry& instance();
+
+  /// Adds a scenario; throws std::invalid_argument for an empty, malformed or
+  /// duplicate name.
+  void add(scenario_info s);
+  /// Scenarios whose name matches `filter` ('*' wildcards) or that carry it as
+  /// a tag; all of them for an empty filter. In registration order.
+  [[nodiscard]] std::vector<const scenario_info*> match(std::string_view filter) const;
+  [[nodiscard]] const scenario_info* find(std::string_view name) const;
+  [[nodiscard]] const std::vector<scenario_info>& all() const noexcept { return scenarios_; }
+
+ private:
+  std::vector<scenario_info> scenarios_;
+};
+
+namespace detail {
+/// "a,b , c" → {"a", "b", "c"}
+[[nodiscard]] std::vector<std::string> split_tags(std::string_view tags);
+int register_scenario(const char* name, const char* tags, scenario_fn fn, site where);
+}  // namespace detail
+
+}  // namespace faultscope
+
+/// Registers a scenario: a coroutine body with `ctx` (a faultscope::run_context&)
+/// in scope. An optional second argument lists tags: "db,slow".
+#define FAULTSCOPE_SCENARIO(name, ...)                                                            \
+  static ::boost::asio::awaitable<void> faultscope_scenario_##name(                               \
+      ::faultscope::run_context& ctx);                                                            \
+  [[maybe_unused]] static const int faultscope_scenario_registered_##name =                       \
+      ::faultscope::detail::register_scenario(#name, "" __VA_ARGS__, &faultscope_scenario_##name, \
+                                              ::faultscope::site::here());                        \
+  static ::boost::asio::awaitable<void> faultscope_scenario_##name(                               \
+      [[maybe_unused]] ::faultscope::run_context& ctx)

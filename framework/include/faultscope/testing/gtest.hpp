@@ -1,0 +1,101 @@
+// GoogleTest integration: assertions on runs and explorations, a listener that
+// fails any test that leaks, and FAULTSCOPE_TEST, which explores a coroutine and
+// registers every schedule as a test case of its own — so --gtest_filter, ctest
+// and GTEST_TOTAL_SHARDS / GTEST_SHARD_INDEX split the fault space with no tool
+// of ours.
+//
+//   FAULTSCOPE_TEST(Pool, ReturnsEveryLease) {
+//     faultscope::fakes::pool p(ctx.tracker());
+//     auto c = co_await p.acquire();
+//     co_await p.release(c);
+//     co_await p.close();
+//   }
+//   // Pool.ReturnsEveryLease/clean, Pool.ReturnsEveryLease/pool.acquire#1=throw, …
+//
+//   EXPECT_NO_LEAKS(faultscope::run(scenario));
+//   EXPECT_THAT(result, faultscope::testing::HasViolation(faultscope::violation_kind::leak));
+#pragma once
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "faultscope/explore.hpp"
+#include "faultscope/run.hpp"
+#include "faultscope/tracker.hpp"
+
+namespace faultscope::testing {
+
+/// A tracker for tests that manage resources outside a run; `leak_listener`
+/// checks it after every test.
+faultscope::tracker& test_tracker();
+
+/// Fails every test after which `test_tracker()` is not balanced (sample10's leak
+/// checker, for faultscope resources). `faultscope::gtest_main` installs it.
+class leak_listener : public ::testing::EmptyTestEventListener {
+ public:
+  void OnTestStart(const ::testing::TestInfo& info) override;
+  void OnTestEnd(const ::testing::TestInfo& info) override;
+
+ private:
+  std::uint64_t violations_before_ = 0;
+};
+
+/// Every violation of a run, an exploration or a tracker, one per line; empty
+/// when there is none.
+std::string violations_text(const run_result& r);
+std::string violations_text(const exploration& e);
+std::string violations_text(const tracker& t);
+
+/// What a FAULTSCOPE_TEST schedule does: replays `plan` and adds a failure per
+/// violation, each with its replay command.
+void check_schedule(const std::string& name, const scenario_fn& fn, const fault_plan& plan,
+                    const run_options& options, const std::vector<outcome_rule>& expect);
+
+/// Registers `Suite.Name/clean` and one test per depth-1 schedule of `fn`.
+int register_exploration(const char* suite, const char* name, const char* file, int line,
+                         scenario_fn fn, explore_options options);
+
+MATCHER(HasNoViolations, "has no violation") {
+  std::string text = violations_text(arg);
+  if (!text.empty()) *result_listener << "violations:\n" << text;
+  return text.empty();
+}
+
+MATCHER_P(HasViolation, kind, "has a violation of kind " + std::string(to_string(kind))) {
+  for (const auto& v : arg.violations)
+    if (v.kind == kind) return true;
+  *result_listener << "violations:\n" << violations_text(arg);
+  return false;
+}
+
+}  // namespace faultscope::testing
+
+/// Fails (non-fatally) with every violation of a run_result, exploration or tracker.
+#define EXPECT_NO_LEAKS(subject)                                                          \
+  do {                                                                                    \
+    std::string faultscope_violations_ = ::faultscope::testing::violations_text(subject); \
+    EXPECT_TRUE(faultscope_violations_.empty()) << faultscope_violations_;                \
+  } while (false)
+
+/// The same, fatally.
+#define ASSERT_NO_LEAKS(subject)                                                          \
+  do {                                                                                    \
+    std::string faultscope_violations_ = ::faultscope::testing::violations_text(subject); \
+    ASSERT_TRUE(faultscope_violations_.empty()) << faultscope_violations_;                \
+  } while (false)
+
+/// Explores the coroutine body (with `ctx`, a faultscope::run_context&, in scope)
+/// and registers each schedule as a test: Suite.Name/clean, Suite.Name/<plan>.
+#define FAULTSCOPE_TEST_WITH(suite, name, options)                                             \
+  static ::boost::asio::awaitable<void> faultscope_test_##suite##_##name(                      \
+      ::faultscope::run_context& ctx);                                                         \
+  [[maybe_unused]] static const int faultscope_test_registered_##suite##_##name =              \
+      ::faultscope::testing::register_exploration(#suite, #name, __FILE__, __LINE__,           \
+                                                  &faultscope_test_##suite##_##name, options); \
+  static ::boost::asio::awaitable<void> faultscope_test_##suite##_##name(                      \
+      [[maybe_unused]] ::faultscope::run_context& ctx)
+
+#define FAULTSCOPE_TEST(suite, name) \
+  FAULTSCOPE_TEST_WITH(suite, name, ::faultscope::explore_options{})

@@ -1,0 +1,66 @@
+#include "faultscope/registry.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace faultscope {
+
+bool scenario_info::has_tag(std::string_view tag) const {
+  return std::find(tags.begin(), tags.end(), tag) != tags.end();
+}
+
+registry& registry::instance() {
+  static registry r;
+  return r;
+}
+
+void registry::add(scenario_info s) {
+  if (s.name.empty()) throw std::invalid_argument("a scenario needs a name");
+  for (char c : s.name)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-'))
+      throw std::invalid_argument(
+          fmt::format("scenario name '{}' may use only letters, digits, '_', '.' and '-'", s.name));
+  if (find(s.name))
+    throw std::invalid_argument(fmt::format("scenario '{}' is registered twice", s.name));
+  if (!s.fn) throw std::invalid_argument(fmt::format("scenario '{}' has no body", s.name));
+  scenarios_.push_back(std::move(s));
+}
+
+std::vector<const scenario_info*> registry::match(std::string_view filter) const {
+  std::vector<const scenario_info*> out;
+  for (const auto& s : scenarios_)
+    if (filter.empty() || glob_match(filter, s.name) || s.has_tag(filter)) out.push_back(&s);
+  return out;
+}
+
+const scenario_info* registry::find(std::string_view name) const {
+  for (const auto& s : scenarios_)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+namespace detail {
+
+std::vector<std::string> split_tags(std::string_view tags) {
+  std::vector<std::string> out;
+  while (!tags.empty()) {
+    auto comma = tags.find(',');
+    auto part = tags.substr(0, comma);
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
+    if (!part.empty()) out.emplace_back(part);
+    if (comma == std::string_view::npos) break;
+    tags.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+int register_scenario(const char* name, const char* tags, scenario_fn fn, site where) {
+  registry::instance().add({name, split_tags(tags), {}, std::move(fn), {}, where});
+  return 0;
+}
+
+}  // namespace detail
+}  // namespace faultscope

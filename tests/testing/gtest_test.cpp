@@ -1,0 +1,109 @@
+// The GoogleTest integration: assertions, matchers, the leak listener and
+// FAULTSCOPE_TEST — each detector with a canary proving it reports.
+#include "faultscope/testing/gtest.hpp"
+
+#include <gtest/gtest-spi.h>
+
+#include "faultscope/exit_stack.hpp"
+#include "faultscope/fakes/pool.hpp"
+#include "faultscope/with_resource.hpp"
+
+using boost::asio::awaitable;
+using faultscope::run_context;
+using faultscope::violation_kind;
+using faultscope::testing::HasNoViolations;
+using faultscope::testing::HasViolation;
+using ::testing::Not;
+
+namespace {
+
+awaitable<void> leaky(run_context& ctx) {
+  (void)ctx.tracker().acquire("connection", "planted");
+  co_return;
+}
+
+awaitable<void> balanced(run_context& ctx) {
+  ctx.tracker().release(ctx.tracker().acquire("connection"));
+  co_return;
+}
+
+TEST(Assertions, CanaryExpectNoLeaksReportsAPlantedLeak) {
+  auto r = faultscope::run(leaky);
+  EXPECT_NONFATAL_FAILURE(EXPECT_NO_LEAKS(r), "leak: connection #1 \"planted\"");
+  EXPECT_NO_LEAKS(faultscope::run(balanced));
+}
+
+TEST(Assertions, CanaryExpectNoLeaksOnAnExploration) {
+  auto ex = faultscope::explore("leaky", leaky);
+  EXPECT_NONFATAL_FAILURE(EXPECT_NO_LEAKS(ex), "replay: faultscope replay 'leaky@none'");
+}
+
+TEST(Assertions, Matchers) {
+  EXPECT_THAT(faultscope::run(balanced), HasNoViolations());
+  EXPECT_THAT(faultscope::run(leaky), Not(HasNoViolations()));
+  EXPECT_THAT(faultscope::run(leaky), HasViolation(violation_kind::leak));
+  EXPECT_THAT(faultscope::run(leaky), Not(HasViolation(violation_kind::hang)));
+}
+
+TEST(Listener, CanaryFailsATestThatLeavesTheTestTrackerUnbalanced) {
+  const auto& info = *::testing::UnitTest::GetInstance()->current_test_info();
+  faultscope::resource_id planted = 0;
+  EXPECT_NONFATAL_FAILURE(
+      {
+        faultscope::testing::leak_listener listener;
+        listener.OnTestStart(info);
+        planted = faultscope::testing::test_tracker().acquire("socket", "planted");
+        listener.OnTestEnd(info);
+      },
+      "socket #");
+  faultscope::testing::test_tracker().release(planted);
+}
+
+TEST(Listener, PassesABalancedTest) {
+  const auto& info = *::testing::UnitTest::GetInstance()->current_test_info();
+  faultscope::testing::leak_listener listener;
+  listener.OnTestStart(info);
+  auto id = faultscope::testing::test_tracker().acquire("socket");
+  faultscope::testing::test_tracker().release(id);
+  listener.OnTestEnd(info);  // no failure expected
+}
+
+TEST(FaultscopeTest, CanaryAScheduleWithAViolationFailsWithItsReplayCommand) {
+  EXPECT_NONFATAL_FAILURE(
+      faultscope::testing::check_schedule("Demo.Leaky", leaky, faultscope::fault_plan{}, {}, {}),
+      "replay: faultscope replay 'Demo.Leaky@none'");
+}
+
+TEST(FaultscopeTest, RegistersOneTestPerSchedule) {
+  auto* unit = ::testing::UnitTest::GetInstance();
+  std::vector<std::string> names;
+  for (int i = 0; i < unit->total_test_suite_count(); ++i) {
+    auto* suite = unit->GetTestSuite(i);
+    if (std::string(suite->name()) != "PoolLease") continue;
+    for (int j = 0; j < suite->total_test_count(); ++j)
+      names.push_back(suite->GetTestInfo(j)->name());
+  }
+  EXPECT_THAT(names, ::testing::Contains("ReturnsEveryLease/clean"));
+  EXPECT_THAT(names, ::testing::Contains("ReturnsEveryLease/pool.acquire#1=throw"));
+  EXPECT_THAT(names, ::testing::Contains("ReturnsEveryLease/conn.query#1=cancel"));
+  // clean, then pool.acquire, conn.open, conn.query × throw, cancel
+  EXPECT_EQ(names.size(), 7u);
+}
+
+}  // namespace
+
+// A correct subject: every schedule below is a test that must pass. Returning a
+// lease cannot fail in real pools, so pool.release is not faulted; conn.close
+// (inside pool.close) is, and the exit stack reports nothing but what it must.
+FAULTSCOPE_TEST_WITH(PoolLease, ReturnsEveryLease,
+                     (faultscope::explore_options{.skip = {"pool.release", "conn.close"}})) {
+  faultscope::fakes::pool p(ctx.tracker(), {.max_size = 1});
+  co_await faultscope::with_exit_stack([&p](
+                                           faultscope::async_exit_stack& stack) -> awaitable<void> {
+    stack.push([&p] { return p.close(); });
+    co_await faultscope::with_resource(
+        [&p] { return p.acquire(); },
+        [](faultscope::fakes::connection& c) -> awaitable<void> { co_await c.query("select 1"); },
+        [&p](faultscope::fakes::connection& c) { return p.release(c); });
+  });
+}
