@@ -92,11 +92,15 @@ void apply_outcome_rules(run_result& r, const std::vector<outcome_rule>& expect)
 namespace {
 
 run_result run_plan(const scenario_fn& fn, const fault_plan& plan, const run_options& base,
-                    const std::vector<outcome_rule>& expect) {
+                    const std::vector<outcome_rule>& expect,
+                    const std::vector<violation_kind>& accept = {}) {
   run_options o = base;
   o.plan = plan;
   run_result r = run(fn, o);
   apply_outcome_rules(r, expect);
+  std::erase_if(r.violations, [&](const violation& v) {
+    return std::find(accept.begin(), accept.end(), v.kind) != accept.end();
+  });
   return r;
 }
 
@@ -119,7 +123,7 @@ std::vector<std::optional<run_result>> run_all(const scenario_fn& fn,
       std::size_t k = next.fetch_add(1);
       if (k >= indices.size()) return;
       std::size_t i = indices[k];
-      out[i] = run_plan(fn, plans[i], opts.run, opts.expect);
+      out[i] = run_plan(fn, plans[i], opts.run, opts.expect, opts.accept);
     }
   };
   unsigned jobs =
@@ -204,9 +208,7 @@ exploration explore(std::string_view name, const scenario_fn& scenario,
   auto wall_start = std::chrono::steady_clock::now();
   exploration ex;
   ex.scenario = std::string(name);
-  run_options clean_opts = opts.run;
-  clean_opts.plan = {};
-  ex.clean = run(scenario, clean_opts);
+  ex.clean = run_plan(scenario, {}, opts.run, {}, opts.accept);
   ex.hits = ex.clean.trace.size();
   {
     std::set<std::string> names;

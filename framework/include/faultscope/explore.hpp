@@ -50,6 +50,9 @@ struct explore_options {
   /// Points ('*' wildcards) never to fault — e.g. a release known never to fail,
   /// since a throwing release is always reported.
   std::vector<std::string> skip{};
+  /// Violation kinds this scenario provokes on purpose and accepts — e.g.
+  /// release_failed where releases are made to fail and only leaks matter.
+  std::vector<violation_kind> accept{};
   std::size_t max_schedules = 100000;
   bool shrink = true;  ///< shrink failing multi-fault plans to a minimal one
   run_options run{};   ///< for every run; its plan is ignored
