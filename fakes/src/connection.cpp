@@ -9,13 +9,14 @@
 
 namespace faultscope::fakes {
 
-boost::asio::awaitable<connection> connection::open(tracker& t, connection_options options) {
+boost::asio::awaitable<connection> connection::open(tracker& t, connection_options options,
+                                                    std::source_location loc) {
   co_await fault_point("conn.open");
   co_await sleep_for(options.open_latency);
   auto s = std::make_shared<state>();
   s->owner = &t;
   s->options = std::move(options);
-  s->id = t.acquire("connection", s->options.label);
+  s->id = t.acquire("connection", s->options.label, loc);
   s->open = true;
   co_return connection(std::move(s));
 }

@@ -7,14 +7,14 @@
 
 namespace faultscope::fakes {
 
-boost::asio::awaitable<file> filesystem::open(std::string path) {
+boost::asio::awaitable<file> filesystem::open(std::string path, std::source_location loc) {
   co_await fault_point("file.open");
   co_await sleep_for(options_.open_latency);
   auto s = std::make_shared<file::state>();
   s->fs = this;
   s->path = std::move(path);
   files_[s->path];  // create if missing
-  s->id = tracker_.acquire("file", s->path);
+  s->id = tracker_.acquire("file", s->path, loc);
   s->open = true;
   co_return file(std::move(s));
 }

@@ -8,32 +8,32 @@ namespace faultscope::fakes {
 
 pool::pool(tracker& t, pool_options options) : tracker_(t), options_(std::move(options)) {}
 
-connection pool::lend(connection c) {
-  c.state_->lease = tracker_.acquire("pool.lease", c.label());
+connection pool::lend(connection c, const std::source_location& loc) {
+  c.state_->lease = tracker_.acquire("pool.lease", c.label(), loc);
   return c;
 }
 
-boost::asio::awaitable<connection> pool::acquire() {
+boost::asio::awaitable<connection> pool::acquire(std::source_location loc) {
   co_await fault_point("pool.acquire");
   if (!idle_.empty()) {
     connection c = std::move(idle_.front());
     idle_.pop_front();
-    co_return lend(std::move(c));
+    co_return lend(std::move(c), loc);
   }
   if (open_ < options_.max_size) {
     ++open_;  // reserve the slot before suspending, so two acquirers cannot overshoot
     connection c;
     try {
-      c = co_await connection::open(tracker_, options_.connection);
+      c = co_await connection::open(tracker_, options_.connection, loc);
     } catch (...) {
       --open_;
       throw;
     }
-    co_return lend(std::move(c));
+    co_return lend(std::move(c), loc);
   }
   connection c = co_await waiters_.wait(
       fmt::format("pool.acquire waiting for one of {} connections", options_.max_size));
-  co_return lend(std::move(c));
+  co_return lend(std::move(c), loc);
 }
 
 boost::asio::awaitable<void> pool::release(connection& c) {

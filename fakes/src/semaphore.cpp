@@ -17,7 +17,7 @@ semaphore::semaphore(tracker& t, std::size_t permits, std::string label, std::st
       kind_(std::move(kind)),
       point_(std::move(point)) {}
 
-boost::asio::awaitable<resource_id> semaphore::acquire() {
+boost::asio::awaitable<resource_id> semaphore::acquire(std::source_location loc) {
   co_await fault_point(point_);
   if (permits_ > 0) {
     --permits_;
@@ -25,7 +25,7 @@ boost::asio::awaitable<resource_id> semaphore::acquire() {
     // Granted permits pass straight from the releaser to this waiter.
     co_await waiters_.wait(fmt::format("{} \"{}\" waiting", point_, label_));
   }
-  co_return tracker_.acquire(kind_, label_);
+  co_return tracker_.acquire(kind_, label_, loc);
 }
 
 void semaphore::release(resource_id permit) {

@@ -21,14 +21,14 @@ struct stream::link {
 };
 
 boost::asio::awaitable<std::pair<stream, stream>> stream::connect_pair(
-    tracker& t, std::string label, std::chrono::nanoseconds latency) {
+    tracker& t, std::string label, std::chrono::nanoseconds latency, std::source_location loc) {
   co_await fault_point("stream.connect");
   co_await sleep_for(latency);
   auto l = std::make_shared<link>();
   l->owner = &t;
   l->latency = latency;
-  l->ends[0].id = t.acquire("stream", label + ":client");
-  l->ends[1].id = t.acquire("stream", label + ":server");
+  l->ends[0].id = t.acquire("stream", label + ":client", loc);
+  l->ends[1].id = t.acquire("stream", label + ":server", loc);
   co_return std::pair{stream(l, 0), stream(l, 1)};
 }
 

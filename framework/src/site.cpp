@@ -30,7 +30,12 @@ std::string site::file() const {
 }
 
 std::string_view site::function() const noexcept {
-  return short_function_name(loc.function_name());
+  // FAULTSCOPE_SCENARIO and FAULTSCOPE_TEST name their functions with a prefix
+  // the user never wrote: report the name they did write.
+  auto name = short_function_name(loc.function_name());
+  for (std::string_view prefix : {"faultscope_scenario_", "faultscope_test_"})
+    if (name.starts_with(prefix)) name.remove_prefix(prefix.size());
+  return name;
 }
 
 std::string site::str() const {

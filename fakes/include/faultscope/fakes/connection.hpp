@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <memory>
+#include <source_location>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,12 +38,15 @@ class connection {
  public:
   connection() = default;
 
-  [[nodiscard]] static boost::asio::awaitable<connection> open(tracker& t,
-                                                               connection_options options);
+  /// `loc` is where the caller opened it: what a leak report names.
+  [[nodiscard]] static boost::asio::awaitable<connection> open(
+      tracker& t, connection_options options,
+      std::source_location loc = std::source_location::current());
   // Not a default argument: g++ 12 mis-copies class-type default arguments of
   // coroutines.
-  [[nodiscard]] static boost::asio::awaitable<connection> open(tracker& t) {
-    return open(t, connection_options{});
+  [[nodiscard]] static boost::asio::awaitable<connection> open(
+      tracker& t, std::source_location loc = std::source_location::current()) {
+    return open(t, connection_options{}, loc);
   }
 
   boost::asio::awaitable<std::vector<std::string>> query(std::string_view sql);

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <source_location>
 #include <string>
 
 #include <boost/asio/awaitable.hpp>
@@ -52,7 +53,8 @@ class file {
 class filesystem {
  public:
   explicit filesystem(tracker& t, file_options options = {}) : tracker_(t), options_(options) {}
-  boost::asio::awaitable<file> open(std::string path);
+  boost::asio::awaitable<file> open(std::string path,
+                                    std::source_location loc = std::source_location::current());
   [[nodiscard]] const std::string& contents(const std::string& path) { return files_[path]; }
 
  private:

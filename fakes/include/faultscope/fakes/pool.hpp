@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <deque>
+#include <source_location>
 
 #include "faultscope/fakes/connection.hpp"
 #include "faultscope/fakes/detail/wait_queue.hpp"
@@ -32,7 +33,9 @@ class pool {
   pool(const pool&) = delete;
   pool& operator=(const pool&) = delete;
 
-  boost::asio::awaitable<connection> acquire();
+  /// `loc` is where the caller acquired: what a leak report names.
+  boost::asio::awaitable<connection> acquire(
+      std::source_location loc = std::source_location::current());
   boost::asio::awaitable<void> release(connection& c);
   /// Closes the idle connections; fails every waiter.
   boost::asio::awaitable<void> close();
@@ -41,7 +44,7 @@ class pool {
   [[nodiscard]] std::size_t size() const noexcept { return open_; }
 
  private:
-  connection lend(connection c);
+  connection lend(connection c, const std::source_location& loc);
   tracker& tracker_;
   pool_options options_;
   std::deque<connection> idle_;

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <source_location>
 #include <string>
 
 #include "faultscope/fakes/detail/wait_queue.hpp"
@@ -24,7 +25,8 @@ class semaphore {
   semaphore& operator=(const semaphore&) = delete;
 
   /// Waits for a permit; returns its tracked id, which `release` takes.
-  boost::asio::awaitable<resource_id> acquire();
+  boost::asio::awaitable<resource_id> acquire(
+      std::source_location loc = std::source_location::current());
   void release(resource_id permit);
   [[nodiscard]] std::size_t available() const noexcept { return permits_; }
 
@@ -45,7 +47,10 @@ class async_mutex : public semaphore {
  public:
   explicit async_mutex(tracker& t, std::string label = "mutex")
       : semaphore(t, 1, std::move(label), "lock", "mutex.lock") {}
-  boost::asio::awaitable<resource_id> lock() { return acquire(); }
+  boost::asio::awaitable<resource_id> lock(
+      std::source_location loc = std::source_location::current()) {
+    return acquire(loc);
+  }
   void unlock(resource_id held) { release(held); }
 };
 

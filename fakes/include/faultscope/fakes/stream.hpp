@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <memory>
+#include <source_location>
 #include <string>
 #include <utility>
 
@@ -27,15 +28,17 @@ class stream {
  public:
   stream() = default;
   [[nodiscard]] static boost::asio::awaitable<std::pair<stream, stream>> connect_pair(
-      tracker& t, std::string label, std::chrono::nanoseconds latency);
+      tracker& t, std::string label, std::chrono::nanoseconds latency,
+      std::source_location loc = std::source_location::current());
   // Overloads, not default arguments: g++ 12 mis-copies class-type default
   // arguments of coroutines.
   [[nodiscard]] static boost::asio::awaitable<std::pair<stream, stream>> connect_pair(
-      tracker& t, std::string label) {
-    return connect_pair(t, std::move(label), std::chrono::milliseconds(1));
+      tracker& t, std::string label, std::source_location loc = std::source_location::current()) {
+    return connect_pair(t, std::move(label), std::chrono::milliseconds(1), loc);
   }
-  [[nodiscard]] static boost::asio::awaitable<std::pair<stream, stream>> connect_pair(tracker& t) {
-    return connect_pair(t, "stream");
+  [[nodiscard]] static boost::asio::awaitable<std::pair<stream, stream>> connect_pair(
+      tracker& t, std::source_location loc = std::source_location::current()) {
+    return connect_pair(t, "stream", loc);
   }
 
   /// Waits for bytes; throws `boost::asio::error::eof` once the peer closed and
