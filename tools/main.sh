@@ -6,4 +6,10 @@ source tools/deps.sh
 faultscope_install_deps
 cmake --preset release >/dev/null
 cmake --build --preset release
-./build/release/examples/seed
+./build/release/tools/faultscope/faultscope run
+cat <<'NEXT'
+
+Next: see what a caught leak looks like, and replay one schedule:
+  ./build/release/tools/faultscope/faultscope run canary
+  ./build/release/tools/faultscope/faultscope replay 'canary.naive_cleanup@conn.query#1=cancel'
+NEXT

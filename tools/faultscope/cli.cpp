@@ -1,0 +1,462 @@
+#include "cli.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "faultscope/registry.hpp"
+#include "faultscope/scenarios/library.hpp"
+
+namespace faultscope::cli {
+namespace {
+
+constexpr std::string_view version = "0.1.0";
+
+constexpr std::string_view top_help = R"(faultscope — proves that async code cleans up after itself
+
+usage: faultscope <command> [options]
+
+commands:
+  list [FILTER]        list registered scenarios (FILTER: a name with '*' wildcards, or a tag)
+  run [FILTER]         explore scenarios under injected faults; report every violation
+  replay TOKEN         rerun one failing schedule, as printed on failure (SCENARIO@PLAN)
+
+options:
+  --help               this text; `faultscope <command> --help` for a command's options
+  --version            print the version
+
+exit status: 0 no violation, 1 violations found, 2 usage error
+)";
+
+constexpr std::string_view run_help = R"(usage: faultscope run [FILTER] [options]
+
+Explores every registered scenario matching FILTER (all but the canaries when
+omitted; `faultscope run canary` runs the canaries, which must be caught).
+
+options:
+  --depth 1|2          faults per schedule (default: each scenario's own, usually 1)
+  --swarm N            N seeded random plans per scenario instead of enumeration
+  --seed S             seed for --swarm (default 1)
+  --jobs N             threads (default 1); the report is the same for any N
+  --format text|json|junit
+                       report format on standard output or --output (default text)
+  --output FILE        write the report to FILE instead of standard output
+  --help               this text
+)";
+
+constexpr std::string_view list_help = R"(usage: faultscope list [FILTER]
+
+Lists registered scenarios with their tags and descriptions.
+)";
+
+constexpr std::string_view replay_help = R"(usage: faultscope replay SCENARIO@PLAN
+
+Reruns one schedule exactly as printed on failure, e.g.
+  faultscope replay 'canary.naive_cleanup@conn.query#1=cancel'
+and prints its violations and the timeline of the run.
+)";
+
+struct usage_error {
+  std::string message;
+};
+
+struct run_args {
+  std::string filter;
+  std::optional<int> depth;
+  std::size_t swarm = 0;
+  std::uint64_t seed = 1;
+  unsigned jobs = 1;
+  std::string format = "text";
+  std::string output;
+};
+
+std::uint64_t number(std::string_view flag, std::string_view value, std::uint64_t min,
+                     std::uint64_t max) {
+  std::uint64_t v = 0;
+  auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+  if (ec != std::errc() || p != value.data() + value.size() || v < min || v > max)
+    throw usage_error{
+        fmt::format("{} needs a whole number from {} to {}, got '{}'", flag, min, max, value)};
+  return v;
+}
+
+run_args parse_run(const std::vector<std::string_view>& args) {
+  run_args a;
+  bool have_filter = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string_view arg = args[i];
+    auto value = [&]() -> std::string_view {
+      if (i + 1 >= args.size()) throw usage_error{fmt::format("{} needs a value", arg)};
+      return args[++i];
+    };
+    if (arg == "--depth") {
+      a.depth = static_cast<int>(number(arg, value(), 1, 2));
+    } else if (arg == "--swarm") {
+      a.swarm = number(arg, value(), 1, 1'000'000);
+    } else if (arg == "--seed") {
+      a.seed = number(arg, value(), 0, UINT64_MAX);
+    } else if (arg == "--jobs") {
+      a.jobs = static_cast<unsigned>(number(arg, value(), 1, 256));
+    } else if (arg == "--format") {
+      a.format = std::string(value());
+      if (a.format != "text" && a.format != "json" && a.format != "junit")
+        throw usage_error{fmt::format("--format must be text, json or junit, got '{}'", a.format)};
+    } else if (arg == "--output") {
+      a.output = std::string(value());
+      if (a.output.empty()) throw usage_error{"--output needs a file name"};
+    } else if (arg.starts_with("-")) {
+      throw usage_error{fmt::format("unknown option '{}' for run", arg)};
+    } else if (have_filter) {
+      throw usage_error{fmt::format("run takes one FILTER, got a second: '{}'", arg)};
+    } else {
+      a.filter = std::string(arg);
+      have_filter = true;
+    }
+  }
+  return a;
+}
+
+bool use_colour() {
+  return isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR");
+}
+
+std::string paint(std::string_view text, std::string_view code, bool colour) {
+  return colour ? fmt::format("\x1b[{}m{}\x1b[0m", code, text) : std::string(text);
+}
+
+struct result {
+  const scenario_info* scenario;
+  exploration report;
+  [[nodiscard]] bool canary() const { return scenario->has_tag("canary"); }
+  /// A canary passes when it is caught.
+  [[nodiscard]] bool ok() const { return canary() ? !report.passed() : report.passed(); }
+};
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (c < 0x20)
+          out += fmt::format("\\u{:04x}", c);
+        else
+          out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+std::string xml_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string replay_command(const std::string& scenario, const fault_plan& plan) {
+  return fmt::format("faultscope replay '{}'", replay_token(scenario, plan));
+}
+
+// The clean run and every failing schedule, as (plan, minimal, run) triples.
+template <typename F>
+void each_failure(const exploration& e, F f) {
+  if (!e.clean.passed()) f(fault_plan{}, fault_plan{}, e.clean);
+  for (const auto& s : e.failures) f(s.plan, s.minimal, s.run);
+}
+
+std::string text_report(const std::vector<result>& results, bool colour) {
+  std::string out;
+  std::size_t schedules = 0, failed = 0;
+  for (const auto& r : results) {
+    schedules += r.report.schedules_run + 1;
+    std::string status =
+        r.canary() ? (r.ok() ? paint("CAUGHT", "32", colour) : paint("MISSED", "31;1", colour))
+                   : (r.ok() ? paint("PASS", "32", colour) : paint("FAIL", "31;1", colour));
+    std::size_t n = r.report.failures.size() + (r.report.clean.passed() ? 0 : 1);
+    out += fmt::format("  {:<6} {:<28} {:>5} schedules  {:>3} failing  {:>8.1f} ms\n", status,
+                       r.scenario->name, r.report.schedules_run + 1, n,
+                       std::chrono::duration<double, std::milli>(r.report.wall).count());
+    if (!r.ok()) ++failed;
+    if (r.canary() && !r.ok())
+      out += "         a canary plants a leak on purpose: faultscope failed to report it\n";
+    each_failure(r.report, [&](const fault_plan& plan, const fault_plan& minimal,
+                               const run_result& run) {
+      out += fmt::format("         {} {}\n", paint("under", "2", colour), plan.to_string());
+      for (const auto& v : run.violations)
+        out += fmt::format("           {}\n", paint(v.message, r.canary() ? "33" : "31", colour));
+      out += fmt::format("           replay: {}\n", replay_command(r.scenario->name, minimal));
+    });
+  }
+  out += fmt::format(
+      "\nsummary: {} scenarios, {} schedules explored, violations: {}\n", results.size(), schedules,
+      failed == 0 ? paint("none", "32", colour)
+                  : paint(fmt::format("{} scenarios failed", failed), "31;1", colour));
+  return out;
+}
+
+std::string json_report(const std::vector<result>& results) {
+  std::string out = fmt::format("{{\"faultscope\":\"{}\",\"scenarios\":[", version);
+  std::size_t schedules = 0, failed = 0;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const auto& r = results[i];
+    schedules += r.report.schedules_run + 1;
+    failed += r.ok() ? 0 : 1;
+    out += fmt::format(
+        "{}{{\"name\":\"{}\",\"canary\":{},\"ok\":{},\"schedules\":{},\"points\":{},\"hits\":{},"
+        "\"failures\":[",
+        i ? "," : "", json_escape(r.scenario->name), r.canary(), r.ok(), r.report.schedules_run + 1,
+        r.report.points, r.report.hits);
+    bool first = true;
+    each_failure(
+        r.report, [&](const fault_plan& plan, const fault_plan& minimal, const run_result& run) {
+          out += fmt::format(
+              "{}{{\"plan\":\"{}\",\"minimal\":\"{}\",\"end\":\"{}\",\"replay\":\"{}\","
+              "\"violations\":[",
+              first ? "" : ",", json_escape(plan.to_string()), json_escape(minimal.to_string()),
+              to_string(run.end), json_escape(replay_command(r.scenario->name, minimal)));
+          first = false;
+          for (std::size_t k = 0; k < run.violations.size(); ++k)
+            out += fmt::format("{}{{\"kind\":\"{}\",\"message\":\"{}\"}}", k ? "," : "",
+                               to_string(run.violations[k].kind),
+                               json_escape(run.violations[k].message));
+          out += "]}";
+        });
+    out += "]}";
+  }
+  out += fmt::format("],\"summary\":{{\"scenarios\":{},\"schedules\":{},\"failed\":{}}}}}\n",
+                     results.size(), schedules, failed);
+  return out;
+}
+
+std::string junit_report(const std::vector<result>& results) {
+  std::string out =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"faultscope\">\n";
+  for (const auto& r : results) {
+    std::map<std::string, std::string> failure_text;
+    each_failure(r.report,
+                 [&](const fault_plan& plan, const fault_plan& minimal, const run_result& run) {
+                   std::string text;
+                   for (const auto& v : run.violations) text += v.message + "\n";
+                   text += "replay: " + replay_command(r.scenario->name, minimal) + "\n";
+                   failure_text[plan.to_string()] = text;
+                 });
+    std::vector<std::string> names{"none"};
+    names.insert(names.end(), r.report.ran.begin(), r.report.ran.end());
+    std::size_t failures = 0;
+    for (auto& n : names)
+      if (failure_text.count(n) && !r.canary()) ++failures;
+    if (r.canary() && r.report.passed()) failures = 1;
+    out += fmt::format("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\">\n",
+                       xml_escape(r.scenario->name), names.size(), failures);
+    for (auto& n : names) {
+      out += fmt::format("    <testcase classname=\"{}\" name=\"{}\"", xml_escape(r.scenario->name),
+                         xml_escape(n));
+      auto it = failure_text.find(n);
+      if (it != failure_text.end() && !r.canary()) {
+        auto first_line = it->second.substr(0, it->second.find('\n'));
+        out += fmt::format(">\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
+                           xml_escape(first_line), xml_escape(it->second));
+      } else {
+        out += "/>\n";
+      }
+    }
+    if (r.canary() && r.report.passed())
+      out += fmt::format(
+          "    <testcase classname=\"{}\" name=\"canary caught\">\n      <failure "
+          "message=\"a canary's planted leak went unreported\"/>\n    </testcase>\n",
+          xml_escape(r.scenario->name));
+    out += "  </testsuite>\n";
+  }
+  out += "</testsuites>\n";
+  return out;
+}
+
+int run_command(const run_args& a, std::ostream& out, std::ostream& err) {
+  auto& reg = registry::instance();
+  std::vector<const scenario_info*> chosen;
+  for (const auto* s : reg.match(a.filter))
+    if (!a.filter.empty() || !s->has_tag("canary")) chosen.push_back(s);
+  if (chosen.empty()) {
+    err << fmt::format("faultscope: no scenario matches '{}' (see faultscope list)\n", a.filter);
+    return 2;
+  }
+  bool colour = a.output.empty() && a.format == "text" && use_colour();
+  std::vector<result> results;
+  for (const auto* s : chosen) {
+    explore_options o = s->options;
+    if (a.depth) o.depth = *a.depth;
+    if (a.swarm) {
+      o.swarm = a.swarm;
+      o.seed = a.seed;
+    }
+    o.jobs = a.jobs;
+    results.push_back({s, explore(s->name, s->fn, o)});
+  }
+  std::string report = a.format == "json"    ? json_report(results)
+                       : a.format == "junit" ? junit_report(results)
+                                             : text_report(results, colour);
+  if (a.format == "text" && a.output.empty())
+    report = fmt::format("faultscope {}: exploring {} scenario{}\n", version, results.size(),
+                         results.size() == 1 ? "" : "s") +
+             report;
+  if (!a.output.empty()) {
+    std::ofstream f(a.output);
+    if (!f) {
+      err << fmt::format("faultscope: cannot write '{}'\n", a.output);
+      return 2;
+    }
+    f << report;
+  } else {
+    out << report;
+  }
+  bool ok = std::all_of(results.begin(), results.end(), [](const result& r) { return r.ok(); });
+  return ok ? 0 : 1;
+}
+
+int list_command(std::string_view filter, std::ostream& out, std::ostream& err) {
+  auto found = registry::instance().match(filter);
+  if (found.empty()) {
+    err << fmt::format("faultscope: no scenario matches '{}'\n", filter);
+    return 2;
+  }
+  for (const auto* s : found) {
+    std::string tags;
+    for (const auto& t : s->tags) tags += (tags.empty() ? "" : ",") + t;
+    out << fmt::format("{:<28} [{}] {}\n", s->name, tags, s->description);
+  }
+  return 0;
+}
+
+int replay_command_run(std::string_view token, std::ostream& out, std::ostream& err) {
+  std::pair<std::string, fault_plan> parsed;
+  try {
+    parsed = parse_replay_token(token);
+  } catch (const plan_error& e) {
+    err << "faultscope: " << e.what() << "\n";
+    return 2;
+  }
+  const auto* s = registry::instance().find(parsed.first);
+  if (!s) {
+    err << fmt::format("faultscope: no scenario named '{}' (see faultscope list)\n", parsed.first);
+    return 2;
+  }
+  run_options o = s->options.run;
+  o.plan = parsed.second;
+  run_result r = run(s->fn, o);
+  apply_outcome_rules(r, s->options.expect);
+  std::erase_if(r.violations, [&](const violation& v) {
+    return std::find(s->options.accept.begin(), s->options.accept.end(), v.kind) !=
+           s->options.accept.end();
+  });
+  out << fmt::format("{} under {}: {} after {:.6f}s virtual{}\n", s->name,
+                     parsed.second.to_string(), to_string(r.end),
+                     std::chrono::duration<double>(r.virtual_elapsed).count(),
+                     r.error_message.empty() ? "" : " (" + r.error_message + ")");
+  out << "timeline:\n";
+  for (const auto& e : r.timeline)
+    out << fmt::format("  {:>12.6f}s  {:<9} {}\n", std::chrono::duration<double>(e.at).count(),
+                       to_string(e.type),
+                       e.resource ? fmt::format("{} #{} {} {}", e.kind, e.resource, e.label,
+                                                e.where.loc.line() ? e.where.str() : "")
+                                  : e.detail);
+  out << (r.violations.empty() ? "violations: none\n" : "violations:\n");
+  for (const auto& v : r.violations) out << "  " << v.message << "\n";
+  return r.violations.empty() ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+  scenarios::register_builtins();
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  try {
+    if (args.empty()) throw usage_error{"no command given"};
+    std::string_view cmd = args.front();
+    std::vector<std::string_view> rest(args.begin() + 1, args.end());
+    bool help = std::find(rest.begin(), rest.end(), "--help") != rest.end();
+    if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+      out << top_help;
+      return 0;
+    }
+    if (cmd == "--version") {
+      out << "faultscope " << version << "\n";
+      return 0;
+    }
+    if (cmd == "run") {
+      if (help) {
+        out << run_help;
+        return 0;
+      }
+      return run_command(parse_run(rest), out, err);
+    }
+    if (cmd == "list") {
+      if (help) {
+        out << list_help;
+        return 0;
+      }
+      if (rest.size() > 1) throw usage_error{"list takes at most one FILTER"};
+      if (!rest.empty() && rest[0].starts_with("-"))
+        throw usage_error{fmt::format("unknown option '{}' for list", rest[0])};
+      return list_command(rest.empty() ? "" : rest[0], out, err);
+    }
+    if (cmd == "replay") {
+      if (help) {
+        out << replay_help;
+        return 0;
+      }
+      if (rest.size() != 1)
+        throw usage_error{"replay takes exactly one TOKEN, as printed on failure: SCENARIO@PLAN"};
+      return replay_command_run(rest[0], out, err);
+    }
+    throw usage_error{fmt::format("unknown command '{}'", cmd)};
+  } catch (const usage_error& e) {
+    err << "faultscope: " << e.message << " (see faultscope --help)\n";
+    return 2;
+  }
+}
+
+}  // namespace faultscope::cli
