@@ -231,10 +231,26 @@ std::string text_report(const std::vector<result>& results, bool colour) {
       out += fmt::format("           replay: {}\n", replay_command(r.scenario->name, minimal));
     });
   }
-  out += fmt::format(
-      "\nsummary: {} scenarios, {} schedules explored, violations: {}\n", results.size(), schedules,
-      failed == 0 ? paint("none", "32", colour)
-                  : paint(fmt::format("{} scenarios failed", failed), "31;1", colour));
+  std::size_t canaries = 0, caught = 0;
+  for (const auto& r : results)
+    if (r.canary()) {
+      ++canaries;
+      caught += r.ok() ? 1 : 0;
+    }
+  std::size_t regular_failed = failed - (canaries - caught);
+  out += fmt::format("\nsummary: {} scenario{}, {} schedules explored", results.size(),
+                     results.size() == 1 ? "" : "s", schedules);
+  if (canaries < results.size())
+    out +=
+        fmt::format(", violations: {}",
+                    regular_failed == 0 ? paint("none", "32", colour)
+                                        : paint(fmt::format("{} scenario{} failed", regular_failed,
+                                                            regular_failed == 1 ? "" : "s"),
+                                                "31;1", colour));
+  if (canaries)
+    out += fmt::format(", canaries caught: {}", paint(fmt::format("{}/{}", caught, canaries),
+                                                      caught == canaries ? "32" : "31;1", colour));
+  out += "\n";
   return out;
 }
 
