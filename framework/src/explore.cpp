@@ -135,13 +135,6 @@ std::vector<std::optional<run_result>> run_all(const scenario_fn& fn,
   return out;
 }
 
-std::uint64_t mix(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
 }  // namespace
 
 bool skipped(const explore_options& o, std::string_view point) {
@@ -157,9 +150,9 @@ std::vector<fault_plan> swarm_plans(std::vector<point_hit> trace, const explore_
   std::vector<fault_plan> plans;
   if (trace.empty() || o.kinds.empty()) return plans;
   for (std::size_t i = 0; i < o.swarm; ++i) {
-    std::uint64_t state = mix(o.seed ^ mix(i + 1));
+    std::uint64_t state = detail::mix64(o.seed ^ detail::mix64(i + 1));
     auto next = [&] {
-      return state = mix(state);
+      return state = detail::mix64(state);
     };
     std::size_t faults = 1 + next() % 3;
     std::set<std::size_t> at;

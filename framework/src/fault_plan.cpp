@@ -238,14 +238,14 @@ class parser {
   std::size_t pos_ = 0;
 };
 
-std::uint64_t mix(std::uint64_t x) noexcept {  // splitmix64's finaliser
+}  // namespace
+
+std::uint64_t detail::mix64(std::uint64_t x) noexcept {
   x += 0x9e3779b97f4a7c15ULL;
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
   return x ^ (x >> 31);
 }
-
-}  // namespace
 
 plan_error::plan_error(std::size_t column, const std::string& message)
     : std::invalid_argument(fmt::format("bad fault plan at column {}: {}", column, message)),
@@ -297,7 +297,7 @@ bool glob_match(std::string_view pattern, std::string_view text) noexcept {
 double seeded_uniform(std::uint64_t seed, std::string_view point, std::uint64_t hit) noexcept {
   std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a of the point name
   for (unsigned char c : point) h = (h ^ c) * 0x100000001b3ULL;
-  std::uint64_t x = mix(mix(seed) ^ h ^ mix(hit));
+  std::uint64_t x = detail::mix64(detail::mix64(seed) ^ h ^ detail::mix64(hit));
   return static_cast<double>(x >> 11) * 0x1.0p-53;
 }
 

@@ -103,6 +103,11 @@ class fault_plan {
 /// '*' matches any run of characters, everything else itself.
 [[nodiscard]] bool glob_match(std::string_view pattern, std::string_view text) noexcept;
 
+namespace detail {
+/// splitmix64's finaliser: the one mixing function behind every seeded choice.
+[[nodiscard]] std::uint64_t mix64(std::uint64_t x) noexcept;
+}  // namespace detail
+
 /// The seeded coin for probabilistic rules: a pure function of (seed, point,
 /// hit), so adding a point elsewhere changes no other choice.
 [[nodiscard]] double seeded_uniform(std::uint64_t seed, std::string_view point,

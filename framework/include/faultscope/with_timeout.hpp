@@ -14,7 +14,9 @@
 #include <chrono>
 #include <exception>
 #include <optional>
+#include <type_traits>
 #include <utility>
+#include <variant>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -32,41 +34,37 @@ namespace faultscope {
 
 namespace detail {
 
+template <typename T>
+boost::asio::awaitable<std::optional<T>> as_optional(boost::asio::awaitable<T> inner) {
+  co_return std::optional<T>(co_await std::move(inner));
+}
+
+inline boost::asio::awaitable<std::optional<std::monostate>> as_optional(
+    boost::asio::awaitable<void> inner) {
+  co_await std::move(inner);
+  co_return std::monostate{};
+}
+
+// The value travels as an optional, so T need not be default-constructible and
+// void needs no second copy of this function.
 template <typename Timer, typename T>
 boost::asio::awaitable<T> with_timeout_on(std::chrono::nanoseconds limit,
                                           boost::asio::awaitable<T> op) {
   auto ex = co_await boost::asio::this_coro::executor;
   Timer deadline(ex);
   deadline.expires_after(std::chrono::duration_cast<typename Timer::duration>(limit));
-  // The value travels as an optional so T need not be default-constructible.
-  auto wrapped = [](boost::asio::awaitable<T> inner) -> boost::asio::awaitable<std::optional<T>> {
-    co_return std::optional<T>(co_await std::move(inner));
-  };
   auto [order, op_error, value, timer_error] =
       co_await boost::asio::experimental::make_parallel_group(
-          boost::asio::co_spawn(ex, wrapped(std::move(op)), boost::asio::deferred),
+          boost::asio::co_spawn(ex, as_optional(std::move(op)), boost::asio::deferred),
           deadline.async_wait(boost::asio::deferred))
           .async_wait(boost::asio::experimental::wait_for_one(), boost::asio::use_awaitable);
   (void)timer_error;
-  if (!op_error) co_return std::move(*value);
-  if (order[0] == 0) std::rethrow_exception(op_error);
-  throw boost::system::system_error(boost::asio::error::timed_out,
-                                    "operation timed out after " + format_duration(limit));
-}
-
-template <typename Timer>
-boost::asio::awaitable<void> with_timeout_on(std::chrono::nanoseconds limit,
-                                             boost::asio::awaitable<void> op) {
-  auto ex = co_await boost::asio::this_coro::executor;
-  Timer deadline(ex);
-  deadline.expires_after(std::chrono::duration_cast<typename Timer::duration>(limit));
-  auto [order, op_error, timer_error] =
-      co_await boost::asio::experimental::make_parallel_group(
-          boost::asio::co_spawn(ex, std::move(op), boost::asio::deferred),
-          deadline.async_wait(boost::asio::deferred))
-          .async_wait(boost::asio::experimental::wait_for_one(), boost::asio::use_awaitable);
-  (void)timer_error;
-  if (!op_error) co_return;
+  if (!op_error) {
+    if constexpr (std::is_void_v<T>)
+      co_return;
+    else
+      co_return std::move(*value);
+  }
   if (order[0] == 0) std::rethrow_exception(op_error);
   throw boost::system::system_error(boost::asio::error::timed_out,
                                     "operation timed out after " + format_duration(limit));

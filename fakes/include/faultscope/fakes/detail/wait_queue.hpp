@@ -12,13 +12,9 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
-#include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/error.hpp>
-#include <boost/asio/execution/outstanding_work.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/prefer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
@@ -47,7 +43,8 @@ class wait_queue {
     auto cell = std::make_shared<slot_value>();
     auto ex = co_await boost::asio::this_coro::executor;
     auto initiate = [this, sched, cell, ex, what = std::move(what)](auto handler) mutable {
-      using op_t = op<std::decay_t<decltype(handler)>>;
+      using op_t = faultscope::detail::timer_wait<std::decay_t<decltype(handler)>,
+                                                  boost::asio::any_io_executor>;
       auto slot = boost::asio::get_associated_cancellation_slot(handler);
       auto* w = new op_t(std::move(handler), ex);
       w->deadline = faultscope::detail::vtime::max();
@@ -91,22 +88,6 @@ class wait_queue {
   }
 
  private:
-  template <typename Handler>
-  struct op final : faultscope::detail::timed_wait {
-    op(Handler&& h, const boost::asio::any_io_executor& io)
-        : handler(std::move(h)),
-          work(boost::asio::prefer(boost::asio::get_associated_executor(handler, io),
-                                   boost::asio::execution::outstanding_work.tracked)) {}
-    void complete(boost::system::error_code ec) override {
-      auto w = std::move(work);
-      boost::asio::post(w, [h = std::move(handler), ec]() mutable { std::move(h)(ec); });
-      delete this;
-    }
-    void discard() override { delete this; }
-    Handler handler;
-    boost::asio::any_io_executor work;
-  };
-
   struct entry {
     std::uint64_t key;
     std::shared_ptr<slot_value> cell;
