@@ -63,4 +63,18 @@ TEST(File, CanaryFileLeftOpenOnAFailedWriteIsReported) {
   EXPECT_THAT(ex.summary(), ::testing::HasSubstr("file #1 \"users.csv\""));
 }
 
+TEST(File, CanaryCloseOnlyOnSuccessIsCaughtUnderThrowCancelAndTimeout) {
+  ft::expect_misuse_caught_under_every_kind("file", leaks_file_on_error);
+}
+
+TEST(File, CanaryDoubleCloseIsReported) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    fakes::filesystem fs(ctx.tracker());
+    auto f = co_await fs.open("x");
+    co_await f.close();
+    co_await f.close();
+  });
+  EXPECT_TRUE(ft::has(r, violation_kind::double_release)) << r.describe();
+}
+
 }  // namespace

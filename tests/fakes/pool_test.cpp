@@ -243,4 +243,26 @@ TEST(Connection, UseAfterCloseAndDoubleCloseAreReported) {
   EXPECT_TRUE(ft::has(r, violation_kind::use_after_release)) << r.describe();
 }
 
+awaitable<void> pool_release_only_on_success(run_context& ctx) {
+  fakes::pool p(ctx.tracker(), {.max_size = 1});
+  auto c = co_await p.acquire();
+  co_await c.query("select 1");
+  co_await p.release(c);
+  co_await p.close();
+}
+
+TEST(Pool, CanaryReleaseOnlyOnSuccessIsCaughtUnderThrowCancelAndTimeout) {
+  ft::expect_misuse_caught_under_every_kind("pool", pool_release_only_on_success);
+}
+
+awaitable<void> connection_close_only_on_success(run_context& ctx) {
+  auto c = co_await fakes::connection::open(ctx.tracker());
+  co_await c.execute("delete from sessions");
+  co_await c.close();
+}
+
+TEST(Connection, CanaryCloseOnlyOnSuccessIsCaughtUnderThrowCancelAndTimeout) {
+  ft::expect_misuse_caught_under_every_kind("connection", connection_close_only_on_success);
+}
+
 }  // namespace

@@ -124,4 +124,8 @@ TEST(Mutex, CanaryLockNotReleasedOnThrowOrCancelIsReported) {
   EXPECT_TRUE(ft::has(twice, violation_kind::double_release));
 }
 
+TEST(Mutex, CanaryUnlockOnlyOnSuccessIsCaughtUnderThrowCancelAndTimeout) {
+  ft::expect_misuse_caught_under_every_kind("mutex", leaks_lock);
+}
+
 }  // namespace

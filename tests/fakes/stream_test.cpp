@@ -100,4 +100,25 @@ TEST(Stream, CanaryForgottenEndIsReported) {
   EXPECT_THAT(ex.summary(), ::testing::HasSubstr("\"api:server\""));
 }
 
+awaitable<void> close_only_on_success(run_context& ctx) {
+  auto [client, server] = co_await fakes::stream::connect_pair(ctx.tracker(), "api");
+  co_await client.write("ping");
+  co_await client.close();
+  co_await server.close();
+}
+
+TEST(Stream, CanaryCloseOnlyOnSuccessIsCaughtUnderThrowCancelAndTimeout) {
+  ft::expect_misuse_caught_under_every_kind("stream", close_only_on_success);
+}
+
+TEST(Stream, CanaryDoubleCloseIsReported) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto [a, b] = co_await fakes::stream::connect_pair(ctx.tracker());
+    co_await a.close();
+    co_await a.close();
+    co_await b.close();
+  });
+  EXPECT_TRUE(ft::has(r, violation_kind::double_release)) << r.describe();
+}
+
 }  // namespace

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "faultscope/explore.hpp"
+#include "faultscope/with_timeout.hpp"
 
 namespace faultscope::test {
 
@@ -41,6 +42,23 @@ inline bool any_failure_has(const exploration& ex, violation_kind k) {
 /// Throw, cancel and timeout: timeout needs a deadline around the subject.
 inline explore_options all_kinds() {
   return {.kinds = {fault::make_throw(), fault::make_cancel(), fault::make_timeout()}};
+}
+
+/// A subject that releases only when nothing fails must be reported under each
+/// of throw, cancel and timeout (the last through a deadline around it).
+inline void expect_misuse_caught_under_every_kind(const std::string& name, scenario_fn subject) {
+  auto under_deadline = [subject](run_context& ctx) -> boost::asio::awaitable<void> {
+    co_await with_timeout(std::chrono::seconds(10), subject(ctx));
+  };
+  auto ex = explore(name, under_deadline, all_kinds());
+  for (std::string kind : {"=throw", "=cancel", "=timeout"}) {
+    bool caught = false;
+    for (const auto& f : ex.failures)
+      if (f.plan.to_string().find(kind) != std::string::npos && has(f.run, violation_kind::leak))
+        caught = true;
+    EXPECT_TRUE(caught) << name << ": no leak reported under a" << kind.substr(1) << " fault\n"
+                        << ex.summary();
+  }
 }
 
 }  // namespace faultscope::test
