@@ -89,20 +89,19 @@ void apply_outcome_rules(run_result& r, const std::vector<outcome_rule>& expect)
   }
 }
 
-namespace {
-
-run_result run_plan(const scenario_fn& fn, const fault_plan& plan, const run_options& base,
-                    const std::vector<outcome_rule>& expect,
-                    const std::vector<violation_kind>& accept = {}) {
-  run_options o = base;
+run_result run_schedule(const scenario_fn& scenario, const fault_plan& plan,
+                        const explore_options& options) {
+  run_options o = options.run;
   o.plan = plan;
-  run_result r = run(fn, o);
-  apply_outcome_rules(r, expect);
+  run_result r = run(scenario, o);
+  apply_outcome_rules(r, options.expect);
   std::erase_if(r.violations, [&](const violation& v) {
-    return std::find(accept.begin(), accept.end(), v.kind) != accept.end();
+    return std::find(options.accept.begin(), options.accept.end(), v.kind) != options.accept.end();
   });
   return r;
 }
+
+namespace {
 
 std::set<violation_kind> signature(const run_result& r) {
   std::set<violation_kind> out;
@@ -123,7 +122,7 @@ std::vector<std::optional<run_result>> run_all(const scenario_fn& fn,
       std::size_t k = next.fetch_add(1);
       if (k >= indices.size()) return;
       std::size_t i = indices[k];
-      out[i] = run_plan(fn, plans[i], opts.run, opts.expect, opts.accept);
+      out[i] = run_schedule(fn, plans[i], opts);
     }
   };
   unsigned jobs =
@@ -169,12 +168,12 @@ std::vector<fault_plan> swarm_plans(std::vector<point_hit> trace, const explore_
 }  // namespace
 
 run_result replay(const scenario_fn& scenario, const fault_plan& plan, const run_options& options) {
-  return run_plan(scenario, plan, options, {});
+  return run_schedule(scenario, plan, {.run = options});
 }
 
 fault_plan shrink(const scenario_fn& scenario, const fault_plan& failing,
-                  const run_options& options, const std::vector<outcome_rule>& expect) {
-  auto want = signature(run_plan(scenario, failing, options, expect));
+                  const explore_options& options) {
+  auto want = signature(run_schedule(scenario, failing, options));
   fault_plan best = failing;
   if (want.empty()) return best;
   bool progress = true;
@@ -183,7 +182,7 @@ fault_plan shrink(const scenario_fn& scenario, const fault_plan& failing,
     for (std::size_t i = 0; i < best.rules.size(); ++i) {
       fault_plan candidate = best;
       candidate.rules.erase(candidate.rules.begin() + static_cast<std::ptrdiff_t>(i));
-      if (signature(run_plan(scenario, candidate, options, expect)) == want) {
+      if (signature(run_schedule(scenario, candidate, options)) == want) {
         best = std::move(candidate);
         progress = true;
         break;
@@ -201,7 +200,7 @@ exploration explore(std::string_view name, const scenario_fn& scenario,
   auto wall_start = std::chrono::steady_clock::now();
   exploration ex;
   ex.scenario = std::string(name);
-  ex.clean = run_plan(scenario, {}, opts.run, {}, opts.accept);
+  ex.clean = run_schedule(scenario, {}, opts);
   ex.hits = ex.clean.trace.size();
   {
     std::set<std::string> names;
@@ -270,8 +269,7 @@ exploration explore(std::string_view name, const scenario_fn& scenario,
     ex.ran.push_back(plans[i].to_string());
     if (results[i]->passed()) continue;
     schedule_result s{i, plans[i], plans[i], std::move(*results[i])};
-    if (opts.shrink && s.plan.rules.size() > 1)
-      s.minimal = shrink(scenario, s.plan, opts.run, opts.expect);
+    if (opts.shrink && s.plan.rules.size() > 1) s.minimal = shrink(scenario, s.plan, opts);
     ex.failures.push_back(std::move(s));
   }
   ex.wall = std::chrono::steady_clock::now() - wall_start;

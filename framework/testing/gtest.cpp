@@ -42,12 +42,8 @@ std::string violations_text(const tracker& t) {
 }
 
 void check_schedule(const std::string& name, const scenario_fn& fn, const fault_plan& plan,
-                    const run_options& options, const std::vector<outcome_rule>& expect) {
-  run_options o = options;
-  o.plan = plan;
-  run_result r = run(fn, o);
-  apply_outcome_rules(r, expect);
-  for (const auto& v : r.violations)
+                    const explore_options& options) {
+  for (const auto& v : run_schedule(fn, plan, options).violations)
     ADD_FAILURE() << v.message << "\n  replay: faultscope replay '" << replay_token(name, plan)
                   << "'";
 }
@@ -58,7 +54,7 @@ class schedule_test : public ::testing::Test {
  public:
   schedule_test(std::string name, scenario_fn fn, fault_plan plan, explore_options options)
       : name_(std::move(name)), fn_(std::move(fn)), plan_(std::move(plan)), options_(options) {}
-  void TestBody() override { check_schedule(name_, fn_, plan_, options_.run, options_.expect); }
+  void TestBody() override { check_schedule(name_, fn_, plan_, options_); }
 
  private:
   std::string name_;

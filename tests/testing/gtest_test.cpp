@@ -70,8 +70,14 @@ TEST(Listener, PassesABalancedTest) {
 
 TEST(FaultscopeTest, CanaryAScheduleWithAViolationFailsWithItsReplayCommand) {
   EXPECT_NONFATAL_FAILURE(
-      faultscope::testing::check_schedule("Demo.Leaky", leaky, faultscope::fault_plan{}, {}, {}),
+      faultscope::testing::check_schedule("Demo.Leaky", leaky, faultscope::fault_plan{}),
       "replay: faultscope replay 'Demo.Leaky@none'");
+}
+
+TEST(FaultscopeTest, AcceptedViolationKindsAreNotFailures) {
+  // No failure expected: FAULTSCOPE_TEST_WITH honours the scenario's `accept`.
+  faultscope::testing::check_schedule("Demo.Leaky", leaky, faultscope::fault_plan{},
+                                      {.accept = {violation_kind::leak}});
 }
 
 TEST(FaultscopeTest, RegistersOneTestPerSchedule) {

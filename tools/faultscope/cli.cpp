@@ -400,14 +400,7 @@ int replay_command_run(std::string_view token, std::ostream& out, std::ostream& 
     err << fmt::format("faultscope: no scenario named '{}' (see faultscope list)\n", parsed.first);
     return 2;
   }
-  run_options o = s->options.run;
-  o.plan = parsed.second;
-  run_result r = run(s->fn, o);
-  apply_outcome_rules(r, s->options.expect);
-  std::erase_if(r.violations, [&](const violation& v) {
-    return std::find(s->options.accept.begin(), s->options.accept.end(), v.kind) !=
-           s->options.accept.end();
-  });
+  run_result r = run_schedule(s->fn, parsed.second, s->options);
   out << fmt::format("{} under {}: {} after {:.6f}s virtual{}\n", s->name,
                      parsed.second.to_string(), to_string(r.end),
                      std::chrono::duration<double>(r.virtual_elapsed).count(),

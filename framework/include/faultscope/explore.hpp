@@ -97,15 +97,19 @@ void apply_outcome_rules(run_result& r, const std::vector<outcome_rule>& expect)
 [[nodiscard]] exploration explore(std::string_view name, const scenario_fn& scenario,
                                   const explore_options& options = {});
 
-/// Runs once under `plan`; deterministic: the same violations at the same
-/// virtual timestamps every time.
+/// One schedule exactly as an exploration runs it: under `plan`, with the
+/// options' run settings, outcome declarations and accepted violation kinds.
+/// Deterministic: the same violations at the same virtual timestamps every time.
+[[nodiscard]] run_result run_schedule(const scenario_fn& scenario, const fault_plan& plan,
+                                      const explore_options& options);
+
+/// Runs once under `plan` with no declarations (run_schedule with defaults).
 [[nodiscard]] run_result replay(const scenario_fn& scenario, const fault_plan& plan,
                                 const run_options& options = {});
 
 /// Removes rules from a failing plan while it still fails the same way (the
 /// same kinds of violation), until none can go.
 [[nodiscard]] fault_plan shrink(const scenario_fn& scenario, const fault_plan& failing,
-                                const run_options& options = {},
-                                const std::vector<outcome_rule>& expect = {});
+                                const explore_options& options = {});
 
 }  // namespace faultscope

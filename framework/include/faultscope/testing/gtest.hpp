@@ -48,10 +48,10 @@ std::string violations_text(const run_result& r);
 std::string violations_text(const exploration& e);
 std::string violations_text(const tracker& t);
 
-/// What a FAULTSCOPE_TEST schedule does: replays `plan` and adds a failure per
-/// violation, each with its replay command.
+/// What a FAULTSCOPE_TEST schedule does: runs it as an exploration would
+/// (`run_schedule`) and adds a failure per violation, each with its replay command.
 void check_schedule(const std::string& name, const scenario_fn& fn, const fault_plan& plan,
-                    const run_options& options, const std::vector<outcome_rule>& expect);
+                    const explore_options& options = {});
 
 /// Registers `Suite.Name/clean` and one test per depth-1 schedule of `fn`.
 int register_exploration(const char* suite, const char* name, const char* file, int line,
