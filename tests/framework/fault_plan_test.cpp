@@ -85,6 +85,8 @@ struct malformed {
   const char* says;
 };
 
+void PrintTo(const malformed& m, std::ostream* os) { *os << '"' << m.token << '"'; }
+
 class MalformedPlan : public ::testing::TestWithParam<malformed> {};
 
 TEST_P(MalformedPlan, IsRejectedWithTheColumnAndAReason) {

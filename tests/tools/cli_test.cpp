@@ -87,6 +87,11 @@ struct bad {
   const char* says;
 };
 
+void PrintTo(const bad& b, std::ostream* os) {
+  *os << "faultscope";
+  for (const char* a : b.args) *os << ' ' << a;
+}
+
 class BadInput : public ::testing::TestWithParam<bad> {};
 
 TEST_P(BadInput, IsAOneLineErrorWithExitTwo) {
