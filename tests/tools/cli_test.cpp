@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
 #include <sstream>
 
 using ::testing::HasSubstr;
@@ -82,6 +84,66 @@ TEST(Cli, JsonAndJunitReports) {
       HasSubstr("<testcase classname=\"scope.with_resource\" name=\"conn.open#1=throw\"/>"));
 }
 
+// Checks that every tag opened is closed in order ("<x/>" and "<!…>" stand
+// alone): enough to catch a malformed page without an XML library.
+bool tags_balance(const std::string& html, std::string& problem) {
+  std::vector<std::string> open;
+  for (std::size_t i = html.find('<'); i != std::string::npos; i = html.find('<', i + 1)) {
+    std::size_t end = html.find('>', i);
+    if (end == std::string::npos) {
+      problem = "unterminated tag";
+      return false;
+    }
+    std::string tag = html.substr(i + 1, end - i - 1);
+    if (tag.empty() || tag[0] == '!' || tag.back() == '/') continue;
+    std::string name = tag.substr(0, tag.find_first_of(" \n"));
+    if (name[0] == '/') {
+      if (open.empty() || open.back() != name.substr(1)) {
+        problem = "</" + name.substr(1) + "> closes " + (open.empty() ? "nothing" : open.back());
+        return false;
+      }
+      open.pop_back();
+    } else {
+      open.push_back(name);
+    }
+  }
+  if (!open.empty()) problem = "<" + open.back() + "> never closed";
+  return open.empty();
+}
+
+TEST(Cli, HtmlReportIsWellFormedWithOneLifetimeBarPerResource) {
+  std::string path = ::testing::TempDir() + "faultscope_report.html";
+  auto r = cli({"run", "canary", "--html", path.c_str()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::ifstream f(path);
+  std::string html((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::string problem;
+  EXPECT_TRUE(tags_balance(html, problem)) << problem;
+  // Each failing run of the canaries: one bar per resource it acquired.
+  auto json = cli({"run", "canary", "--format", "json"});
+  std::size_t failing_runs = 0;
+  for (std::size_t at = json.out.find("\"plan\""); at != std::string::npos;
+       at = json.out.find("\"plan\"", at + 1))
+    ++failing_runs;
+  std::size_t bars = 0, leaked = 0;
+  for (std::size_t at = html.find("<rect class=\"life"); at != std::string::npos;
+       at = html.find("<rect class=\"life", at + 1)) {
+    ++bars;
+    leaked += html.compare(at, 25, "<rect class=\"life leaked\"") == 0;
+  }
+  std::size_t leaking_runs = 0;
+  for (std::size_t at = json.out.find("\"kind\":\"leak\""); at != std::string::npos;
+       at = json.out.find("\"kind\":\"leak\"", at + 1))
+    ++leaking_runs;
+  // Every canary run acquires exactly one resource (a connection, or the lock);
+  // the bars of the runs that leaked it are marked.
+  EXPECT_EQ(bars, failing_runs);
+  EXPECT_EQ(leaked, leaking_runs);
+  EXPECT_GT(leaked, 0u);
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_NE(html.find("class=\"fault\""), std::string::npos) << "injected faults are marked";
+}
+
 struct bad {
   std::vector<const char*> args;
   const char* says;
@@ -120,6 +182,8 @@ INSTANTIATE_TEST_SUITE_P(
                       bad{{"replay", "no-at-sign"}, "SCENARIO@PLAN"},
                       bad{{"replay", "nobody@none"}, "no scenario named 'nobody'"},
                       bad{{"replay", "scope.nested@conn.open#0=throw"}, "hit numbers start at 1"},
-                      bad{{"run", "--output", "/nonexistent-dir/x.json"}, "cannot write"}));
+                      bad{{"run", "--output", "/nonexistent-dir/x.json"}, "cannot write"},
+                      bad{{"run", "--html"}, "--html needs a value"},
+                      bad{{"run", "canary", "--html", "/nonexistent-dir/x.html"}, "cannot write"}));
 
 }  // namespace

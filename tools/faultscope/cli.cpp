@@ -51,6 +51,8 @@ options:
   --format text|json|junit
                        report format on standard output or --output (default text)
   --output FILE        write the report to FILE instead of standard output
+  --html FILE          also write a self-contained HTML page: for every failing run, a
+                       timeline of each resource's lifetime on the virtual clock
   --help               this text
 )";
 
@@ -78,6 +80,7 @@ struct run_args {
   unsigned jobs = 1;
   std::string format = "text";
   std::string output;
+  std::string html;
 };
 
 std::uint64_t number(std::string_view flag, std::string_view value, std::uint64_t min,
@@ -111,6 +114,9 @@ run_args parse_run(const std::vector<std::string_view>& args) {
       a.format = std::string(value());
       if (a.format != "text" && a.format != "json" && a.format != "junit")
         throw usage_error{fmt::format("--format must be text, json or junit, got '{}'", a.format)};
+    } else if (arg == "--html") {
+      a.html = std::string(value());
+      if (a.html.empty()) throw usage_error{"--html needs a file name"};
     } else if (arg == "--output") {
       a.output = std::string(value());
       if (a.output.empty()) throw usage_error{"--output needs a file name"};
@@ -331,6 +337,108 @@ std::string junit_report(const std::vector<result>& results) {
   return out;
 }
 
+// One failing run as an SVG: a bar per resource from acquire to release on the
+// virtual clock (red and marked when it never ended), faults as dashed lines.
+std::string lifetime_svg(const run_result& run) {
+  struct life {
+    std::uint64_t id;
+    std::string name;
+    double from;
+    double to = -1;
+  };
+  std::vector<life> lives;
+  std::vector<std::pair<double, std::string>> faults;
+  double end = std::chrono::duration<double, std::milli>(run.virtual_elapsed).count();
+  for (const auto& e : run.timeline) {
+    double at = std::chrono::duration<double, std::milli>(e.at).count();
+    end = std::max(end, at);
+    if (e.type == event_type::acquire) {
+      lives.push_back({e.resource, fmt::format("{} #{} {}", e.kind, e.resource, e.label), at});
+    } else if (e.type == event_type::release) {
+      for (auto& l : lives)
+        if (l.id == e.resource && l.to < 0) l.to = at;
+    } else if (e.type == event_type::fault) {
+      faults.emplace_back(at, e.detail);
+    }
+  }
+  if (end <= 0) end = 1;
+  const double left = 230, width = 560, row = 22, top = 24;
+  double height = top + row * static_cast<double>(lives.size()) + 30;
+  auto x = [&](double ms) {
+    return left + width * ms / end;
+  };
+  std::string svg = fmt::format(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" "
+      "role=\"img\"><title>resource lifetimes</title>\n",
+      left + width + 20, height);
+  svg += fmt::format(
+      "<text x=\"{}\" y=\"14\" class=\"axis\">0 ms</text><text x=\"{}\" y=\"14\" "
+      "class=\"axis\" text-anchor=\"end\">{:.3f} ms (virtual)</text>\n",
+      left, left + width, end);
+  for (std::size_t i = 0; i < lives.size(); ++i) {
+    const auto& l = lives[i];
+    double y = top + row * static_cast<double>(i);
+    bool leaked = l.to < 0;
+    double to = leaked ? end : l.to;
+    svg += fmt::format("<text x=\"4\" y=\"{}\" class=\"name\">{}</text>\n", y + 14,
+                       xml_escape(l.name));
+    svg += fmt::format(
+        "<rect class=\"life{}\" x=\"{:.1f}\" y=\"{}\" width=\"{:.1f}\" height=\"14\">"
+        "<title>{}: acquired at {:.3f} ms, {}</title></rect>\n",
+        leaked ? " leaked" : "", x(l.from), y + 3, std::max(2.0, x(to) - x(l.from)),
+        xml_escape(l.name), l.from,
+        leaked ? std::string("never released") : fmt::format("released at {:.3f} ms", l.to));
+    if (leaked)
+      svg += fmt::format("<text x=\"{:.1f}\" y=\"{}\" class=\"leak\">leaked</text>\n",
+                         std::min(x(to) + 4, left + width - 40), y + 14);
+  }
+  for (const auto& [at, what] : faults)
+    svg += fmt::format(
+        "<line class=\"fault\" x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"18\" y2=\"{1}\">"
+        "<title>{2}</title></line><text x=\"{0:.1f}\" y=\"{3}\" class=\"fault\">"
+        "{2}</text>\n",
+        x(at), height - 18, xml_escape(what), height - 6);
+  svg += "</svg>\n";
+  return svg;
+}
+
+std::string html_report(const std::vector<result>& results) {
+  std::string out = R"(<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"/><title>faultscope report</title>
+<style>
+body{font:14px system-ui,sans-serif;margin:24px;color:#222}
+h1{font-size:20px} h2{font-size:16px;margin-top:28px} h3{font-size:14px;font-weight:600}
+.pass{color:#1a7f37} .fail{color:#cf222e} code{background:#f3f3f3;padding:1px 4px}
+svg{display:block;margin:8px 0 16px} .name,.axis{font:12px monospace;fill:#444}
+rect.life{fill:#4c8bf5} rect.life.leaked{fill:#cf222e} text.leak{font:12px monospace;fill:#cf222e}
+line.fault{stroke:#e36209;stroke-dasharray:4 3} text.fault{font:11px monospace;fill:#e36209}
+li{margin:2px 0}
+</style></head><body>
+<h1>faultscope report</h1>
+)";
+  for (const auto& r : results) {
+    out += fmt::format(
+        "<h2>{} <span class=\"{}\">{}</span></h2>\n<p>{} schedules over {} fault "
+        "points ({} hits).</p>\n",
+        xml_escape(r.scenario->name), r.ok() ? "pass" : "fail",
+        r.canary() ? (r.ok() ? "canary caught" : "canary missed")
+                   : (r.ok() ? "no violation" : "violations"),
+        r.report.schedules_run + 1, r.report.points, r.report.hits);
+    each_failure(r.report,
+                 [&](const fault_plan& plan, const fault_plan& minimal, const run_result& run) {
+                   out += fmt::format("<h3>under <code>{}</code>: {}</h3>\n<ul>\n",
+                                      xml_escape(plan.to_string()), to_string(run.end));
+                   for (const auto& v : run.violations)
+                     out += fmt::format("<li>{}</li>\n", xml_escape(v.message));
+                   out += fmt::format("<li>replay: <code>{}</code></li>\n</ul>\n",
+                                      xml_escape(replay_command(r.scenario->name, minimal)));
+                   out += lifetime_svg(run);
+                 });
+  }
+  out += "</body></html>\n";
+  return out;
+}
+
 int run_command(const run_args& a, std::ostream& out, std::ostream& err) {
   auto& reg = registry::instance();
   std::vector<const scenario_info*> chosen;
@@ -339,6 +447,16 @@ int run_command(const run_args& a, std::ostream& out, std::ostream& err) {
   if (chosen.empty()) {
     err << fmt::format("faultscope: no scenario matches '{}' (see faultscope list)\n", a.filter);
     return 2;
+  }
+  // Open the files first: a bad path is a usage error before any work is done.
+  std::ofstream output_file, html_file;
+  for (auto [path, file] : {std::pair{&a.output, &output_file}, std::pair{&a.html, &html_file}}) {
+    if (path->empty()) continue;
+    file->open(*path);
+    if (!*file) {
+      err << fmt::format("faultscope: cannot write '{}'\n", *path);
+      return 2;
+    }
   }
   bool colour = a.output.empty() && a.format == "text" && use_colour();
   std::vector<result> results;
@@ -359,16 +477,8 @@ int run_command(const run_args& a, std::ostream& out, std::ostream& err) {
     report = fmt::format("faultscope {}: exploring {} scenario{}\n", version, results.size(),
                          results.size() == 1 ? "" : "s") +
              report;
-  if (!a.output.empty()) {
-    std::ofstream f(a.output);
-    if (!f) {
-      err << fmt::format("faultscope: cannot write '{}'\n", a.output);
-      return 2;
-    }
-    f << report;
-  } else {
-    out << report;
-  }
+  (a.output.empty() ? out : output_file) << report;
+  if (!a.html.empty()) html_file << html_report(results);
   bool ok = std::all_of(results.begin(), results.end(), [](const result& r) { return r.ok(); });
   return ok ? 0 : 1;
 }
