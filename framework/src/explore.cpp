@@ -141,6 +141,15 @@ bool skipped(const explore_options& o, std::string_view point) {
                      [&](const std::string& p) { return glob_match(p, point); });
 }
 
+std::vector<fault_plan> single_fault_plans(const run_result& clean,
+                                           const explore_options& options) {
+  std::vector<fault_plan> plans;
+  for (const auto& h : clean.trace)
+    if (!skipped(options, h.point))
+      for (const auto& k : options.kinds) plans.push_back(fault_plan::single(h.point, h.hit, k));
+  return plans;
+}
+
 namespace {
 
 // Seeded random plans over the clean trace: 1 to 3 faults each, at distinct hits.
@@ -218,9 +227,7 @@ exploration explore(std::string_view name, const scenario_fn& scenario,
   if (opts.swarm > 0) {
     plans = swarm_plans(ex.clean.trace, opts);
   } else {
-    for (auto& h : ex.clean.trace)
-      if (!skipped(opts, h.point))
-        for (auto& k : opts.kinds) plans.push_back(fault_plan::single(h.point, h.hit, k));
+    plans = single_fault_plans(ex.clean, opts);
   }
   if (plans.size() > opts.max_schedules) {
     plans.resize(opts.max_schedules);

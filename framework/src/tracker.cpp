@@ -73,11 +73,14 @@ struct live_record {
 // The open scopes, then the acquiring function itself unless it already names
 // the innermost scope.
 std::string scope_path(const live_record& r) {
+  constexpr std::string_view sep = " › ";
   std::string out = r.scopes ? *r.scopes : std::string();
   auto fn = r.where.function();
-  bool named = out.size() >= fn.size() && out.compare(out.size() - fn.size(), fn.size(), fn) == 0 &&
-               (out.size() == fn.size() || out.ends_with(std::string(" › ").append(fn)));
-  if (!fn.empty() && !named) {
+  auto last_sep = out.rfind(sep);
+  std::string_view innermost = last_sep == std::string::npos
+                                   ? std::string_view(out)
+                                   : std::string_view(out).substr(last_sep + sep.size());
+  if (!fn.empty() && innermost != fn) {
     if (!out.empty()) out += " › ";
     out += fn;
   }

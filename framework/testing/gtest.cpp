@@ -77,13 +77,7 @@ int register_exploration(const char* suite, const char* name, const char* file, 
   // The schedule space is that of a depth-1 exploration, known from a clean run.
   run_options clean = options.run;
   clean.plan = {};
-  run_result r = run(fn, clean);
-  for (const auto& h : r.trace)
-    for (const auto& k : options.kinds) {
-      if (skipped(options, h.point)) break;
-      auto plan = fault_plan::single(h.point, h.hit, k);
-      add(plan, plan.to_string());
-    }
+  for (const auto& plan : single_fault_plans(run(fn, clean), options)) add(plan, plan.to_string());
   return 0;
 }
 

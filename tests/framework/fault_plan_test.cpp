@@ -85,7 +85,9 @@ struct malformed {
   const char* says;
 };
 
-void PrintTo(const malformed& m, std::ostream* os) { *os << '"' << m.token << '"'; }
+void PrintTo(const malformed& m, std::ostream* os) {
+  *os << '"' << m.token << '"';
+}
 
 class MalformedPlan : public ::testing::TestWithParam<malformed> {};
 

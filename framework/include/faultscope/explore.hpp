@@ -86,6 +86,12 @@ struct exploration {
 /// that fired there ended the run in a way `expect` does not accept.
 void apply_outcome_rules(run_result& r, const std::vector<outcome_rule>& expect);
 
+/// The depth-1 schedule space of a clean run: one single-fault plan per
+/// (hit, kind), in trace order, minus skipped points. Exploration and
+/// FAULTSCOPE_TEST both enumerate it here.
+[[nodiscard]] std::vector<fault_plan> single_fault_plans(const run_result& clean,
+                                                         const explore_options& options);
+
 /// True if `options.skip` excludes `point` from the schedule space.
 [[nodiscard]] bool skipped(const explore_options& options, std::string_view point);
 
