@@ -49,6 +49,8 @@ struct run_state {
   detail::virtual_scheduler scheduler;
   faultscope::tracker tracker;
   boost::asio::cancellation_signal root_signal;
+  // After the context: a frame may still hold on to an extension's state.
+  std::vector<std::pair<const std::type_info*, std::unique_ptr<run_extension>>> extensions;
   std::unique_ptr<boost::asio::io_context> io;
   run_context context{*this};
 
@@ -115,6 +117,18 @@ void run_context::cancel_after(std::chrono::nanoseconds after,
   w->deadline = s->scheduler.now() + after;
   w->what = fmt::format("cancellation scheduled at {}", detail::format_vtime(w->deadline));
   s->scheduler.add(w);
+}
+
+run_extension* run_context::find_extension(const std::type_info& type) const {
+  for (auto& [t, e] : state_->extensions)
+    if (*t == type) return e.get();
+  return nullptr;
+}
+
+run_extension& run_context::add_extension(const std::type_info& type,
+                                          std::unique_ptr<run_extension> e) {
+  state_->extensions.emplace_back(&type, std::move(e));
+  return *state_->extensions.back().second;
 }
 
 run_context* current_run() noexcept {
@@ -237,6 +251,9 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
       result.error_message = "unknown exception";
     }
   }
+
+  // Extensions may add an extension while finishing: index, not iterators.
+  for (std::size_t i = 0; i < state.extensions.size(); ++i) state.extensions[i].second->finish(tr);
 
   result.virtual_elapsed = sched.now();
   result.violations = tr.check();

@@ -14,7 +14,10 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <string>
+#include <type_traits>
+#include <typeinfo>
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -69,6 +72,17 @@ namespace detail {
 struct run_state;
 }
 
+/// Per-run state of a library built on faultscope (the SQLite adapter keeps its
+/// memory account and end-of-run checks here). One instance per run and type,
+/// made on first use; `finish` runs after the root coroutine has ended (or hung)
+/// and before the tracker is checked, so it can still report; the instance is
+/// destroyed after every coroutine frame of the run.
+class run_extension {
+ public:
+  virtual ~run_extension() = default;
+  virtual void finish(faultscope::tracker& /*tracker*/) {}
+};
+
 /// What a scenario can reach of its run.
 class run_context {
  public:
@@ -88,7 +102,17 @@ class run_context {
   void cancel_after(std::chrono::nanoseconds after,
                     boost::asio::cancellation_type type = boost::asio::cancellation_type::terminal);
 
+  /// This run's instance of `T` (a `run_extension` with a default constructor).
+  template <typename T>
+  T& extension() {
+    static_assert(std::is_base_of_v<run_extension, T>);
+    if (run_extension* e = find_extension(typeid(T))) return static_cast<T&>(*e);
+    return static_cast<T&>(add_extension(typeid(T), std::make_unique<T>()));
+  }
+
  private:
+  run_extension* find_extension(const std::type_info& type) const;
+  run_extension& add_extension(const std::type_info& type, std::unique_ptr<run_extension> e);
   detail::run_state* state_;
 };
 

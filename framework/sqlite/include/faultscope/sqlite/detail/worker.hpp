@@ -1,0 +1,216 @@
+// Machinery behind the adapter: the worker thread a connection owns, and the
+// jobs posted to it that complete on the caller's executor. Not public API.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <source_location>
+#include <thread>
+#include <type_traits>
+#include <utility>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/cancellation_type.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/system/system_error.hpp>
+
+#include "faultscope/detail/fault_session.hpp"
+#include "faultscope/detail/virtual_scheduler.hpp"
+#include "faultscope/tracker.hpp"
+
+struct sqlite3;
+
+namespace faultscope::sqlite::detail {
+
+struct run_data;
+
+/// What a job installs on the worker thread while it runs, so that the VFS
+/// shim and the allocator hook know whose run they serve.
+struct binding {
+  faultscope::tracker* tracker = nullptr;
+  faultscope::detail::fault_session* faults = nullptr;
+  run_data* run = nullptr;
+  bool vfs_faults = false;
+  bool memory_faults = false;
+  std::source_location opened_at{};  ///< where the connection was opened: names its files
+};
+
+/// The binding of the job running on this thread (empty outside a job).
+[[nodiscard]] const binding& current_binding() noexcept;
+
+class binding_scope {
+ public:
+  explicit binding_scope(const binding& b) noexcept;
+  ~binding_scope();
+  binding_scope(const binding_scope&) = delete;
+  binding_scope& operator=(const binding_scope&) = delete;
+
+ private:
+  binding previous_;
+};
+
+class job {
+ public:
+  virtual ~job() = default;
+  /// On the worker thread: does the work, then posts the completion.
+  virtual void execute(sqlite3* db) = 0;
+  /// The job will never run (cancelled before it started, or the worker is
+  /// gone): posts an operation_aborted completion.
+  virtual void abort() = 0;
+  std::atomic<bool> cancel_requested{false};
+};
+
+/// One thread per connection, as aiosqlite has: SQLite calls on a connection
+/// run there in order, so the connection can be opened without SQLite's mutex.
+class worker {
+ public:
+  worker();
+  ~worker();  // joins
+  worker(const worker&) = delete;
+  worker& operator=(const worker&) = delete;
+
+  void submit(std::shared_ptr<job> j);
+  /// From the caller's thread: stops `j` — dropped if still queued, its
+  /// statement interrupted if running.
+  void cancel(job* j);
+  /// The last job: after it the thread ends.
+  void submit_last(std::shared_ptr<job> j);
+
+  /// Set by the open and close jobs, under the lock `cancel` takes.
+  void set_db(sqlite3* d);
+  /// Owned by the worker thread; read elsewhere only to call sqlite3_interrupt.
+  sqlite3* db = nullptr;
+
+ private:
+  void loop();
+  void enqueue(std::shared_ptr<job> j, bool last);
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<job>> queue_;
+  job* running_ = nullptr;
+  bool last_submitted_ = false;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+/// Signals the result of a job without a value.
+struct none {};
+
+template <typename R>
+using signature_t = std::conditional_t<std::is_same_v<R, none>, void(std::exception_ptr),
+                                       void(std::exception_ptr, R)>;
+
+template <typename R, typename F, typename Handler>
+class job_impl final : public job, public std::enable_shared_from_this<job_impl<R, F, Handler>> {
+ public:
+  job_impl(F fn, Handler h, binding b, worker* w)
+      : fn_(std::move(fn)),
+        handler_(std::move(h)),
+        work_(boost::asio::get_associated_executor(handler_)),
+        binding_(b),
+        worker_(w),
+        clock_(faultscope::detail::current_scheduler()) {
+    // While the job is away the run's clock must not jump: a timeout may fire
+    // only when the virtual time it waits for has truly passed.
+    if (clock_) clock_->begin_external();
+  }
+
+  void start(bool last, bool cancellable) {
+    auto slot = boost::asio::get_associated_cancellation_slot(handler_);
+    if (cancellable && slot.is_connected()) {
+      auto self = this->shared_from_this();
+      slot.assign([self](boost::asio::cancellation_type type) {
+        if ((type & (boost::asio::cancellation_type::terminal |
+                     boost::asio::cancellation_type::partial |
+                     boost::asio::cancellation_type::total)) != boost::asio::cancellation_type::none)
+          self->worker_->cancel(self.get());
+      });
+    }
+    if (last)
+      worker_->submit_last(this->shared_from_this());
+    else
+      worker_->submit(this->shared_from_this());
+  }
+
+  void execute(sqlite3* db) override {
+    {
+      binding_scope scope(binding_);
+      std::optional<faultscope::current_tracker_scope> tracker_scope;
+      if (binding_.tracker) tracker_scope.emplace(*binding_.tracker);
+      std::optional<faultscope::detail::current_fault_session_scope> faults_scope;
+      if (binding_.faults) faults_scope.emplace(*binding_.faults);
+      try {
+        if constexpr (std::is_same_v<R, none>)
+          fn_(db);
+        else
+          result_.emplace(fn_(db));
+      } catch (...) {
+        error_ = std::current_exception();
+      }
+    }
+    complete();
+  }
+
+  void abort() override {
+    error_ = std::make_exception_ptr(boost::system::system_error(
+        boost::asio::error::operation_aborted, "sqlite call cancelled before it ran"));
+    complete();
+  }
+
+ private:
+  void complete() {
+    auto ex = work_.get_executor();
+    auto self = this->shared_from_this();
+    boost::asio::post(ex, [self] {
+      boost::asio::get_associated_cancellation_slot(self->handler_).clear();
+      self->work_.reset();
+      if constexpr (std::is_same_v<R, none>)
+        std::move(self->handler_)(self->error_);
+      else
+        std::move(self->handler_)(self->error_, self->error_ ? R{} : std::move(*self->result_));
+    });
+    // Only now, with the completion queued on the context, may the clock move.
+    if (clock_) clock_->end_external();
+  }
+
+  F fn_;
+  Handler handler_;
+  boost::asio::executor_work_guard<boost::asio::associated_executor_t<Handler>> work_;
+  binding binding_;
+  worker* worker_;
+  faultscope::detail::virtual_scheduler* clock_;
+  std::optional<std::conditional_t<std::is_same_v<R, none>, char, R>> result_;
+  std::exception_ptr error_;
+};
+
+enum class call_kind {
+  normal,   ///< cancellation interrupts it
+  release,  ///< a cleanup: runs to the end whatever is cancelled
+  last,     ///< a cleanup after which the worker thread ends
+};
+
+/// Runs `fn(sqlite3*)` on the worker and completes with its value (or its
+/// exception) on the awaiting coroutine's executor.
+template <typename R, typename F>
+auto submit(worker& w, const binding& b, F fn, call_kind kind = call_kind::normal) {
+  auto initiate = [&w, &b, kind](auto handler, F f) {
+    using H = decltype(handler);
+    auto j = std::make_shared<job_impl<R, F, H>>(std::move(f), std::move(handler), b, &w);
+    j->start(kind == call_kind::last, kind == call_kind::normal);
+  };
+  return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>, signature_t<R>>(
+      initiate, boost::asio::use_awaitable, std::move(fn));
+}
+
+}  // namespace faultscope::sqlite::detail

@@ -1,0 +1,83 @@
+// A prepared statement, which is also aiosqlite's cursor: bind parameters, run
+// it, fetch its rows one at a time or all at once. It is tracked from prepare
+// to finalize; a statement never finalized is a leak naming its SQL.
+//
+//   co_await faultscope::async_with(faultscope::sqlite::cursor(db, "SELECT * FROM users"),
+//       [&](faultscope::sqlite::statement& cur) -> awaitable<void> {
+//         while (auto r = co_await cur.fetch_one()) use(*r);
+//       });
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <source_location>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "faultscope/context_manager.hpp"
+#include "faultscope/sqlite/value.hpp"
+
+namespace faultscope::sqlite {
+
+class connection;
+
+namespace detail {
+struct statement_state;
+}
+
+class statement {
+ public:
+  statement() = default;
+
+  /// Resets, binds `params`, runs to the end; returns the rows changed.
+  template <typename... Args>
+  boost::asio::awaitable<std::int64_t> execute(Args&&... args) {
+    return execute_values({to_value(std::forward<Args>(args))...});
+  }
+  /// Resets, binds `params`, returns every row.
+  template <typename... Args>
+  boost::asio::awaitable<std::vector<row>> query(Args&&... args) {
+    return query_values({to_value(std::forward<Args>(args))...});
+  }
+  /// Resets and binds, for fetching.
+  template <typename... Args>
+  boost::asio::awaitable<void> bind(Args&&... args) {
+    return bind_values({to_value(std::forward<Args>(args))...});
+  }
+  /// The next row, or nullopt at the end.
+  boost::asio::awaitable<std::optional<row>> fetch_one();
+  /// Every remaining row.
+  boost::asio::awaitable<std::vector<row>> fetch_all();
+  /// Frees the statement. Never fails; a second call does nothing.
+  boost::asio::awaitable<void> finalize();
+
+  [[nodiscard]] bool is_open() const noexcept;
+  [[nodiscard]] const std::string& sql() const noexcept;
+
+ private:
+  friend class connection;
+  explicit statement(std::shared_ptr<detail::statement_state> s) : state_(std::move(s)) {}
+  boost::asio::awaitable<std::int64_t> execute_values(std::vector<value> params);
+  boost::asio::awaitable<std::vector<row>> query_values(std::vector<value> params);
+  boost::asio::awaitable<void> bind_values(std::vector<value> params);
+  std::shared_ptr<detail::statement_state> state_;
+};
+
+/// `async with db.execute(sql, params) as cursor`: the statement is finalized
+/// whatever ends the body.
+[[nodiscard]] context_manager<statement> cursor(
+    connection& db, std::string sql, std::vector<value> params,
+    std::source_location loc = std::source_location::current());
+// Overloads, not class-type default arguments: see connection::cursor.
+[[nodiscard]] inline context_manager<statement> cursor(
+    connection& db, std::string sql, std::source_location loc = std::source_location::current()) {
+  return cursor(db, std::move(sql), std::vector<value>{}, loc);
+}
+/// A prepared statement for the body to run many times; finalized after it.
+[[nodiscard]] context_manager<statement> prepared(
+    connection& db, std::string sql, std::source_location loc = std::source_location::current());
+
+}  // namespace faultscope::sqlite

@@ -1,0 +1,695 @@
+#include "faultscope/sqlite/connection.hpp"
+
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <boost/asio/error.hpp>
+#include <boost/system/system_error.hpp>
+
+#include "faultscope/fault_point.hpp"
+#include "faultscope/sqlite/hooks.hpp"
+#include "faultscope/sqlite/statement.hpp"
+#include "faultscope/sqlite/transaction.hpp"
+#include "run_data.hpp"
+
+using boost::asio::awaitable;
+
+namespace faultscope::sqlite {
+namespace detail {
+
+void check(int rc, sqlite3* db, const std::string& sql) {
+  if (rc == SQLITE_OK || rc == SQLITE_ROW || rc == SQLITE_DONE) return;
+  if ((rc & 0xff) == SQLITE_INTERRUPT)
+    throw boost::system::system_error(boost::asio::error::operation_aborted,
+                                      "sqlite statement interrupted");
+  throw error(rc, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), sql);
+}
+
+namespace {
+
+struct finalizer {
+  void operator()(sqlite3_stmt* s) const noexcept { sqlite3_finalize(s); }
+};
+using stmt_ptr = std::unique_ptr<sqlite3_stmt, finalizer>;
+
+stmt_ptr prepare(sqlite3* db, const std::string& sql, const char** tail = nullptr) {
+  sqlite3_stmt* s = nullptr;
+  int rc = sqlite3_prepare_v2(db, sql.c_str(), static_cast<int>(sql.size() + 1), &s, tail);
+  stmt_ptr owned(s);
+  check(rc, db, sql);
+  return owned;
+}
+
+void bind_all(sqlite3_stmt* s, const std::vector<value>& params, sqlite3* db,
+              const std::string& sql) {
+  const int expected = sqlite3_bind_parameter_count(s);
+  if (static_cast<int>(params.size()) != expected)
+    throw error(SQLITE_RANGE,
+                fmt::format("{} parameters given, the statement has {}", params.size(), expected),
+                sql);
+  for (int i = 0; i < expected; ++i) {
+    const value& v = params[static_cast<std::size_t>(i)];
+    int rc = std::visit(
+        [&](const auto& x) {
+          using T = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<T, std::nullptr_t>) {
+            return sqlite3_bind_null(s, i + 1);
+          } else if constexpr (std::is_same_v<T, std::int64_t>) {
+            return sqlite3_bind_int64(s, i + 1, x);
+          } else if constexpr (std::is_same_v<T, double>) {
+            return sqlite3_bind_double(s, i + 1, x);
+          } else if constexpr (std::is_same_v<T, std::string>) {
+            return sqlite3_bind_text64(s, i + 1, x.data(), x.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+          } else {
+            return sqlite3_bind_blob64(s, i + 1, x.data(), x.size(), SQLITE_TRANSIENT);
+          }
+        },
+        v);
+    check(rc, db, sql);
+  }
+}
+
+std::shared_ptr<const std::vector<std::string>> columns_of(sqlite3_stmt* s) {
+  auto cols = std::make_shared<std::vector<std::string>>();
+  const int n = sqlite3_column_count(s);
+  cols->reserve(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    const char* name = sqlite3_column_name(s, i);
+    cols->emplace_back(name ? name : "");
+  }
+  return cols;
+}
+
+row read_row(sqlite3_stmt* s, const std::shared_ptr<const std::vector<std::string>>& cols) {
+  const int n = sqlite3_column_count(s);
+  std::vector<value> values;
+  values.reserve(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    switch (sqlite3_column_type(s, i)) {
+      case SQLITE_INTEGER:
+        values.emplace_back(static_cast<std::int64_t>(sqlite3_column_int64(s, i)));
+        break;
+      case SQLITE_FLOAT:
+        values.emplace_back(sqlite3_column_double(s, i));
+        break;
+      case SQLITE_TEXT: {
+        const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s, i));
+        values.emplace_back(std::string(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(s, i))));
+        break;
+      }
+      case SQLITE_BLOB: {
+        const auto* p = static_cast<const std::byte*>(sqlite3_column_blob(s, i));
+        values.emplace_back(blob(p, p + sqlite3_column_bytes(s, i)));
+        break;
+      }
+      default:
+        values.emplace_back(nullptr);
+    }
+  }
+  return row(cols, std::move(values));
+}
+
+// Steps to the end; a NOMEM or I/O error mid-way throws with the statement reset.
+std::vector<row> step_all(sqlite3_stmt* s, sqlite3* db, const std::string& sql,
+                          const std::shared_ptr<const std::vector<std::string>>& cols) {
+  std::vector<row> rows;
+  for (;;) {
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+      rows.push_back(read_row(s, cols));
+      continue;
+    }
+    if (rc != SQLITE_DONE) {
+      sqlite3_reset(s);
+      check(rc, db, sql);
+    }
+    return rows;
+  }
+}
+
+std::int64_t run_to_end(sqlite3_stmt* s, sqlite3* db, const std::string& sql) {
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+  }
+  if (rc != SQLITE_DONE) {
+    sqlite3_reset(s);
+    check(rc, db, sql);
+  }
+  return sqlite3_changes64(db);
+}
+
+int exec(sqlite3* db, const char* sql) {
+  return sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
+}
+
+}  // namespace
+
+connection_state::connection_state(std::string p, connection_options o)
+    : path(std::move(p)), options(std::move(o)) {
+  if (options.label.empty()) options.label = std::filesystem::path(path).filename().string();
+  if (options.flags == 0) options.flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+}
+
+connection_state::~connection_state() {
+  // An open connection abandoned without close(): the tracker already holds it
+  // as a leak; the worker closes the handle itself as it stops.
+  if (open && bind.run) --bind.run->connections;
+}
+
+void connection_state::require_open(const char* what) const {
+  if (!open)
+    throw error(SQLITE_MISUSE, fmt::format("{} on a closed connection to {}", what, options.label));
+}
+
+outcome transaction_state::effective() const noexcept {
+  if (state != outcome::committed) return state;
+  return parent ? parent->effective() : outcome::committed;
+}
+
+}  // namespace detail
+
+// ---- connection ------------------------------------------------------------
+
+awaitable<connection> connection::open(std::string path, connection_options options,
+                                       std::source_location loc) {
+  install();
+  FAULTSCOPE_FAULT_POINT("sqlite.open");
+  auto st = std::make_shared<detail::connection_state>(std::move(path), std::move(options));
+  st->bind.tracker = current_tracker();
+  st->bind.faults = faultscope::detail::current_fault_session();
+  st->bind.run = detail::run_data::of_current_run();
+  st->bind.vfs_faults = st->options.vfs_faults;
+  st->bind.memory_faults = st->options.memory_faults;
+  st->bind.opened_at = loc;
+  auto* w = &st->w;
+  const std::string* p = &st->path;
+  const int flags = st->options.flags | SQLITE_OPEN_NOMUTEX;
+  const int busy = st->options.busy_timeout_ms;
+  co_await detail::submit<detail::none>(st->w, st->bind, [w, p, flags, busy](sqlite3*) {
+    sqlite3* db = nullptr;
+    int rc = sqlite3_open_v2(p->c_str(), &db, flags, vfs_name);
+    if (rc != SQLITE_OK) {
+      std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+      sqlite3_close(db);
+      throw error(rc, msg, "open " + *p);
+    }
+    sqlite3_extended_result_codes(db, 1);
+    if (busy > 0) sqlite3_busy_timeout(db, busy);
+    w->set_db(db);
+  });
+  if (st->bind.tracker)
+    st->id = st->bind.tracker->acquire("sqlite.connection", st->options.label, loc);
+  st->open = true;
+  if (st->bind.run) ++st->bind.run->connections;
+  co_return connection(std::move(st));
+}
+
+awaitable<void> connection::close() {
+  if (!state_ || !state_->open) co_return;
+  auto st = state_;
+  st->open = false;
+  const bool adapter_transaction = st->open_transactions > 0;
+  auto* w = &st->w;
+  auto* known = &st->statements;
+  const std::string* label = &st->options.label;
+  co_await detail::submit<detail::none>(
+      st->w, st->bind,
+      [w, known, label, adapter_transaction](sqlite3* db) {
+        tracker* t = current_tracker();
+        // Statements the adapter prepared are tracked already (a leak names
+        // them); any other one was prepared through call() and never finalized.
+        for (sqlite3_stmt* s = sqlite3_next_stmt(db, nullptr); s; s = sqlite3_next_stmt(db, s))
+          if (!known->contains(s) && t)
+            t->report(violation_kind::leak,
+                      fmt::format("statement never finalized when {} was closed: {}", *label,
+                                  sqlite3_sql(s) ? sqlite3_sql(s) : "?"));
+        while (sqlite3_stmt* s = sqlite3_next_stmt(db, nullptr)) sqlite3_finalize(s);
+        known->clear();
+        if (!sqlite3_get_autocommit(db)) {
+          if (!adapter_transaction && t)
+            t->report(violation_kind::leak,
+                      fmt::format("transaction still open when {} was closed (SQLite rolls it "
+                                  "back): a BEGIN without COMMIT or ROLLBACK",
+                                  *label));
+          detail::exec(db, "ROLLBACK");
+        }
+        if (sqlite3_close(db) != SQLITE_OK) sqlite3_close_v2(db);
+        w->set_db(nullptr);
+      },
+      detail::call_kind::last);
+  if (st->bind.tracker) st->bind.tracker->release(st->id);
+  if (st->bind.run) --st->bind.run->connections;
+}
+
+awaitable<std::int64_t> connection::execute_values(std::string sql, std::vector<value> params) {
+  auto st = state_;
+  if (!st) throw std::logic_error("sqlite: execute on an empty connection");
+  st->require_open("execute");
+  FAULTSCOPE_FAULT_POINT("sqlite.execute");
+  const std::string* q = &sql;
+  const std::vector<value>* ps = &params;
+  co_return co_await detail::submit<std::int64_t>(st->w, st->bind, [q, ps](sqlite3* db) {
+    if (!ps->empty()) {
+      auto s = detail::prepare(db, *q);
+      detail::bind_all(s.get(), *ps, db, *q);
+      return detail::run_to_end(s.get(), db, *q);
+    }
+    // Several statements separated by ';', as sqlite3_exec runs them.
+    std::int64_t changes = 0;
+    const char* rest = q->c_str();
+    while (rest && *rest) {
+      sqlite3_stmt* raw = nullptr;
+      const char* tail = nullptr;
+      int rc = sqlite3_prepare_v2(db, rest, -1, &raw, &tail);
+      detail::stmt_ptr s(raw);
+      detail::check(rc, db, *q);
+      rest = tail;
+      if (!s) continue;  // whitespace or a comment
+      changes += detail::run_to_end(s.get(), db, *q);
+    }
+    return changes;
+  });
+}
+
+awaitable<std::vector<row>> connection::query_values(std::string sql, std::vector<value> params) {
+  auto st = state_;
+  if (!st) throw std::logic_error("sqlite: query on an empty connection");
+  st->require_open("query");
+  FAULTSCOPE_FAULT_POINT("sqlite.query");
+  const std::string* q = &sql;
+  const std::vector<value>* ps = &params;
+  co_return co_await detail::submit<std::vector<row>>(st->w, st->bind, [q, ps](sqlite3* db) {
+    auto s = detail::prepare(db, *q);
+    detail::bind_all(s.get(), *ps, db, *q);
+    return detail::step_all(s.get(), db, *q, detail::columns_of(s.get()));
+  });
+}
+
+awaitable<statement> connection::cursor_values(std::string sql, std::vector<value> params,
+                                               std::source_location loc) {
+  auto st = state_;
+  if (!st) throw std::logic_error("sqlite: prepare on an empty connection");
+  st->require_open("prepare");
+  FAULTSCOPE_FAULT_POINT("sqlite.prepare");
+  const std::string* q = &sql;
+  const std::vector<value>* ps = &params;
+  auto* known = &st->statements;
+  sqlite3_stmt* raw =
+      co_await detail::submit<sqlite3_stmt*>(st->w, st->bind, [q, ps, known](sqlite3* db) {
+        auto s = detail::prepare(db, *q);
+        if (!s) throw error(SQLITE_MISUSE, "no statement in the SQL", *q);
+        if (!ps->empty()) detail::bind_all(s.get(), *ps, db, *q);
+        known->insert(s.get());
+        return s.release();
+      });
+  auto ss = std::make_shared<detail::statement_state>();
+  ss->conn = st;
+  ss->stmt = raw;
+  ss->sql = std::move(sql);
+  if (st->bind.tracker) ss->id = st->bind.tracker->acquire("sqlite.statement", ss->sql, loc);
+  co_return statement(std::move(ss));
+}
+
+awaitable<transaction> connection::begin_impl(std::string mode, std::source_location loc) {
+  auto st = state_;
+  if (!st) throw std::logic_error("sqlite: begin on an empty connection");
+  st->require_open("begin");
+  if (mode != "DEFERRED" && mode != "IMMEDIATE" && mode != "EXCLUSIVE")
+    throw std::invalid_argument(
+        fmt::format("sqlite: transaction mode '{}' (expected DEFERRED, IMMEDIATE or EXCLUSIVE)",
+                    mode));
+  FAULTSCOPE_FAULT_POINT("sqlite.begin");
+  std::string sql = "BEGIN " + mode;
+  const std::string* q = &sql;
+  co_await detail::submit<detail::none>(st->w, st->bind, [q](sqlite3* db) {
+    detail::check(detail::exec(db, q->c_str()), db, *q);
+  });
+  auto ts = std::make_shared<detail::transaction_state>();
+  ts->conn = st;
+  ts->state = outcome::open;
+  ts->where = site::from(loc);
+  if (st->bind.tracker)
+    ts->id = st->bind.tracker->acquire("sqlite.transaction",
+                                       fmt::format("{} on {}", sql, st->options.label), loc);
+  ++st->open_transactions;
+  co_return transaction(*this, std::move(ts));
+}
+
+awaitable<statement> connection::prepare(std::string_view sql, std::source_location loc) {
+  return cursor_values(std::string(sql), {}, loc);
+}
+awaitable<statement> connection::cursor(std::string_view sql, std::vector<value> params,
+                                        std::source_location loc) {
+  return cursor_values(std::string(sql), std::move(params), loc);
+}
+awaitable<statement> connection::cursor(std::string_view sql, std::source_location loc) {
+  return cursor_values(std::string(sql), {}, loc);
+}
+awaitable<transaction> connection::begin(std::string_view mode, std::source_location loc) {
+  return begin_impl(std::string(mode), loc);
+}
+
+bool connection::is_open() const noexcept {
+  return state_ && state_->open;
+}
+const std::string& connection::path() const noexcept {
+  static const std::string none;
+  return state_ ? state_->path : none;
+}
+const std::string& connection::label() const noexcept {
+  static const std::string none;
+  return state_ ? state_->options.label : none;
+}
+
+context_manager<connection> connect(std::string path, connection_options options) {
+  return [path = std::move(path),
+          options = std::move(options)](yield<connection> y) -> awaitable<void> {
+    connection db = co_await connection::open(path, options);
+    co_await y(db);
+    co_await db.close();
+  };
+}
+
+// ---- statement ---------------------------------------------------------------
+
+namespace {
+detail::statement_state& live(const std::shared_ptr<detail::statement_state>& s, const char* what) {
+  if (!s || !s->stmt) throw error(SQLITE_MISUSE, fmt::format("{} on a finalized statement", what));
+  s->conn->require_open(what);
+  return *s;
+}
+}  // namespace
+
+awaitable<std::int64_t> statement::execute_values(std::vector<value> params) {
+  auto ss = state_;
+  auto& s = live(ss, "execute");
+  FAULTSCOPE_FAULT_POINT("sqlite.execute");
+  sqlite3_stmt* stmt = s.stmt;
+  const std::string* q = &s.sql;
+  const std::vector<value>* ps = &params;
+  if (s.conn->bind.tracker) s.conn->bind.tracker->touch(s.id);
+  co_return co_await detail::submit<std::int64_t>(s.conn->w, s.conn->bind,
+                                                  [stmt, q, ps](sqlite3* db) {
+                                                    sqlite3_reset(stmt);
+                                                    sqlite3_clear_bindings(stmt);
+                                                    detail::bind_all(stmt, *ps, db, *q);
+                                                    return detail::run_to_end(stmt, db, *q);
+                                                  });
+}
+
+awaitable<std::vector<row>> statement::query_values(std::vector<value> params) {
+  auto ss = state_;
+  auto& s = live(ss, "query");
+  FAULTSCOPE_FAULT_POINT("sqlite.query");
+  sqlite3_stmt* stmt = s.stmt;
+  const std::string* q = &s.sql;
+  const std::vector<value>* ps = &params;
+  if (!s.columns) s.columns = detail::columns_of(stmt);
+  auto cols = s.columns;
+  if (s.conn->bind.tracker) s.conn->bind.tracker->touch(s.id);
+  const auto* c = &cols;
+  co_return co_await detail::submit<std::vector<row>>(
+      s.conn->w, s.conn->bind, [stmt, q, ps, c](sqlite3* db) {
+        sqlite3_reset(stmt);
+        sqlite3_clear_bindings(stmt);
+        detail::bind_all(stmt, *ps, db, *q);
+        return detail::step_all(stmt, db, *q, *c);
+      });
+}
+
+awaitable<void> statement::bind_values(std::vector<value> params) {
+  auto ss = state_;
+  auto& s = live(ss, "bind");
+  sqlite3_stmt* stmt = s.stmt;
+  const std::string* q = &s.sql;
+  const std::vector<value>* ps = &params;
+  bool* done = &s.done;
+  co_await detail::submit<detail::none>(s.conn->w, s.conn->bind, [stmt, q, ps, done](sqlite3* db) {
+    *done = false;
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    detail::bind_all(stmt, *ps, db, *q);
+  });
+}
+
+awaitable<std::optional<row>> statement::fetch_one() {
+  auto ss = state_;
+  auto& s = live(ss, "fetch_one");
+  FAULTSCOPE_FAULT_POINT("sqlite.fetch");
+  if (!s.columns) s.columns = detail::columns_of(s.stmt);
+  sqlite3_stmt* stmt = s.stmt;
+  const std::string* q = &s.sql;
+  auto cols = s.columns;
+  if (s.conn->bind.tracker) s.conn->bind.tracker->touch(s.id);
+  const auto* c = &cols;
+  bool* done = &s.done;
+  co_return co_await detail::submit<std::optional<row>>(
+      s.conn->w, s.conn->bind, [stmt, q, c, done](sqlite3* db) -> std::optional<row> {
+        if (*done) return std::nullopt;
+        int rc = sqlite3_step(stmt);
+        if (rc == SQLITE_ROW) return detail::read_row(stmt, *c);
+        *done = true;
+        if (rc != SQLITE_DONE) {
+          sqlite3_reset(stmt);
+          detail::check(rc, db, *q);
+        }
+        return std::nullopt;
+      });
+}
+
+awaitable<std::vector<row>> statement::fetch_all() {
+  auto ss = state_;
+  auto& s = live(ss, "fetch_all");
+  FAULTSCOPE_FAULT_POINT("sqlite.fetch");
+  if (!s.columns) s.columns = detail::columns_of(s.stmt);
+  sqlite3_stmt* stmt = s.stmt;
+  const std::string* q = &s.sql;
+  auto cols = s.columns;
+  if (s.conn->bind.tracker) s.conn->bind.tracker->touch(s.id);
+  auto* c = &cols;
+  bool* done = &s.done;
+  co_return co_await detail::submit<std::vector<row>>(
+      s.conn->w, s.conn->bind, [stmt, q, c, done](sqlite3* db) {
+        if (*done) return std::vector<row>{};
+        *done = true;
+        return detail::step_all(stmt, db, *q, *c);
+      });
+}
+
+awaitable<void> statement::finalize() {
+  auto ss = state_;
+  if (!ss || !ss->stmt) co_return;
+  sqlite3_stmt* stmt = ss->stmt;
+  ss->stmt = nullptr;
+  auto& conn = *ss->conn;
+  // Closing the connection finalized it already.
+  if (conn.open) {
+    auto* known = &conn.statements;
+    co_await detail::submit<detail::none>(
+        conn.w, conn.bind,
+        [stmt, known](sqlite3*) {
+          known->erase(stmt);
+          sqlite3_finalize(stmt);
+        },
+        detail::call_kind::release);
+  }
+  if (conn.bind.tracker) conn.bind.tracker->release(ss->id);
+}
+
+bool statement::is_open() const noexcept {
+  return state_ && state_->stmt;
+}
+const std::string& statement::sql() const noexcept {
+  static const std::string none;
+  return state_ ? state_->sql : none;
+}
+
+context_manager<statement> cursor(connection& db, std::string sql, std::vector<value> params,
+                                  std::source_location loc) {
+  return [&db, sql = std::move(sql), params = std::move(params),
+          loc](yield<statement> y) -> awaitable<void> {
+    statement s = co_await db.cursor(sql, params, loc);
+    co_await y(s);
+    co_await s.finalize();
+  };
+}
+
+context_manager<statement> prepared(connection& db, std::string sql, std::source_location loc) {
+  return [&db, sql = std::move(sql), loc](yield<statement> y) -> awaitable<void> {
+    statement s = co_await db.prepare(sql, loc);
+    co_await y(s);
+    co_await s.finalize();
+  };
+}
+
+// ---- transaction ---------------------------------------------------------------
+
+std::string_view to_string(outcome o) noexcept {
+  switch (o) {
+    case outcome::open:
+      return "open";
+    case outcome::committed:
+      return "committed";
+    case outcome::rolled_back:
+      return "rolled back";
+    case outcome::unknown:
+      return "unknown";
+  }
+  return "?";
+}
+
+outcome transaction::state() const noexcept {
+  return state_ ? state_->state : outcome::open;
+}
+
+awaitable<void> transaction::commit() {
+  auto ts = state_;
+  if (!ts || ts->state != outcome::open) throw std::logic_error("sqlite: commit of an ended transaction");
+  ts->conn->require_open("commit");
+  FAULTSCOPE_FAULT_POINT(ts->savepoint.empty() ? "sqlite.commit" : "sqlite.savepoint");
+  co_await end(true);
+}
+
+awaitable<void> transaction::rollback() {
+  auto ts = state_;
+  if (!ts || ts->state != outcome::open) co_return;
+  if (!ts->conn->open) {
+    // close() rolled it back (and the tracker reports the transaction).
+    ts->state = outcome::rolled_back;
+    co_return;
+  }
+  co_await end(false);
+}
+
+namespace {
+struct end_result {
+  int rc = SQLITE_OK;
+  std::string message;
+  bool still_open = false;  // the transaction (or savepoint) is still there
+};
+}  // namespace
+
+awaitable<void> transaction::end(bool commit) {
+  auto ts = state_;
+  auto& conn = *ts->conn;
+  std::string sp = ts->savepoint;
+  const std::string* name = &ts->savepoint;
+  const bool nested = !sp.empty();
+  end_result r = co_await detail::submit<end_result>(
+      conn.w, conn.bind,
+      [commit, name, nested](sqlite3* db) {
+        end_result out;
+        // Still open? A top-level transaction is while autocommit is off; a
+        // savepoint as long as its transaction is (SQLite may have rolled the
+        // whole transaction back after an I/O or out-of-memory error).
+        auto open = [&] { return sqlite3_get_autocommit(db) == 0; };
+        if (commit) {
+          std::string sql = nested ? "RELEASE " + *name : "COMMIT";
+          out.rc = detail::exec(db, sql.c_str());
+          if (out.rc != SQLITE_OK) out.message = sqlite3_errmsg(db);
+          out.still_open = open();
+          return out;
+        }
+        // A transient failure (out of memory, busy, an I/O hiccup) must not
+        // leave the transaction open: try again a few times.
+        std::string sql = nested ? "ROLLBACK TO " + *name + "; RELEASE " + *name : "ROLLBACK";
+        for (int attempt = 0; attempt < 4 && open(); ++attempt) {
+          out.rc = detail::exec(db, sql.c_str());
+          if (out.rc == SQLITE_OK) break;
+          out.message = sqlite3_errmsg(db);
+          if (nested && out.message.find("no such savepoint") != std::string::npos) break;
+        }
+        out.still_open = open() && !(nested && out.rc == SQLITE_OK);
+        if (nested && out.rc != SQLITE_OK && out.message.find("no such savepoint") != std::string::npos)
+          out.still_open = false;
+        return out;
+      },
+      detail::call_kind::release);
+
+  auto finish = [&](outcome o) {
+    ts->state = o;
+    if (conn.bind.tracker) conn.bind.tracker->release(ts->id);
+    if (!nested) --conn.open_transactions;
+  };
+  if (commit) {
+    if (r.rc == SQLITE_OK) {
+      finish(outcome::committed);
+      co_return;
+    }
+    // The savepoint (or transaction) still open: the commit did not happen and
+    // the caller's scope rolls back. Gone: SQLite rolled back after an error
+    // during COMMIT, and may or may not have made it durable first.
+    if (!r.still_open) finish(outcome::unknown);
+    throw error(r.rc, r.message, nested ? "RELEASE " + sp : "COMMIT");
+  }
+  if (r.still_open) throw error(r.rc, r.message, nested ? "ROLLBACK TO " + sp : "ROLLBACK");
+  finish(outcome::rolled_back);
+}
+
+awaitable<transaction> transaction::savepoint(std::source_location loc) {
+  auto ts = state_;
+  if (!ts || ts->state != outcome::open)
+    throw std::logic_error("sqlite: savepoint in an ended transaction");
+  auto& conn = *ts->conn;
+  conn.require_open("savepoint");
+  FAULTSCOPE_FAULT_POINT("sqlite.savepoint");
+  std::string name = fmt::format("faultscope_sp{}", ++conn.savepoints);
+  std::string sql = "SAVEPOINT " + name;
+  const std::string* q = &sql;
+  co_await detail::submit<detail::none>(conn.w, conn.bind, [q](sqlite3* db) {
+    detail::check(detail::exec(db, q->c_str()), db, *q);
+  });
+  auto sp = std::make_shared<detail::transaction_state>();
+  sp->conn = ts->conn;
+  sp->parent = ts;
+  sp->savepoint = name;
+  sp->state = outcome::open;
+  sp->where = site::from(loc);
+  if (conn.bind.tracker)
+    sp->id = conn.bind.tracker->acquire("sqlite.transaction",
+                                        fmt::format("SAVEPOINT on {}", conn.options.label), loc);
+  co_return transaction(conn_, std::move(sp));
+}
+
+namespace {
+// The transaction scope: commit on success; on failure, a failed commit's
+// error propagates (not a cleanup failure: the transaction ended), after a
+// rollback if SQLite left it open.
+awaitable<void> run_transaction(transaction tx, yield<transaction> y) {
+  auto exit = co_await y(tx);
+  if (!exit.ok()) {
+    co_await tx.rollback();
+    co_return;
+  }
+  std::exception_ptr commit_error;
+  try {
+    co_await tx.commit();
+  } catch (...) {
+    commit_error = std::current_exception();
+  }
+  if (!commit_error) co_return;
+  y.cleanup_reported();
+  co_await tx.rollback();
+  std::rethrow_exception(commit_error);
+}
+}  // namespace
+
+context_manager<transaction> begin(connection& db, std::string_view mode_view,
+                                   std::source_location loc) {
+  return [&db, mode = std::string(mode_view), loc](yield<transaction> y) -> awaitable<void> {
+    transaction tx = co_await db.begin(mode, loc);
+    co_await run_transaction(tx, y);
+  };
+}
+
+context_manager<transaction> savepoint(transaction& outer, std::source_location loc) {
+  return [&outer, loc](yield<transaction> y) -> awaitable<void> {
+    transaction tx = co_await outer.savepoint(loc);
+    co_await run_transaction(tx, y);
+  };
+}
+
+}  // namespace faultscope::sqlite

@@ -1,0 +1,217 @@
+#include "run_data.hpp"
+
+#include <sqlite3.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "faultscope/sqlite/error.hpp"
+#include "faultscope/sqlite/hooks.hpp"
+#include "faultscope/sqlite/transaction.hpp"
+
+namespace faultscope::sqlite {
+namespace detail {
+
+run_data::run_data() : account(new memory_account), files(std::make_shared<file_registry>()) {}
+
+run_data::~run_data() {
+  {
+    std::lock_guard lock(files->mutex);
+    files->tracker = nullptr;
+  }
+  account->unref();
+  if (!scratch.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(scratch, ec);
+  }
+}
+
+run_data* run_data::of_current_run() {
+  run_context* ctx = current_run();
+  if (!ctx) return nullptr;
+  auto& d = ctx->extension<run_data>();
+  if (!d.tracker) {
+    d.tracker = &ctx->tracker();
+    std::lock_guard lock(d.files->mutex);
+    d.files->tracker = d.tracker;
+  }
+  return &d;
+}
+
+void run_data::finish(faultscope::tracker& t) {
+  for (const auto& db : databases) db->verify(t);
+  // Only once every connection is closed must SQLite have given back what it
+  // took for this run; a connection still open is reported as a leak already.
+  const auto bytes = account->bytes.load();
+  if (connections == 0 && bytes != 0 && memory_hook_installed())
+    t.report(violation_kind::leak,
+             fmt::format("sqlite memory: {} bytes in {} allocations still held after every "
+                         "connection of the run closed",
+                         bytes, account->blocks.load()));
+}
+
+}  // namespace detail
+
+namespace {
+
+struct plain_db {
+  sqlite3* db = nullptr;
+  ~plain_db() { sqlite3_close_v2(db); }
+};
+
+// A connection outside faultscope's VFS and accounting: setup and verification
+// are not part of what a run tests.
+void open_plain(plain_db& p, const std::string& path, int flags) {
+  int rc = sqlite3_open_v2(path.c_str(), &p.db, flags, nullptr);
+  if (rc != SQLITE_OK)
+    throw error(rc, p.db ? sqlite3_errmsg(p.db) : sqlite3_errstr(rc), "open " + path);
+  sqlite3_extended_result_codes(p.db, 1);
+}
+
+std::string make_scratch_dir() {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string pattern = fmt::format("{}/faultscope-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+  if (!mkdtemp(pattern.data()))
+    throw std::runtime_error(fmt::format("cannot make a scratch directory {}", pattern));
+  return pattern;
+}
+
+std::string quote_identifier(std::string_view name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+test_database& test_database::create(run_context& ctx, std::string_view setup_sql,
+                                     std::string_view name) {
+  install();
+  auto& d = ctx.extension<detail::run_data>();
+  if (!d.tracker) detail::run_data::of_current_run();
+  if (d.scratch.empty()) d.scratch = make_scratch_dir();
+  std::string path = fmt::format("{}/{}", d.scratch, name);
+  for (const auto& db : d.databases)
+    if (db->path() == path) return *db;
+  plain_db p;
+  open_plain(p, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  if (!setup_sql.empty()) {
+    std::string sql(setup_sql);
+    char* msg = nullptr;
+    int rc = sqlite3_exec(p.db, sql.c_str(), nullptr, nullptr, &msg);
+    std::string text = msg ? msg : "";
+    sqlite3_free(msg);
+    if (rc != SQLITE_OK) throw error(rc, text, sql);
+  }
+  d.databases.push_back(std::make_unique<test_database>(path));
+  return *d.databases.back();
+}
+
+void test_database::wrote(const transaction& tx, std::string_view table, std::int64_t rowid,
+                          std::source_location loc) {
+  entries_.push_back({std::string(table), rowid, tx.shared_state(), site::from(loc)});
+}
+
+void test_database::committed(std::string_view table, std::int64_t rowid,
+                              std::source_location loc) {
+  entries_.push_back({std::string(table), rowid, nullptr, site::from(loc)});
+}
+
+void test_database::expect(std::string_view sql, std::int64_t expected, std::source_location loc) {
+  invariants_.push_back({std::string(sql), expected, site::from(loc)});
+}
+
+void test_database::verify(faultscope::tracker& t) const {
+  const std::string name = std::filesystem::path(path_).filename().string();
+  plain_db p;
+  try {
+    open_plain(p, path_, SQLITE_OPEN_READWRITE);
+  } catch (const error& e) {
+    t.report(violation_kind::invariant, fmt::format("{} cannot be opened after the run: {}", name, e.what()));
+    return;
+  }
+  auto scalar = [&](const std::string& sql, auto bind) -> std::optional<std::int64_t> {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(p.db, sql.c_str(), -1, &s, nullptr) != SQLITE_OK) return std::nullopt;
+    bind(s);
+    std::optional<std::int64_t> out;
+    if (sqlite3_step(s) == SQLITE_ROW) out = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return out;
+  };
+
+  // integrity_check: one row "ok", or the problems found.
+  {
+    sqlite3_stmt* s = nullptr;
+    std::string problems;
+    if (sqlite3_prepare_v2(p.db, "PRAGMA integrity_check", -1, &s, nullptr) == SQLITE_OK) {
+      int rc;
+      while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        std::string line = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
+        if (line != "ok") problems += (problems.empty() ? "" : "; ") + line;
+      }
+      if (rc != SQLITE_DONE) problems += (problems.empty() ? "" : "; ") + std::string(sqlite3_errmsg(p.db));
+    } else {
+      problems = sqlite3_errmsg(p.db);
+    }
+    sqlite3_finalize(s);
+    if (!problems.empty()) {
+      t.report(violation_kind::invariant,
+               fmt::format("integrity_check of {} after the run: {}", name, problems));
+      return;
+    }
+  }
+
+  // Rows of transactions whose commit failed: all present or all absent.
+  std::map<const detail::transaction_state*, std::pair<int, int>> uncertain;  // present, absent
+  for (const entry& e : entries_) {
+    auto present = scalar(fmt::format("SELECT count(*) FROM {} WHERE rowid = ?", quote_identifier(e.table)),
+                          [&](sqlite3_stmt* s) { sqlite3_bind_int64(s, 1, e.rowid); });
+    if (!present) {
+      t.report(violation_kind::invariant,
+               fmt::format("lost: table {} of {} (row {} written at {}) cannot be read after the run: {}",
+                           e.table, name, e.rowid, e.where.str(), sqlite3_errmsg(p.db)));
+      continue;
+    }
+    const outcome o = e.tx ? e.tx->effective() : outcome::committed;
+    const std::string by = e.tx ? fmt::format("by transaction #{} ({})", e.tx->id, to_string(o))
+                                : std::string("outside a transaction, believed committed");
+    if (o == outcome::committed && *present == 0)
+      t.report(violation_kind::invariant,
+               fmt::format("lost: row {} of {} written at {} {} is missing after the run", e.rowid,
+                           e.table, e.where.str(), by));
+    else if ((o == outcome::rolled_back || o == outcome::open) && *present != 0)
+      t.report(violation_kind::invariant,
+               fmt::format("survived: row {} of {} written at {} {} is present after the run",
+                           e.rowid, e.table, e.where.str(), by));
+    else if (o == outcome::unknown) {
+      const detail::transaction_state* root = e.tx.get();
+      while (root->parent) root = root->parent.get();
+      auto& [yes, no] = uncertain[root];
+      (*present ? yes : no) += 1;
+    }
+  }
+  for (const auto& [tx, counts] : uncertain)
+    if (counts.first > 0 && counts.second > 0)
+      t.report(violation_kind::invariant,
+               fmt::format("torn: transaction #{} (its commit failed) left {} of its {} rows in {}",
+                           tx->id, counts.first, counts.first + counts.second, name));
+
+  for (const invariant& inv : invariants_) {
+    auto got = scalar(inv.sql, [](sqlite3_stmt*) {});
+    if (!got || *got != inv.expected)
+      t.report(violation_kind::invariant,
+               fmt::format("after the run, {} = {} in {}, expected {} (declared at {})", inv.sql,
+                           got ? std::to_string(*got) : std::string(sqlite3_errmsg(p.db)), name,
+                           inv.expected, inv.where.str()));
+  }
+}
+
+}  // namespace faultscope::sqlite

@@ -1,0 +1,92 @@
+#include "faultscope/sqlite/detail/worker.hpp"
+
+#include <sqlite3.h>
+
+namespace faultscope::sqlite::detail {
+
+worker::worker() : thread_([this] { loop(); }) {}
+
+worker::~worker() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void worker::submit(std::shared_ptr<job> j) {
+  enqueue(std::move(j), false);
+}
+
+void worker::submit_last(std::shared_ptr<job> j) {
+  enqueue(std::move(j), true);
+}
+
+void worker::enqueue(std::shared_ptr<job> j, bool last) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!last_submitted_ && !stopping_) {
+      queue_.push_back(std::move(j));
+      j = nullptr;
+      last_submitted_ = last;
+    }
+  }
+  if (j) {
+    j->abort();
+    return;
+  }
+  cv_.notify_one();
+}
+
+void worker::set_db(sqlite3* d) {
+  std::lock_guard lock(mutex_);
+  db = d;
+}
+
+void worker::cancel(job* j) {
+  std::lock_guard lock(mutex_);
+  j->cancel_requested.store(true, std::memory_order_relaxed);
+  // Interrupt only the job that is running now, under the lock the worker takes
+  // to start and end one: a stale interrupt must not hit the next statement.
+  if (running_ == j && db) sqlite3_interrupt(db);
+}
+
+void worker::loop() {
+  for (;;) {
+    std::shared_ptr<job> j;
+    bool last = false;
+    {
+      std::unique_lock lock(mutex_);
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) break;  // stopping, nothing left
+      j = std::move(queue_.front());
+      queue_.pop_front();
+      last = last_submitted_ && queue_.empty();
+      if (!j->cancel_requested.load(std::memory_order_relaxed)) running_ = j.get();
+    }
+    if (running_ == j.get()) {
+      j->execute(db);
+      std::lock_guard lock(mutex_);
+      running_ = nullptr;
+    } else {
+      j->abort();
+    }
+    if (last) break;
+  }
+  // Whatever the caller did, the worker never leaves a connection open: a
+  // connection abandoned without close() is closed here (and was reported as
+  // a leak by the run).
+  if (db) {
+    while (sqlite3_stmt* s = sqlite3_next_stmt(db, nullptr)) sqlite3_finalize(s);
+    sqlite3_close_v2(db);
+    db = nullptr;
+  }
+  std::lock_guard lock(mutex_);
+  while (!queue_.empty()) {
+    queue_.front()->abort();
+    queue_.pop_front();
+  }
+}
+
+}  // namespace faultscope::sqlite::detail

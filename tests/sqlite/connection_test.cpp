@@ -1,0 +1,407 @@
+// The adapter itself: calls on the worker thread, rows, statements, cursors,
+// transactions and savepoints as scopes, cancellation, virtual time, and what
+// a run reports when a caller forgets to clean up.
+#include "faultscope/sqlite/connection.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <thread>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include "faultscope/run.hpp"
+#include "faultscope/sqlite/hooks.hpp"
+#include "faultscope/sqlite/statement.hpp"
+#include "faultscope/sqlite/test_database.hpp"
+#include "faultscope/sqlite/transaction.hpp"
+#include "faultscope/with_timeout.hpp"
+
+namespace sq = faultscope::sqlite;
+using namespace std::chrono_literals;
+using boost::asio::awaitable;
+using faultscope::run_context;
+using faultscope::violation_kind;
+using ::testing::HasSubstr;
+
+namespace {
+
+constexpr const char* schema =
+    "PRAGMA journal_mode=WAL;"
+    "CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT, email TEXT);"
+    "INSERT INTO users VALUES(1, 'ada', 'ada@example.com'), (2, 'grace', NULL);";
+
+std::string messages(const faultscope::run_result& r) {
+  return r.describe();
+}
+
+TEST(SqliteConnection, QueryReturnsTypedRowsOnTheCallersThread) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    const auto caller = std::this_thread::get_id();
+    auto rows = co_await conn.query("SELECT id, name, email FROM users WHERE id >= ? ORDER BY id", 1);
+    EXPECT_EQ(std::this_thread::get_id(), caller);
+    EXPECT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0].get<std::int64_t>(0), 1);
+    EXPECT_EQ(rows[0].get<std::string>("name"), "ada");
+    EXPECT_EQ(rows[1].get<std::optional<std::string>>("email"), std::nullopt);
+    EXPECT_TRUE(rows[1].is_null(2));
+    co_await conn.close();
+  });
+  EXPECT_TRUE(r.passed()) << messages(r);
+  EXPECT_GE(r.acquired, 2u);  // the connection and its file at least
+}
+
+TEST(SqliteConnection, ExecuteRunsSeveralStatementsAndCountsChanges) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    auto n = co_await conn.execute("UPDATE users SET email = ? WHERE id = ?", "g@example.com", 2);
+    EXPECT_EQ(n, 1);
+    co_await conn.execute("CREATE TABLE t(x); INSERT INTO t VALUES(1); INSERT INTO t VALUES(2);");
+    auto rows = co_await conn.query("SELECT count(*) FROM t");
+    EXPECT_EQ(rows.at(0).get<std::int64_t>(0), 2);
+    co_await conn.close();
+  });
+  EXPECT_TRUE(r.passed()) << messages(r);
+}
+
+TEST(SqliteConnection, ErrorsCarrySqliteCodesAndTheStatement) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    try {
+      co_await conn.execute("INSERT INTO users(id, name) VALUES(?, ?)", 1, "dup");
+      ADD_FAILURE() << "no error";
+    } catch (const sq::error& e) {
+      EXPECT_EQ(e.code(), SQLITE_CONSTRAINT);
+      EXPECT_EQ(e.extended_code(), SQLITE_CONSTRAINT_PRIMARYKEY);
+      EXPECT_THAT(e.what(), HasSubstr("INSERT INTO users"));
+    }
+    try {
+      co_await conn.query("SELECT * FROM nowhere");
+      ADD_FAILURE() << "no error";
+    } catch (const sq::error& e) {
+      EXPECT_THAT(e.what(), HasSubstr("no such table: nowhere"));
+    }
+    try {
+      co_await conn.query("SELECT * FROM users WHERE id = ?");  // parameter missing
+      ADD_FAILURE() << "no error";
+    } catch (const sq::error& e) {
+      EXPECT_EQ(e.code(), SQLITE_RANGE);
+    }
+    co_await conn.close();
+  });
+  EXPECT_TRUE(r.passed()) << messages(r);
+}
+
+TEST(SqliteConnection, OpenFailureThrowsAndLeavesNothing) {
+  auto r = faultscope::run([](run_context&) -> awaitable<void> {
+    try {
+      co_await sq::connection::open("/nonexistent-dir/x.db");
+      ADD_FAILURE() << "opened";
+    } catch (const sq::error& e) {
+      EXPECT_EQ(e.code(), SQLITE_CANTOPEN);
+    }
+  });
+  EXPECT_TRUE(r.passed()) << messages(r);
+}
+
+TEST(SqliteConnection, CursorFetchesOneAtATimeThenAll) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    co_await faultscope::async_with(sq::connect(db.path()), [](sq::connection& c) -> awaitable<void> {
+      co_await faultscope::async_with(
+          sq::cursor(c, "SELECT name FROM users ORDER BY id"), [](sq::statement& cur) -> awaitable<void> {
+            auto first = co_await cur.fetch_one();
+            EXPECT_EQ(first->get<std::string>(0), "ada");
+            auto rest = co_await cur.fetch_all();
+            EXPECT_EQ(rest.size(), 1u);
+            EXPECT_FALSE(co_await cur.fetch_one());
+          });
+    });
+  });
+  EXPECT_TRUE(r.passed()) << messages(r);
+}
+
+TEST(SqliteConnection, PreparedStatementRunsManyTimes) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    co_await faultscope::async_with(sq::prepared(conn, "INSERT INTO users(name) VALUES(?)"),
+                                    [](sq::statement& st) -> awaitable<void> {
+                                      for (int i = 0; i < 10; ++i)
+                                        co_await st.execute(fmt::format("user{}", i));
+                                    });
+    auto rows = co_await conn.query("SELECT count(*) FROM users");
+    EXPECT_EQ(rows[0].get<int>(0), 12);
+    co_await conn.close();
+  });
+  EXPECT_TRUE(r.passed()) << messages(r);
+}
+
+TEST(SqliteTransaction, CommitsOnSuccessRollsBackOnException) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    co_await faultscope::async_with(sq::begin(conn), [&](sq::transaction& tx) -> awaitable<void> {
+      co_await tx.execute("INSERT INTO users(id, name) VALUES(10, 'kept')");
+      db.wrote(tx, "users", 10);
+    });
+    try {
+      co_await faultscope::async_with(sq::begin(conn, "IMMEDIATE"),
+                                      [&](sq::transaction& tx) -> awaitable<void> {
+                                        co_await tx.execute("INSERT INTO users(id, name) VALUES(11, 'gone')");
+                                        db.wrote(tx, "users", 11);
+                                        throw std::runtime_error("body failed");
+                                      });
+    } catch (const std::runtime_error& e) {
+      EXPECT_STREQ(e.what(), "body failed");
+    }
+    auto rows = co_await conn.query("SELECT count(*) FROM users WHERE id IN (10, 11)");
+    EXPECT_EQ(rows[0].get<int>(0), 1);
+    co_await conn.close();
+  });
+  EXPECT_TRUE(r.passed()) << messages(r);
+}
+
+TEST(SqliteTransaction, SavepointRollsBackAloneAndTheOuterCommits) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    co_await faultscope::async_with(sq::begin(conn), [&](sq::transaction& tx) -> awaitable<void> {
+      co_await tx.execute("INSERT INTO users(id, name) VALUES(20, 'outer')");
+      db.wrote(tx, "users", 20);
+      try {
+        co_await faultscope::async_with(sq::savepoint(tx), [&](sq::transaction& sp) -> awaitable<void> {
+          co_await sp.execute("INSERT INTO users(id, name) VALUES(21, 'inner')");
+          db.wrote(sp, "users", 21);
+          throw std::runtime_error("inner failed");
+        });
+      } catch (const std::runtime_error&) {
+      }
+      co_await faultscope::async_with(sq::savepoint(tx), [&](sq::transaction& sp) -> awaitable<void> {
+        co_await sp.execute("INSERT INTO users(id, name) VALUES(22, 'inner ok')");
+        db.wrote(sp, "users", 22);
+      });
+    });
+    co_await conn.close();
+  });
+  EXPECT_TRUE(r.passed()) << messages(r);
+}
+
+TEST(SqliteTransaction, InvalidModeIsRejected) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    EXPECT_THROW(co_await conn.begin("SOMETIMES"), std::invalid_argument);
+    co_await conn.close();
+  });
+  EXPECT_TRUE(r.passed()) << messages(r);
+}
+
+// A statement that runs long in real time: a recursive CTE.
+constexpr const char* slow_sql =
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000000) "
+    "SELECT count(*) FROM c";
+
+TEST(SqliteConnection, CancellationInterruptsTheRunningStatement) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    co_await faultscope::async_with(sq::connect(db.path()), [&](sq::connection& c) -> awaitable<void> {
+      // The clock cannot jump while the query runs on the worker, so the
+      // cancellation comes from the fault machinery's root signal instead.
+      auto start = std::chrono::steady_clock::now();
+      boost::asio::post(co_await boost::asio::this_coro::executor, [&ctx] {
+        ctx.cancel();
+      });
+      try {
+        co_await c.query(slow_sql);
+        ADD_FAILURE() << "the query ran to the end";
+      } catch (const boost::system::system_error& e) {
+        EXPECT_EQ(e.code(), boost::asio::error::operation_aborted);
+      }
+      EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+      // The connection still works afterwards (cleanup runs shielded).
+    });
+  });
+  EXPECT_TRUE(r.passed()) << messages(r);
+}
+
+TEST(SqliteConnection, VirtualClockWaitsForTheWorker) {
+  // A 1 ms virtual timeout around a real-time query: the clock may not jump to
+  // the deadline while the query is on the worker, so the query wins.
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    auto query = conn.query(
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000) "
+        "SELECT count(*) FROM c");
+    auto rows = co_await faultscope::with_timeout(1ms, std::move(query));
+    EXPECT_EQ(rows[0].get<std::int64_t>(0), 200000);
+    EXPECT_EQ(ctx.now(), 0ns);
+    co_await conn.close();
+  });
+  EXPECT_TRUE(r.passed()) << messages(r);
+}
+
+TEST(SqliteConnection, WorksOutsideAnyRun) {
+  char dir[] = "/tmp/fs-sqlite-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  std::string path = std::string(dir) + "/plain.db";
+  boost::asio::io_context io;
+  auto fut = boost::asio::co_spawn(
+      io,
+      [&]() -> awaitable<std::int64_t> {
+        auto conn = co_await sq::connection::open(path);
+        co_await conn.execute("CREATE TABLE t(x); INSERT INTO t VALUES(42)");
+        auto rows = co_await conn.query("SELECT x FROM t");
+        co_await conn.close();
+        co_return rows.at(0).get<std::int64_t>(0);
+      },
+      boost::asio::use_future);
+  io.run();
+  EXPECT_EQ(fut.get(), 42);
+  std::filesystem::remove_all(dir);
+}
+
+// ---- what a run reports ------------------------------------------------------
+
+TEST(SqliteChecks, CanaryLeakedStatementIsReportedWithItsSql) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    auto st = co_await conn.prepare("SELECT name FROM users");  // never finalized
+    co_await st.fetch_one();
+    co_await conn.close();
+  });
+  ASSERT_FALSE(r.passed());
+  EXPECT_THAT(r.describe(), HasSubstr("leak: sqlite.statement"));
+  EXPECT_THAT(r.describe(), HasSubstr("SELECT name FROM users"));
+}
+
+TEST(SqliteChecks, CanaryRawStatementNeverFinalizedIsReportedAtClose) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    co_await conn.call([](sqlite3* raw) {
+      sqlite3_stmt* s = nullptr;
+      sqlite3_prepare_v2(raw, "SELECT email FROM users", -1, &s, nullptr);  // forgotten
+    });
+    co_await conn.close();
+  });
+  ASSERT_FALSE(r.passed());
+  EXPECT_THAT(r.describe(), HasSubstr("statement never finalized"));
+  EXPECT_THAT(r.describe(), HasSubstr("SELECT email FROM users"));
+}
+
+TEST(SqliteChecks, CanaryHelperLeavingATransactionOpenIsReported) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    // A buggy helper: BEGIN, work, and a return path that forgets COMMIT.
+    co_await conn.execute("BEGIN");
+    co_await conn.execute("INSERT INTO users(name) VALUES('x')");
+    co_await conn.close();
+  });
+  ASSERT_FALSE(r.passed());
+  EXPECT_THAT(r.describe(), HasSubstr("transaction still open"));
+}
+
+TEST(SqliteChecks, CanaryTransactionHandleNeverEndedIsALeak) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    auto tx = co_await conn.begin();
+    co_await tx.execute("INSERT INTO users(name) VALUES('x')");
+    co_await conn.close();
+  });
+  ASSERT_FALSE(r.passed());
+  EXPECT_THAT(r.describe(), HasSubstr("leak: sqlite.transaction"));
+}
+
+// The handle's destructor closes the real connection (and its file) so nothing
+// stays open for real; the missing close() is still the leak.
+TEST(SqliteChecks, CanaryConnectionNeverClosedIsALeak) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    co_await conn.query("SELECT 1");
+  });
+  ASSERT_FALSE(r.passed());
+  EXPECT_THAT(r.describe(), HasSubstr("leak: sqlite.connection"));
+  EXPECT_THAT(r.describe(), HasSubstr("\"test.db\""));
+}
+
+TEST(SqliteChecks, CanaryRawConnectionLeftOpenLeaksItsFile) {
+  sqlite3* leaked = nullptr;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    // Third-party code opening through faultscope's VFS and forgetting to close.
+    sqlite3_open_v2(db.path().c_str(), &leaked, SQLITE_OPEN_READWRITE, sq::vfs_name);
+    co_return;
+  });
+  sqlite3_close(leaked);  // the test's own cleanup, after the run's check
+  ASSERT_FALSE(r.passed());
+  EXPECT_THAT(r.describe(), HasSubstr("leak: sqlite.file"));
+}
+
+TEST(SqliteChecks, CanaryCommittedDataLostIsReported) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    // A helper that never commits, yet tells its caller the row is saved.
+    co_await conn.execute("BEGIN");
+    co_await conn.execute("INSERT INTO users(id, name) VALUES(77, 'lost')");
+    db.committed("users", 77);
+    co_await conn.close();
+  });
+  ASSERT_FALSE(r.passed());
+  EXPECT_THAT(r.describe(), HasSubstr("lost: row 77 of users"));
+}
+
+TEST(SqliteChecks, CanaryRolledBackRowThatSurvivesIsReported) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    auto tx = co_await conn.begin();
+    db.wrote(tx, "users", 1);  // row 1 exists from the setup: claims it as this transaction's
+    co_await tx.rollback();
+    co_await conn.close();
+  });
+  ASSERT_FALSE(r.passed());
+  EXPECT_THAT(r.describe(), HasSubstr("survived: row 1 of users"));
+}
+
+TEST(SqliteChecks, CanaryBrokenInvariantIsReported) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    db.expect("SELECT count(*) FROM users", 3);
+    co_return;
+  });
+  ASSERT_FALSE(r.passed());
+  EXPECT_THAT(r.describe(), HasSubstr("SELECT count(*) FROM users = 2"));
+}
+
+TEST(SqliteChecks, CanaryCorruptDatabaseFailsIntegrityCheck) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, "CREATE TABLE t(x); INSERT INTO t VALUES(1);");
+    // Scribble over the second page (the table's b-tree).
+    FILE* f = std::fopen(db.path().c_str(), "r+b");
+    std::fseek(f, 4096 + 0, SEEK_SET);
+    const char junk[64] = "this is not a b-tree page at all, not at all, not at all......";
+    std::fwrite(junk, 1, sizeof junk, f);
+    std::fclose(f);
+    co_return;
+  });
+  ASSERT_FALSE(r.passed());
+  EXPECT_THAT(r.describe(), HasSubstr("test.db"));
+}
+
+}  // namespace
