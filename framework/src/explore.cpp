@@ -137,8 +137,9 @@ std::vector<std::optional<run_result>> run_all(const scenario_fn& fn,
 }  // namespace
 
 bool skipped(const explore_options& o, std::string_view point) {
-  return std::any_of(o.skip.begin(), o.skip.end(),
-                     [&](const std::string& p) { return glob_match(p, point); });
+  auto matches = [&](const std::string& p) { return glob_match(p, point); };
+  if (!o.only.empty() && std::none_of(o.only.begin(), o.only.end(), matches)) return true;
+  return std::any_of(o.skip.begin(), o.skip.end(), matches);
 }
 
 std::vector<fault_plan> single_fault_plans(const run_result& clean,
@@ -146,7 +147,10 @@ std::vector<fault_plan> single_fault_plans(const run_result& clean,
   std::vector<fault_plan> plans;
   for (const auto& h : clean.trace)
     if (!skipped(options, h.point))
-      for (const auto& k : options.kinds) plans.push_back(fault_plan::single(h.point, h.hit, k));
+      for (const auto& k : options.kinds) {
+        plans.push_back(fault_plan::single(h.point, h.hit, k));
+        if (options.persistent) plans.back().rules.back().last = 0;
+      }
   return plans;
 }
 

@@ -1,5 +1,7 @@
 #include "faultscope/scenarios/library.hpp"
 
+#include "common.hpp"
+
 #include <algorithm>
 
 #include <boost/asio/co_spawn.hpp>
@@ -22,19 +24,12 @@ namespace faultscope::scenarios {
 using boost::asio::awaitable;
 using namespace std::chrono_literals;
 
-namespace {
+namespace detail {
 
 const std::vector<fault> all_kinds = {fault::make_throw(), fault::make_cancel(),
                                       fault::make_timeout()};
-// The fakes' closes release first and report an error after (close(2)'s
-// contract), and returning a lease cannot fail: faulting them would only
-// re-test that a throwing release is reported. failing_release_while_unwinding
-// faults them on purpose.
 const std::vector<std::string> release_points = {"*.close", "pool.release"};
 
-// A timeout fault hangs its point until a deadline fires: scenarios explored
-// with it run under one, or every timeout schedule would be a (correctly
-// reported) hang.
 subject_fn under_deadline(subject_fn subject, std::chrono::nanoseconds deadline) {
   return [subject = std::move(subject), deadline](run_context& ctx) -> awaitable<void> {
     co_await with_timeout(deadline, subject(ctx));
@@ -42,13 +37,22 @@ subject_fn under_deadline(subject_fn subject, std::chrono::nanoseconds deadline)
 }
 
 scenario_info make(std::string name, std::vector<std::string> tags, std::string description,
-                   subject_fn fn, explore_options options) {
+                   subject_fn fn, explore_options options, site where) {
   bool timeouts = std::any_of(options.kinds.begin(), options.kinds.end(),
                               [](const fault& f) { return f.kind == fault_kind::timeout; });
   if (timeouts) fn = under_deadline(std::move(fn), 10s);
   return {std::move(name), std::move(tags),    std::move(description),
-          std::move(fn),   std::move(options), site::here()};
+          std::move(fn),   std::move(options), where};
 }
+
+}  // namespace detail
+
+namespace {
+
+using detail::all_kinds;
+using detail::make;
+using detail::release_points;
+using detail::under_deadline;
 
 // Runs `body` with a pool that is closed afterwards whatever happens. (The size
 // is a plain number: g++ 12 mis-destroys class-type temporaries written inside
@@ -234,7 +238,7 @@ scenario_info fan_out(std::string name, std::size_t children, child_fn child) {
                                .async_wait(boost::asio::experimental::wait_for_one_error(),
                                            boost::asio::use_awaitable);
     for (auto i : order)
-      if (errors[i] && !detail::is_cancellation(errors[i])) std::rethrow_exception(errors[i]);
+      if (errors[i] && !faultscope::detail::is_cancellation(errors[i])) std::rethrow_exception(errors[i]);
     for (auto& e : errors)
       if (e) std::rethrow_exception(e);
   };
@@ -271,12 +275,16 @@ std::vector<scenario_info> builtins() {
   out.push_back(every_suspension("stream.request_response", request_response));
   out.push_back(make("retry.open", {"retry"}, "open with retry and backoff, then query",
                      retried_query, {.kinds = all_kinds, .skip = release_points}));
+  for (auto& s : sqlite_builtins())
+    if (!s.has_tag("canary")) out.push_back(std::move(s));
   out.push_back(make("canary.naive_cleanup", {"canary"},
                      "catch, then co_await close: leaks when cancelled", naive_cleanup, {}));
   out.push_back(make("canary.forgotten_error_path", {"canary"},
                      "a context manager that closes only on success", forgotten_error_path, {}));
   out.push_back(make("canary.lock_not_released", {"canary"},
                      "a lock released only when nothing fails", lock_not_released, {}));
+  for (auto& s : sqlite_builtins())
+    if (s.has_tag("canary")) out.push_back(std::move(s));
   return out;
 }
 

@@ -150,12 +150,12 @@ TEST(SqliteTransaction, CommitsOnSuccessRollsBackOnException) {
   auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
     auto& db = sq::test_database::create(ctx, schema);
     auto conn = co_await sq::connection::open(db.path());
-    co_await faultscope::async_with(sq::begin(conn), [&](sq::transaction& tx) -> awaitable<void> {
+    co_await sq::with_transaction(conn, [&](sq::transaction& tx) -> awaitable<void> {
       co_await tx.execute("INSERT INTO users(id, name) VALUES(10, 'kept')");
       db.wrote(tx, "users", 10);
     });
     try {
-      co_await faultscope::async_with(sq::begin(conn, "IMMEDIATE"),
+      co_await sq::with_transaction(conn, "IMMEDIATE",
                                       [&](sq::transaction& tx) -> awaitable<void> {
                                         co_await tx.execute("INSERT INTO users(id, name) VALUES(11, 'gone')");
                                         db.wrote(tx, "users", 11);
@@ -175,18 +175,18 @@ TEST(SqliteTransaction, SavepointRollsBackAloneAndTheOuterCommits) {
   auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
     auto& db = sq::test_database::create(ctx, schema);
     auto conn = co_await sq::connection::open(db.path());
-    co_await faultscope::async_with(sq::begin(conn), [&](sq::transaction& tx) -> awaitable<void> {
+    co_await sq::with_transaction(conn, [&](sq::transaction& tx) -> awaitable<void> {
       co_await tx.execute("INSERT INTO users(id, name) VALUES(20, 'outer')");
       db.wrote(tx, "users", 20);
       try {
-        co_await faultscope::async_with(sq::savepoint(tx), [&](sq::transaction& sp) -> awaitable<void> {
+        co_await sq::with_savepoint(tx, [&](sq::transaction& sp) -> awaitable<void> {
           co_await sp.execute("INSERT INTO users(id, name) VALUES(21, 'inner')");
           db.wrote(sp, "users", 21);
           throw std::runtime_error("inner failed");
         });
       } catch (const std::runtime_error&) {
       }
-      co_await faultscope::async_with(sq::savepoint(tx), [&](sq::transaction& sp) -> awaitable<void> {
+      co_await sq::with_savepoint(tx, [&](sq::transaction& sp) -> awaitable<void> {
         co_await sp.execute("INSERT INTO users(id, name) VALUES(22, 'inner ok')");
         db.wrote(sp, "users", 22);
       });
@@ -404,4 +404,27 @@ TEST(SqliteChecks, CanaryCorruptDatabaseFailsIntegrityCheck) {
   EXPECT_THAT(r.describe(), HasSubstr("test.db"));
 }
 
+}  // namespace
+
+namespace {
+// A cancellation that lands while open() is queued or running on the worker
+// (whichever the real thread timing gives) never leaks the connection.
+TEST(SqliteConnection, CancelledWhileOpeningNeverLeaks) {
+  for (int i = 0; i < 40; ++i) {
+    auto r = faultscope::run([i](run_context& ctx) -> awaitable<void> {
+      auto& db = sq::test_database::create(ctx, schema);
+      auto ex = co_await boost::asio::this_coro::executor;
+      // Let the open job start (or not) before the cancellation.
+      boost::asio::post(ex, [&ctx, i] {
+        if (i % 2) std::this_thread::sleep_for(std::chrono::microseconds(50 * (i % 7)));
+        ctx.cancel();
+      });
+      co_await faultscope::async_with(sq::connect(db.path()),
+                                      [](sq::connection& c) -> awaitable<void> {
+                                        co_await c.query("SELECT 1");
+                                      });
+    });
+    ASSERT_TRUE(r.passed()) << "iteration " << i << ":\n" << r.describe();
+  }
+}
 }  // namespace

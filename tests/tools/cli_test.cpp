@@ -121,10 +121,10 @@ TEST(Cli, HtmlReportIsWellFormedWithOneLifetimeBarPerResource) {
   EXPECT_TRUE(tags_balance(html, problem)) << problem;
   // Each failing run of the canaries: one bar per resource it acquired.
   auto json = cli({"run", "canary", "--format", "json"});
-  std::size_t failing_runs = 0;
-  for (std::size_t at = json.out.find("\"plan\""); at != std::string::npos;
-       at = json.out.find("\"plan\"", at + 1))
-    ++failing_runs;
+  std::size_t resources = 0;
+  for (std::size_t at = json.out.find("\"acquired\":"); at != std::string::npos;
+       at = json.out.find("\"acquired\":", at + 1))
+    resources += std::stoul(json.out.substr(at + 11));
   std::size_t bars = 0, leaked = 0;
   for (std::size_t at = html.find("<rect class=\"life"); at != std::string::npos;
        at = html.find("<rect class=\"life", at + 1)) {
@@ -135,9 +135,8 @@ TEST(Cli, HtmlReportIsWellFormedWithOneLifetimeBarPerResource) {
   for (std::size_t at = json.out.find("\"kind\":\"leak\""); at != std::string::npos;
        at = json.out.find("\"kind\":\"leak\"", at + 1))
     ++leaking_runs;
-  // Every canary run acquires exactly one resource (a connection, or the lock);
-  // the bars of the runs that leaked it are marked.
-  EXPECT_EQ(bars, failing_runs);
+  // One bar per resource each failing run acquired; the leaked ones marked.
+  EXPECT_EQ(bars, resources);
   EXPECT_EQ(leaked, leaking_runs);
   EXPECT_GT(leaked, 0u);
   EXPECT_NE(html.find("<svg"), std::string::npos);

@@ -277,9 +277,10 @@ std::string json_report(const std::vector<result>& results) {
         r.report, [&](const fault_plan& plan, const fault_plan& minimal, const run_result& run) {
           out += fmt::format(
               "{}{{\"plan\":\"{}\",\"minimal\":\"{}\",\"end\":\"{}\",\"replay\":\"{}\","
-              "\"violations\":[",
+              "\"acquired\":{},\"violations\":[",
               first ? "" : ",", json_escape(plan.to_string()), json_escape(minimal.to_string()),
-              to_string(run.end), json_escape(replay_command(r.scenario->name, minimal)));
+              to_string(run.end), json_escape(replay_command(r.scenario->name, minimal)),
+              run.acquired);
           first = false;
           for (std::size_t k = 0; k < run.violations.size(); ++k)
             out += fmt::format("{}{{\"kind\":\"{}\",\"message\":\"{}\"}}", k ? "," : "",

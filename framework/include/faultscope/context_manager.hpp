@@ -27,6 +27,7 @@
 
 #include <fmt/format.h>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/system/system_error.hpp>
 
@@ -87,10 +88,20 @@ class yield {
     st->yielded = true;
     st->phase = detail::scope_phase::body;
     std::exception_ptr error;
-    try {
-      co_await st->run_body(resource);
-    } catch (...) {
-      error = std::current_exception();
+    auto cs = co_await boost::asio::this_coro::cancellation_state;
+    if (cs.cancelled() != boost::asio::cancellation_type::none) {
+      // Cancelled while setup finished anyway (an operation that cannot be
+      // interrupted): the body never starts, the cleanup still runs.
+      error = std::make_exception_ptr(boost::system::system_error(
+          boost::asio::error::operation_aborted, "scope cancelled before its body started"));
+    } else {
+      co_await boost::asio::this_coro::throw_if_cancelled(true);
+      try {
+        co_await st->run_body(resource);
+      } catch (...) {
+        error = std::current_exception();
+      }
+      co_await boost::asio::this_coro::throw_if_cancelled(false);
     }
     st->body_error = error;
     st->phase = detail::scope_phase::cleanup;
@@ -136,6 +147,10 @@ boost::asio::awaitable<void> run_manager(Manager manager, yield<T> y) {
   // Let through whatever cancellation the caller's own filter let through.
   co_await boost::asio::this_coro::reset_cancellation_state(
       boost::asio::enable_total_cancellation());
+  // The manager's own awaits do not throw for a cancellation (the operation it
+  // interrupts does): otherwise one that lands just as setup completes anyway
+  // would throw at `co_await yield(resource)`, and what setup acquired is lost.
+  co_await boost::asio::this_coro::throw_if_cancelled(false);
   co_await manager(y);
 }
 

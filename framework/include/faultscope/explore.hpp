@@ -50,6 +50,12 @@ struct explore_options {
   /// Points ('*' wildcards) never to fault — e.g. a release known never to fail,
   /// since a throwing release is always reported.
   std::vector<std::string> skip{};
+  /// If not empty, only points matching one of these patterns are faulted
+  /// (an out-of-memory sweep: {"sqlite.malloc"}).
+  std::vector<std::string> only{};
+  /// Each single fault fires at its hit and at every later one (`point#N+`):
+  /// a persistent failure (a full disk) instead of a transient one.
+  bool persistent = false;
   /// Violation kinds this scenario provokes on purpose and accepts — e.g.
   /// release_failed where releases are made to fail and only leaks matter.
   std::vector<violation_kind> accept{};
@@ -92,7 +98,7 @@ void apply_outcome_rules(run_result& r, const std::vector<outcome_rule>& expect)
 [[nodiscard]] std::vector<fault_plan> single_fault_plans(const run_result& clean,
                                                          const explore_options& options);
 
-/// True if `options.skip` excludes `point` from the schedule space.
+/// True if `options.skip` or `options.only` excludes `point` from the schedule space.
 [[nodiscard]] bool skipped(const explore_options& options, std::string_view point);
 
 /// "name@plan": what `faultscope replay` takes.

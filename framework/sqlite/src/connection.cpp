@@ -364,10 +364,11 @@ const std::string& connection::label() const noexcept {
   return state_ ? state_->options.label : none;
 }
 
-context_manager<connection> connect(std::string path, connection_options options) {
-  return [path = std::move(path),
-          options = std::move(options)](yield<connection> y) -> awaitable<void> {
-    connection db = co_await connection::open(path, options);
+context_manager<connection> connect(std::string path, connection_options options,
+                                    std::source_location loc) {
+  return [path = std::move(path), options = std::move(options),
+          loc](yield<connection> y) -> awaitable<void> {
+    connection db = co_await connection::open(path, options, loc);
     co_await y(db);
     co_await db.close();
   };
@@ -654,42 +655,25 @@ awaitable<transaction> transaction::savepoint(std::source_location loc) {
   co_return transaction(conn_, std::move(sp));
 }
 
-namespace {
-// The transaction scope: commit on success; on failure, a failed commit's
-// error propagates (not a cleanup failure: the transaction ended), after a
-// rollback if SQLite left it open.
-awaitable<void> run_transaction(transaction tx, yield<transaction> y) {
-  auto exit = co_await y(tx);
-  if (!exit.ok()) {
-    co_await tx.rollback();
-    co_return;
-  }
-  std::exception_ptr commit_error;
-  try {
-    co_await tx.commit();
-  } catch (...) {
-    commit_error = std::current_exception();
-  }
-  if (!commit_error) co_return;
-  y.cleanup_reported();
-  co_await tx.rollback();
-  std::rethrow_exception(commit_error);
-}
-}  // namespace
+namespace detail {
 
-context_manager<transaction> begin(connection& db, std::string_view mode_view,
-                                   std::source_location loc) {
-  return [&db, mode = std::string(mode_view), loc](yield<transaction> y) -> awaitable<void> {
+context_manager<transaction> transaction_manager(connection& db, std::string mode,
+                                                 std::source_location loc) {
+  return [&db, mode = std::move(mode), loc](yield<transaction> y) -> awaitable<void> {
     transaction tx = co_await db.begin(mode, loc);
-    co_await run_transaction(tx, y);
+    co_await y(tx);
+    co_await tx.rollback();  // nothing to do if the body committed
   };
 }
 
-context_manager<transaction> savepoint(transaction& outer, std::source_location loc) {
+context_manager<transaction> savepoint_manager(transaction& outer, std::source_location loc) {
   return [&outer, loc](yield<transaction> y) -> awaitable<void> {
     transaction tx = co_await outer.savepoint(loc);
-    co_await run_transaction(tx, y);
+    co_await y(tx);
+    co_await tx.rollback();
   };
 }
+
+}  // namespace detail
 
 }  // namespace faultscope::sqlite

@@ -37,7 +37,13 @@ using child_fn = std::function<boost::asio::awaitable<void>(run_context&, std::s
 /// fault. The failing release is expected (accepted); a leak is not.
 [[nodiscard]] scenario_info failing_release_while_unwinding(std::string name, subject_fn subject);
 
-/// The built-in scenarios over the fakes, and the canaries (tag "canary").
+/// The built-in scenarios over SQLite (tag "sqlite"): the seed's get_all_users,
+/// a money transfer, connection churn, and complete out-of-memory and I/O-error
+/// sweeps over the transfer; plus a canary that leaks a statement.
+[[nodiscard]] std::vector<scenario_info> sqlite_builtins();
+
+/// The built-in scenarios over the fakes and over SQLite, and the canaries
+/// (tag "canary").
 [[nodiscard]] std::vector<scenario_info> builtins();
 
 /// Adds `builtins()` to `r`, skipping names already there.

@@ -103,7 +103,7 @@ class connection {
       std::string_view sql, std::source_location loc = std::source_location::current());
 
   /// BEGIN DEFERRED, IMMEDIATE or EXCLUSIVE: the transaction must end in
-  /// commit() or rollback(). Prefer the `sqlite::begin` scope.
+  /// commit() or rollback(). Prefer the `sqlite::with_transaction` scope.
   boost::asio::awaitable<transaction> begin(
       std::string_view mode = "DEFERRED",
       std::source_location loc = std::source_location::current());
@@ -133,9 +133,12 @@ class connection {
 
 /// `async with aiosqlite.connect(path) as db`: opens, yields, closes — the close
 /// awaited whatever ended the body.
-[[nodiscard]] context_manager<connection> connect(std::string path, connection_options options);
-[[nodiscard]] inline context_manager<connection> connect(std::string path) {
-  return connect(std::move(path), connection_options{});
+[[nodiscard]] context_manager<connection> connect(
+    std::string path, connection_options options,
+    std::source_location loc = std::source_location::current());
+[[nodiscard]] inline context_manager<connection> connect(
+    std::string path, std::source_location loc = std::source_location::current()) {
+  return connect(std::move(path), connection_options{}, loc);
 }
 
 }  // namespace faultscope::sqlite

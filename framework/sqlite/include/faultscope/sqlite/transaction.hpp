@@ -1,10 +1,9 @@
-// Transactions and savepoints as async scopes: commit when the body ends well;
-// roll back when it ends in an exception, a cancellation or a timeout. The
-// rollback runs shielded from the cancellation that caused it. A commit that
-// fails propagates its error; the transaction is rolled back if SQLite left it
-// open, so it never outlives the scope.
+// Transactions and savepoints as async scopes: the body's work ends in COMMIT;
+// whatever ends it otherwise — an exception, a cancellation, a timeout, or the
+// COMMIT itself failing — the transaction is rolled back, shielded from the
+// cancellation that caused it, so it never outlives the scope.
 //
-//   co_await faultscope::async_with(faultscope::sqlite::begin(db, "IMMEDIATE"),
+//   co_await faultscope::sqlite::with_transaction(db, "IMMEDIATE",
 //       [&](faultscope::sqlite::transaction& tx) -> awaitable<void> {
 //         co_await tx.execute("UPDATE accounts SET balance = balance - ? WHERE id = ?", 10, 1);
 //         co_await tx.execute("UPDATE accounts SET balance = balance + ? WHERE id = ?", 10, 2);
@@ -16,6 +15,7 @@
 #include <source_location>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -48,13 +48,14 @@ class transaction {
     return conn_.query(sql, std::forward<Args>(args)...);
   }
 
-  /// COMMIT (RELEASE for a savepoint). On failure the transaction is rolled
-  /// back if still open, its outcome is `unknown`, and the error propagates.
+  /// COMMIT (RELEASE for a savepoint). If it fails and SQLite ended the
+  /// transaction anyway, the outcome is `unknown` (all of its rows or none
+  /// are durable); if the transaction is still open, roll it back.
   boost::asio::awaitable<void> commit();
   /// ROLLBACK (ROLLBACK TO + RELEASE for a savepoint). Retries a transient
   /// failure, so that the transaction does not stay open.
   boost::asio::awaitable<void> rollback();
-  /// A nested savepoint: prefer the `sqlite::savepoint` scope.
+  /// A nested savepoint: prefer the `with_savepoint` scope.
   boost::asio::awaitable<transaction> savepoint(
       std::source_location loc = std::source_location::current());
 
@@ -73,18 +74,53 @@ class transaction {
   std::shared_ptr<detail::transaction_state> state_;
 };
 
-/// A transaction scope: BEGIN `mode`, the body, then COMMIT — or ROLLBACK if
-/// the body did not end well.
-[[nodiscard]] context_manager<transaction> begin(
-    connection& db, std::string_view mode,
-    std::source_location loc = std::source_location::current());
-[[nodiscard]] inline context_manager<transaction> begin(
-    connection& db, std::source_location loc = std::source_location::current()) {
-  return begin(db, "DEFERRED", loc);
+namespace detail {
+// The scope's manager: BEGIN, the body (which ends in COMMIT), then ROLLBACK
+// if the transaction is still open — the only release a transaction has.
+context_manager<transaction> transaction_manager(connection& db, std::string mode,
+                                                 std::source_location loc);
+context_manager<transaction> savepoint_manager(transaction& outer, std::source_location loc);
+
+template <typename Body>
+auto committing(Body body) {
+  using R = faultscope::detail::awaitable_value_t<std::invoke_result_t<Body&, transaction&>>;
+  return [body = std::move(body)](transaction& tx) mutable -> boost::asio::awaitable<R> {
+    // The commit is part of the body: cancellable, and bounded by the caller's
+    // deadline like the rest of the work. Only the rollback is cleanup.
+    if constexpr (std::is_void_v<R>) {
+      co_await body(tx);
+      co_await tx.commit();
+    } else {
+      R result = co_await body(tx);
+      co_await tx.commit();
+      co_return result;
+    }
+  };
 }
-/// A savepoint scope inside `tx`: released on success, rolled back to otherwise
-/// (the outer transaction goes on).
-[[nodiscard]] context_manager<transaction> savepoint(
-    transaction& tx, std::source_location loc = std::source_location::current());
+}  // namespace detail
+
+/// BEGIN `mode` (DEFERRED, IMMEDIATE or EXCLUSIVE), `body(tx)`, COMMIT; on any
+/// failure, ROLLBACK. Returns what the body returns.
+template <typename Body>
+auto with_transaction(connection& db, std::string_view mode, Body body,
+                      std::source_location loc = std::source_location::current()) {
+  return faultscope::detail::async_with_impl<transaction>(
+      detail::transaction_manager(db, std::string(mode), loc), detail::committing(std::move(body)),
+      site::from(loc));
+}
+/// The same, BEGIN DEFERRED.
+template <typename Body>
+auto with_transaction(connection& db, Body body,
+                      std::source_location loc = std::source_location::current()) {
+  return with_transaction(db, "DEFERRED", std::move(body), loc);
+}
+/// A savepoint inside `tx`: released when the body ends well, rolled back to
+/// otherwise (the outer transaction goes on).
+template <typename Body>
+auto with_savepoint(transaction& tx, Body body,
+                    std::source_location loc = std::source_location::current()) {
+  return faultscope::detail::async_with_impl<transaction>(
+      detail::savepoint_manager(tx, loc), detail::committing(std::move(body)), site::from(loc));
+}
 
 }  // namespace faultscope::sqlite
