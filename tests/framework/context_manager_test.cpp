@@ -5,6 +5,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include "faultscope/run.hpp"
 #include "support/test_resource.hpp"
 
@@ -228,6 +231,37 @@ TEST(ContextManager, ScopePathNamesCallerAndManager) {
                                                  "tests/framework/context_manager_test.cpp:"));
   EXPECT_THAT(r.violations[0].message,
               HasSubstr("in get_all_users_leaky › leaky_get_connection, never released"));
+}
+
+}  // namespace
+
+namespace {
+
+// An acquire that completes even when cancelled (as a call on another thread
+// that cannot be interrupted does): the cancellation lands during setup, the
+// setup completes anyway. The body must not start, and the release must run.
+TEST(ContextManager, SetupThatCompletesDespiteCancellationIsStillReleased) {
+  bool body_ran = false;
+  auto r = faultscope::run([&body_ran](run_context& ctx) -> awaitable<void> {
+    auto& t = ctx.tracker();
+    auto manager = [&t, &ctx](yield<faultscope::resource_id> y) -> awaitable<void> {
+      ctx.cancel();  // arrives while setup is still under way
+      co_await boost::asio::post(co_await boost::asio::this_coro::executor,
+                                 boost::asio::use_awaitable);  // not cancellable
+      auto id = t.acquire("connection", "db");
+      auto exit = co_await y(id);
+      EXPECT_TRUE(exit.cancelled());
+      t.release(id);
+    };
+    auto body = [&body_ran](faultscope::resource_id&) -> awaitable<void> {
+      body_ran = true;
+      co_return;
+    };
+    co_await faultscope::async_with<faultscope::resource_id>(manager, body);
+  });
+  EXPECT_TRUE(r.passed()) << r.describe();
+  EXPECT_EQ(r.end, run_end::cancelled);
+  EXPECT_FALSE(body_ran);
 }
 
 }  // namespace
