@@ -1,0 +1,186 @@
+// The VFS shim and the allocator hook: files tracked, faults mapped to SQLite's
+// codes (transient and persistent), memory accounted per run, and the fine
+// grained points reached only by connections that opt in.
+#include "faultscope/sqlite/hooks.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+
+#include "faultscope/explore.hpp"
+#include "faultscope/run.hpp"
+#include "faultscope/sqlite/connection.hpp"
+#include "faultscope/sqlite/test_database.hpp"
+#include "faultscope/sqlite/transaction.hpp"
+
+namespace sq = faultscope::sqlite;
+using boost::asio::awaitable;
+using faultscope::fault_plan;
+using faultscope::run_context;
+using ::testing::HasSubstr;
+
+namespace {
+
+constexpr const char* schema =
+    "PRAGMA journal_mode=WAL; CREATE TABLE log(id INTEGER PRIMARY KEY, v TEXT);";
+
+// One write transaction through a connection with both fault sources on; the
+// error code of the first failure, or SQLITE_OK.
+struct workload {
+  bool vfs = true;
+  bool memory = true;
+  int code = -1;
+
+  faultscope::scenario_fn fn() {
+    return [this](run_context& ctx) -> awaitable<void> {
+      auto& db = sq::test_database::create(ctx, schema);
+      sq::connection_options o;
+      o.vfs_faults = vfs;
+      o.memory_faults = memory;
+      code = SQLITE_OK;
+      try {
+        co_await faultscope::async_with(
+            sq::connect(db.path(), o), [&db](sq::connection& c) -> awaitable<void> {
+              co_await sq::with_transaction(c, [&db](sq::transaction& tx) -> awaitable<void> {
+                co_await tx.execute("INSERT INTO log(id, v) VALUES(1, 'x')");
+                db.wrote(tx, "log", 1);
+              });
+            });
+      } catch (const sq::error& e) {
+        code = e.extended_code();
+        throw;
+      }
+    };
+  }
+};
+
+bool hit(const faultscope::run_result& r, std::string_view point) {
+  return std::any_of(r.trace.begin(), r.trace.end(),
+                     [&](const faultscope::point_hit& h) { return h.point == point; });
+}
+
+TEST(SqliteHooks, AllocatorHookIsInstalledBeforeSqliteInitialises) {
+  EXPECT_TRUE(sq::install());
+  EXPECT_TRUE(sq::memory_hook_installed());
+}
+
+TEST(SqliteHooks, FineGrainedPointsOnlyForConnectionsThatOptIn) {
+  workload off{.vfs = false, .memory = false};
+  auto r = faultscope::run(off.fn());
+  ASSERT_TRUE(r.passed()) << r.describe();
+  EXPECT_FALSE(hit(r, "sqlite.malloc"));
+  EXPECT_FALSE(hit(r, "sqlite.vfs.write"));
+  EXPECT_TRUE(hit(r, "sqlite.execute"));
+
+  workload on;
+  r = faultscope::run(on.fn());
+  ASSERT_TRUE(r.passed()) << r.describe();
+  EXPECT_TRUE(hit(r, "sqlite.malloc"));
+  EXPECT_TRUE(hit(r, "sqlite.vfs.open"));
+  EXPECT_TRUE(hit(r, "sqlite.vfs.read"));
+  EXPECT_TRUE(hit(r, "sqlite.vfs.write"));
+  EXPECT_TRUE(hit(r, "sqlite.vfs.sync"));
+  EXPECT_TRUE(hit(r, "sqlite.vfs.lock"));
+}
+
+TEST(SqliteHooks, FailedAllocationIsSqliteNomem) {
+  workload w;
+  // Far enough in to be past the open, in the INSERT or the COMMIT.
+  auto r = faultscope::replay(w.fn(), fault_plan::parse("sqlite.malloc#120=error(no_memory)"));
+  EXPECT_TRUE(r.passed()) << r.describe();
+  EXPECT_EQ(w.code & 0xff, SQLITE_NOMEM) << sqlite3_errstr(w.code);
+}
+
+struct vfs_case {
+  const char* plan;
+  int expected;  // primary code
+};
+
+class SqliteVfsFault : public ::testing::TestWithParam<vfs_case> {};
+
+TEST_P(SqliteVfsFault, MapsToSqliteCodeAndLosesNothing) {
+  workload w{.memory = false};
+  auto r = faultscope::replay(w.fn(), fault_plan::parse(GetParam().plan));
+  EXPECT_TRUE(r.passed()) << r.describe();  // the ledger found nothing lost or torn
+  EXPECT_EQ(w.code & 0xff, GetParam().expected) << sqlite3_errstr(w.code);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Codes, SqliteVfsFault,
+    ::testing::Values(vfs_case{"sqlite.vfs.open#1=error(io_error)", SQLITE_CANTOPEN},
+                      vfs_case{"sqlite.vfs.write#1=error(io_error)", SQLITE_IOERR},
+                      vfs_case{"sqlite.vfs.write#1=error(no_space)", SQLITE_FULL},
+                      vfs_case{"sqlite.vfs.sync#1=error(no_space)", SQLITE_FULL},
+                      vfs_case{"sqlite.vfs.read#1=error(io_error)", SQLITE_IOERR},
+                      vfs_case{"sqlite.vfs.lock#1=error(busy)", SQLITE_BUSY},
+                      vfs_case{"sqlite.vfs.write#1+=error(io_error)", SQLITE_IOERR}),
+    [](const auto& info) { return "case" + std::to_string(info.index); });
+
+TEST(SqliteHooks, TransientWriteErrorFailsOnceAPersistentOneEveryTime) {
+  // Two attempts at the same transaction: a transient fault fails the first
+  // only; a persistent one (#1+) fails both.
+  int failures = 0;
+  auto twice = [&failures](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    sq::connection_options o;
+    o.vfs_faults = true;
+    auto c = co_await sq::connection::open(db.path(), o);
+    for (int id = 1; id <= 2; ++id) {
+      try {
+        co_await sq::with_transaction(c, [&db, id](sq::transaction& tx) -> awaitable<void> {
+          co_await tx.execute("INSERT INTO log(id, v) VALUES(?, 'x')", id);
+          db.wrote(tx, "log", id);
+        });
+      } catch (const sq::error& e) {
+        EXPECT_EQ(e.code(), SQLITE_IOERR);
+        ++failures;
+      }
+    }
+    co_await c.close();
+  };
+  auto once = faultscope::replay(twice, fault_plan::parse("sqlite.vfs.write#1=error(io_error)"));
+  EXPECT_TRUE(once.passed()) << once.describe();
+  EXPECT_EQ(failures, 1);
+  failures = 0;
+  auto always = faultscope::replay(twice, fault_plan::parse("sqlite.vfs.write#1+=error(io_error)"));
+  EXPECT_TRUE(always.passed()) << always.describe();
+  EXPECT_EQ(failures, 2);
+}
+
+TEST(SqliteHooks, FilesAreTrackedAndClosed) {
+  workload w{.vfs = false, .memory = false};
+  auto r = faultscope::run(w.fn());
+  ASSERT_TRUE(r.passed()) << r.describe();
+  auto files = std::count_if(r.timeline.begin(), r.timeline.end(), [](const faultscope::event& e) {
+    return e.type == faultscope::event_type::acquire && e.kind == "sqlite.file";
+  });
+  EXPECT_GE(files, 2);  // the database and its WAL
+}
+
+TEST(SqliteHooks, CanaryMemoryNotGivenBackIsReported) {
+  void* leaked = nullptr;
+  auto r = faultscope::run([&leaked](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    co_await conn.call([&leaked](sqlite3*) { leaked = sqlite3_malloc(100); });
+    co_await conn.close();
+  });
+  sqlite3_free(leaked);
+  ASSERT_FALSE(r.passed());
+  EXPECT_THAT(r.describe(), HasSubstr("sqlite memory: 104 bytes in 1 allocations"));
+}
+
+TEST(SqliteHooks, OutOfMemorySweepOverATransactionFindsNothing) {
+  workload w{.vfs = false};
+  faultscope::explore_options o;
+  o.kinds = {faultscope::fault::make_error(ENOMEM)};
+  o.only = {"sqlite.malloc"};
+  o.jobs = 2;
+  auto e = faultscope::explore("oom", w.fn(), o);
+  EXPECT_TRUE(e.passed()) << e.summary();
+  EXPECT_GT(e.schedules_run, 100u);
+}
+
+}  // namespace
