@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <atomic>
 
 #include "faultscope/explore.hpp"
 #include "faultscope/run.hpp"
@@ -31,7 +32,7 @@ constexpr const char* schema =
 struct workload {
   bool vfs = true;
   bool memory = true;
-  int code = -1;
+  std::atomic<int> code{-1};  // explorations run this on several threads
 
   faultscope::scenario_fn fn() {
     return [this](run_context& ctx) -> awaitable<void> {
@@ -67,7 +68,8 @@ TEST(SqliteHooks, AllocatorHookIsInstalledBeforeSqliteInitialises) {
 }
 
 TEST(SqliteHooks, FineGrainedPointsOnlyForConnectionsThatOptIn) {
-  workload off{.vfs = false, .memory = false};
+  workload off;
+  off.vfs = off.memory = false;
   auto r = faultscope::run(off.fn());
   ASSERT_TRUE(r.passed()) << r.describe();
   EXPECT_FALSE(hit(r, "sqlite.malloc"));
@@ -90,7 +92,7 @@ TEST(SqliteHooks, FailedAllocationIsSqliteNomem) {
   // Far enough in to be past the open, in the INSERT or the COMMIT.
   auto r = faultscope::replay(w.fn(), fault_plan::parse("sqlite.malloc#120=error(no_memory)"));
   EXPECT_TRUE(r.passed()) << r.describe();
-  EXPECT_EQ(w.code & 0xff, SQLITE_NOMEM) << sqlite3_errstr(w.code);
+  EXPECT_EQ(w.code & 0xff, SQLITE_NOMEM) << sqlite3_errstr(w.code.load());
 }
 
 struct vfs_case {
@@ -101,10 +103,11 @@ struct vfs_case {
 class SqliteVfsFault : public ::testing::TestWithParam<vfs_case> {};
 
 TEST_P(SqliteVfsFault, MapsToSqliteCodeAndLosesNothing) {
-  workload w{.memory = false};
+  workload w;
+  w.memory = false;
   auto r = faultscope::replay(w.fn(), fault_plan::parse(GetParam().plan));
   EXPECT_TRUE(r.passed()) << r.describe();  // the ledger found nothing lost or torn
-  EXPECT_EQ(w.code & 0xff, GetParam().expected) << sqlite3_errstr(w.code);
+  EXPECT_EQ(w.code & 0xff, GetParam().expected) << sqlite3_errstr(w.code.load());
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -150,7 +153,8 @@ TEST(SqliteHooks, TransientWriteErrorFailsOnceAPersistentOneEveryTime) {
 }
 
 TEST(SqliteHooks, FilesAreTrackedAndClosed) {
-  workload w{.vfs = false, .memory = false};
+  workload w;
+  w.vfs = w.memory = false;
   auto r = faultscope::run(w.fn());
   ASSERT_TRUE(r.passed()) << r.describe();
   auto files = std::count_if(r.timeline.begin(), r.timeline.end(), [](const faultscope::event& e) {
@@ -173,7 +177,8 @@ TEST(SqliteHooks, CanaryMemoryNotGivenBackIsReported) {
 }
 
 TEST(SqliteHooks, OutOfMemorySweepOverATransactionFindsNothing) {
-  workload w{.vfs = false};
+  workload w;
+  w.vfs = false;
   faultscope::explore_options o;
   o.kinds = {faultscope::fault::make_error(ENOMEM)};
   o.only = {"sqlite.malloc"};
