@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
+
 namespace faultscope::sqlite::detail {
 
 worker::worker() : thread_([this] { loop(); }) {}
@@ -28,6 +30,7 @@ void worker::enqueue(std::shared_ptr<job> j, bool last) {
     std::lock_guard lock(mutex_);
     if (!last_submitted_ && !stopping_) {
       queue_.push_back(std::move(j));
+      pending_.fetch_add(1, std::memory_order_release);
       j = nullptr;
       last_submitted_ = last;
     }
@@ -53,19 +56,28 @@ void worker::cancel(job* j) {
 }
 
 void worker::loop() {
+  bool ran_one = false;
   for (;;) {
     std::shared_ptr<job> j;
     bool last = false;
+    // The next call of a busy connection usually follows within microseconds:
+    // spin briefly before sleeping on the condition variable.
+    const auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
+    while (ran_one && pending_.load(std::memory_order_acquire) == 0 &&
+           std::chrono::steady_clock::now() < spin_until) {
+    }
     {
       std::unique_lock lock(mutex_);
       cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) break;  // stopping, nothing left
       j = std::move(queue_.front());
       queue_.pop_front();
+      pending_.fetch_sub(1, std::memory_order_relaxed);
       last = last_submitted_ && queue_.empty();
       if (!j->cancel_requested.load(std::memory_order_relaxed)) running_ = j.get();
     }
     if (running_ == j.get()) {
+      ran_one = true;
       j->execute(db);
       std::lock_guard lock(mutex_);
       running_ = nullptr;

@@ -98,6 +98,7 @@ class worker {
   std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<std::shared_ptr<job>> queue_;
+  std::atomic<int> pending_{0};  // queue_.size(), readable without the lock
   job* running_ = nullptr;
   bool last_submitted_ = false;
   bool stopping_ = false;
