@@ -3,11 +3,11 @@
 
 #include "common.hpp"
 #include "faultscope/context_manager.hpp"
+#include "faultscope/scenarios/library.hpp"
 #include "faultscope/sqlite/connection.hpp"
 #include "faultscope/sqlite/statement.hpp"
 #include "faultscope/sqlite/test_database.hpp"
 #include "faultscope/sqlite/transaction.hpp"
-#include "faultscope/scenarios/library.hpp"
 
 namespace faultscope::scenarios {
 
@@ -62,12 +62,11 @@ std::string bank_schema() {
 // neither made nor lost, whatever failed where.
 void declare_bank_invariants(sq::test_database& db) {
   db.expect("SELECT sum(balance) FROM accounts", accounts * opening_balance);
-  db.expect(
-      fmt::format("SELECT count(*) FROM accounts a WHERE a.balance != {} "
-                  "- (SELECT coalesce(sum(amount), 0) FROM transfers WHERE src = a.id) "
-                  "+ (SELECT coalesce(sum(amount), 0) FROM transfers WHERE dst = a.id)",
-                  opening_balance),
-      0);
+  db.expect(fmt::format("SELECT count(*) FROM accounts a WHERE a.balance != {} "
+                        "- (SELECT coalesce(sum(amount), 0) FROM transfers WHERE src = a.id) "
+                        "+ (SELECT coalesce(sum(amount), 0) FROM transfers WHERE dst = a.id)",
+                        opening_balance),
+            0);
 }
 
 awaitable<void> transfer(sq::connection& conn, sq::test_database& db, std::int64_t id,
@@ -84,14 +83,13 @@ awaitable<void> transfer(sq::connection& conn, sq::test_database& db, std::int64
 awaitable<void> bank(run_context& ctx, sq::connection_options options, int transfers) {
   auto& db = sq::test_database::create(ctx, bank_schema());
   declare_bank_invariants(db);
-  co_await async_with(sq::connect(db.path(), options),
-                      [&db, transfers](sq::connection& conn) -> awaitable<void> {
-                        for (int i = 1; i <= transfers; ++i)
-                          co_await transfer(conn, db, i, 1 + i % accounts, 1 + (i + 1) % accounts,
-                                            10 * i);
-                        auto rows = co_await conn.query("SELECT sum(balance) FROM accounts");
-                        (void)rows;
-                      });
+  co_await async_with(
+      sq::connect(db.path(), options), [&db, transfers](sq::connection& conn) -> awaitable<void> {
+        for (int i = 1; i <= transfers; ++i)
+          co_await transfer(conn, db, i, 1 + i % accounts, 1 + (i + 1) % accounts, 10 * i);
+        auto rows = co_await conn.query("SELECT sum(balance) FROM accounts");
+        (void)rows;
+      });
 }
 
 // Options are passed as named locals: g++ 12 mis-destroys a braced temporary
@@ -158,15 +156,14 @@ std::vector<scenario_info> sqlite_builtins() {
                      scenarios::fan_out("sqlite.churn", 3, churn_child).fn, {.kinds = call_kinds}));
   out.push_back(make("sqlite.oom_sweep", {"sqlite", "sweep"},
                      "every SQLite allocation of a transfer fails in turn (SQLITE_NOMEM)",
-                     oom_sweep,
-                     {.kinds = {fault::make_error(ENOMEM)}, .only = {"sqlite.malloc"}}));
-  out.push_back(make("sqlite.io_sweep", {"sqlite", "sweep"},
-                     "every read, write, sync, truncate and lock of two transfers fails in turn: "
-                     "I/O error, disk full, busy",
-                     io_sweep,
-                     {.kinds = {fault::make_error(EIO), fault::make_error(ENOSPC),
-                                fault::make_error(EBUSY)},
-                      .only = {"sqlite.vfs.*"}}));
+                     oom_sweep, {.kinds = {fault::make_error(ENOMEM)}, .only = {"sqlite.malloc"}}));
+  out.push_back(
+      make("sqlite.io_sweep", {"sqlite", "sweep"},
+           "every read, write, sync, truncate and lock of two transfers fails in turn: "
+           "I/O error, disk full, busy",
+           io_sweep,
+           {.kinds = {fault::make_error(EIO), fault::make_error(ENOSPC), fault::make_error(EBUSY)},
+            .only = {"sqlite.vfs.*"}}));
   out.push_back(make("sqlite.io_sweep_persistent", {"sqlite", "sweep"},
                      "from each file operation of two transfers on, every later one fails too",
                      io_sweep,

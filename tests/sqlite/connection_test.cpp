@@ -45,7 +45,8 @@ TEST(SqliteConnection, QueryReturnsTypedRowsOnTheCallersThread) {
     auto& db = sq::test_database::create(ctx, schema);
     auto conn = co_await sq::connection::open(db.path());
     const auto caller = std::this_thread::get_id();
-    auto rows = co_await conn.query("SELECT id, name, email FROM users WHERE id >= ? ORDER BY id", 1);
+    auto rows =
+        co_await conn.query("SELECT id, name, email FROM users WHERE id >= ? ORDER BY id", 1);
     EXPECT_EQ(std::this_thread::get_id(), caller);
     EXPECT_EQ(rows.size(), 2u);
     EXPECT_EQ(rows[0].get<std::int64_t>(0), 1);
@@ -116,16 +117,17 @@ TEST(SqliteConnection, OpenFailureThrowsAndLeavesNothing) {
 TEST(SqliteConnection, CursorFetchesOneAtATimeThenAll) {
   auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
     auto& db = sq::test_database::create(ctx, schema);
-    co_await faultscope::async_with(sq::connect(db.path()), [](sq::connection& c) -> awaitable<void> {
-      co_await faultscope::async_with(
-          sq::cursor(c, "SELECT name FROM users ORDER BY id"), [](sq::statement& cur) -> awaitable<void> {
-            auto first = co_await cur.fetch_one();
-            EXPECT_EQ(first->get<std::string>(0), "ada");
-            auto rest = co_await cur.fetch_all();
-            EXPECT_EQ(rest.size(), 1u);
-            EXPECT_FALSE(co_await cur.fetch_one());
-          });
-    });
+    co_await faultscope::async_with(
+        sq::connect(db.path()), [](sq::connection& c) -> awaitable<void> {
+          co_await faultscope::async_with(sq::cursor(c, "SELECT name FROM users ORDER BY id"),
+                                          [](sq::statement& cur) -> awaitable<void> {
+                                            auto first = co_await cur.fetch_one();
+                                            EXPECT_EQ(first->get<std::string>(0), "ada");
+                                            auto rest = co_await cur.fetch_all();
+                                            EXPECT_EQ(rest.size(), 1u);
+                                            EXPECT_FALSE(co_await cur.fetch_one());
+                                          });
+        });
   });
   EXPECT_TRUE(r.passed()) << messages(r);
 }
@@ -155,12 +157,11 @@ TEST(SqliteTransaction, CommitsOnSuccessRollsBackOnException) {
       db.wrote(tx, "users", 10);
     });
     try {
-      co_await sq::with_transaction(conn, "IMMEDIATE",
-                                      [&](sq::transaction& tx) -> awaitable<void> {
-                                        co_await tx.execute("INSERT INTO users(id, name) VALUES(11, 'gone')");
-                                        db.wrote(tx, "users", 11);
-                                        throw std::runtime_error("body failed");
-                                      });
+      co_await sq::with_transaction(conn, "IMMEDIATE", [&](sq::transaction& tx) -> awaitable<void> {
+        co_await tx.execute("INSERT INTO users(id, name) VALUES(11, 'gone')");
+        db.wrote(tx, "users", 11);
+        throw std::runtime_error("body failed");
+      });
     } catch (const std::runtime_error& e) {
       EXPECT_STREQ(e.what(), "body failed");
     }
@@ -214,22 +215,21 @@ constexpr const char* slow_sql =
 TEST(SqliteConnection, CancellationInterruptsTheRunningStatement) {
   auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
     auto& db = sq::test_database::create(ctx, schema);
-    co_await faultscope::async_with(sq::connect(db.path()), [&](sq::connection& c) -> awaitable<void> {
-      // The clock cannot jump while the query runs on the worker, so the
-      // cancellation comes from the fault machinery's root signal instead.
-      auto start = std::chrono::steady_clock::now();
-      boost::asio::post(co_await boost::asio::this_coro::executor, [&ctx] {
-        ctx.cancel();
-      });
-      try {
-        co_await c.query(slow_sql);
-        ADD_FAILURE() << "the query ran to the end";
-      } catch (const boost::system::system_error& e) {
-        EXPECT_EQ(e.code(), boost::asio::error::operation_aborted);
-      }
-      EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
-      // The connection still works afterwards (cleanup runs shielded).
-    });
+    co_await faultscope::async_with(
+        sq::connect(db.path()), [&](sq::connection& c) -> awaitable<void> {
+          // The clock cannot jump while the query runs on the worker, so the
+          // cancellation comes from the fault machinery's root signal instead.
+          auto start = std::chrono::steady_clock::now();
+          boost::asio::post(co_await boost::asio::this_coro::executor, [&ctx] { ctx.cancel(); });
+          try {
+            co_await c.query(slow_sql);
+            ADD_FAILURE() << "the query ran to the end";
+          } catch (const boost::system::system_error& e) {
+            EXPECT_EQ(e.code(), boost::asio::error::operation_aborted);
+          }
+          EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+          // The connection still works afterwards (cleanup runs shielded).
+        });
   });
   EXPECT_TRUE(r.passed()) << messages(r);
 }
@@ -419,10 +419,9 @@ TEST(SqliteConnection, CancelledWhileOpeningNeverLeaks) {
         if (i % 2) std::this_thread::sleep_for(std::chrono::microseconds(50 * (i % 7)));
         ctx.cancel();
       });
-      co_await faultscope::async_with(sq::connect(db.path()),
-                                      [](sq::connection& c) -> awaitable<void> {
-                                        co_await c.query("SELECT 1");
-                                      });
+      co_await faultscope::async_with(
+          sq::connect(db.path()),
+          [](sq::connection& c) -> awaitable<void> { co_await c.query("SELECT 1"); });
     });
     ASSERT_TRUE(r.passed()) << "iteration " << i << ":\n" << r.describe();
   }

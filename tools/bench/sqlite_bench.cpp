@@ -65,11 +65,11 @@ awaitable<double> churn(const std::string& path, int n) {
     co_await faultscope::async_with(sq::connect(path), [i](sq::connection& db) -> awaitable<void> {
       // A named local: g++ 12 mis-destroys braced temporaries in a co_await.
       std::vector<sq::value> id{sq::to_value(i % rows)};
-      co_await faultscope::async_with(
-          sq::cursor(db, "SELECT * FROM users WHERE id = ?", id),
-          [](sq::statement& cur) -> awaitable<void> {
-            if ((co_await cur.fetch_all()).size() != 1) throw std::logic_error("user missing");
-          });
+      co_await faultscope::async_with(sq::cursor(db, "SELECT * FROM users WHERE id = ?", id),
+                                      [](sq::statement& cur) -> awaitable<void> {
+                                        if ((co_await cur.fetch_all()).size() != 1)
+                                          throw std::logic_error("user missing");
+                                      });
     });
   }
   co_return per_second(n, start);
@@ -78,7 +78,8 @@ awaitable<double> churn(const std::string& path, int n) {
 // N transactions of 50 INSERTs each, committed.
 awaitable<double> txn(const std::string& path, int n) {
   auto db = co_await sq::connection::open(path);
-  co_await db.execute("PRAGMA synchronous=NORMAL; CREATE TABLE IF NOT EXISTS log(k INTEGER, v TEXT)");
+  co_await db.execute(
+      "PRAGMA synchronous=NORMAL; CREATE TABLE IF NOT EXISTS log(k INTEGER, v TEXT)");
   const auto start = clock_type::now();
   for (int i = 0; i < n; ++i)
     co_await sq::with_transaction(db, [i](sq::transaction& tx) -> awaitable<void> {

@@ -97,7 +97,8 @@ row read_row(sqlite3_stmt* s, const std::shared_ptr<const std::vector<std::strin
         break;
       case SQLITE_TEXT: {
         const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s, i));
-        values.emplace_back(std::string(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(s, i))));
+        values.emplace_back(
+            std::string(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(s, i))));
         break;
       }
       case SQLITE_BLOB: {
@@ -318,15 +319,13 @@ awaitable<transaction> connection::begin_impl(std::string mode, std::source_loca
   if (!st) throw std::logic_error("sqlite: begin on an empty connection");
   st->require_open("begin");
   if (mode != "DEFERRED" && mode != "IMMEDIATE" && mode != "EXCLUSIVE")
-    throw std::invalid_argument(
-        fmt::format("sqlite: transaction mode '{}' (expected DEFERRED, IMMEDIATE or EXCLUSIVE)",
-                    mode));
+    throw std::invalid_argument(fmt::format(
+        "sqlite: transaction mode '{}' (expected DEFERRED, IMMEDIATE or EXCLUSIVE)", mode));
   FAULTSCOPE_FAULT_POINT("sqlite.begin");
   std::string sql = "BEGIN " + mode;
   const std::string* q = &sql;
-  co_await detail::submit<detail::none>(st->w, st->bind, [q](sqlite3* db) {
-    detail::check(detail::exec(db, q->c_str()), db, *q);
-  });
+  co_await detail::submit<detail::none>(
+      st->w, st->bind, [q](sqlite3* db) { detail::check(detail::exec(db, q->c_str()), db, *q); });
   auto ts = std::make_shared<detail::transaction_state>();
   ts->conn = st;
   ts->state = outcome::open;
@@ -412,13 +411,13 @@ awaitable<std::vector<row>> statement::query_values(std::vector<value> params) {
   auto cols = s.columns;
   if (s.conn->bind.tracker) s.conn->bind.tracker->touch(s.id);
   const auto* c = &cols;
-  co_return co_await detail::submit<std::vector<row>>(
-      s.conn->w, s.conn->bind, [stmt, q, ps, c](sqlite3* db) {
-        sqlite3_reset(stmt);
-        sqlite3_clear_bindings(stmt);
-        detail::bind_all(stmt, *ps, db, *q);
-        return detail::step_all(stmt, db, *q, *c);
-      });
+  co_return co_await detail::submit<std::vector<row>>(s.conn->w, s.conn->bind,
+                                                      [stmt, q, ps, c](sqlite3* db) {
+                                                        sqlite3_reset(stmt);
+                                                        sqlite3_clear_bindings(stmt);
+                                                        detail::bind_all(stmt, *ps, db, *q);
+                                                        return detail::step_all(stmt, db, *q, *c);
+                                                      });
 }
 
 awaitable<void> statement::bind_values(std::vector<value> params) {
@@ -472,12 +471,12 @@ awaitable<std::vector<row>> statement::fetch_all() {
   if (s.conn->bind.tracker) s.conn->bind.tracker->touch(s.id);
   auto* c = &cols;
   bool* done = &s.done;
-  co_return co_await detail::submit<std::vector<row>>(
-      s.conn->w, s.conn->bind, [stmt, q, c, done](sqlite3* db) {
-        if (*done) return std::vector<row>{};
-        *done = true;
-        return detail::step_all(stmt, db, *q, *c);
-      });
+  co_return co_await detail::submit<std::vector<row>>(s.conn->w, s.conn->bind,
+                                                      [stmt, q, c, done](sqlite3* db) {
+                                                        if (*done) return std::vector<row>{};
+                                                        *done = true;
+                                                        return detail::step_all(stmt, db, *q, *c);
+                                                      });
 }
 
 awaitable<void> statement::finalize() {
@@ -548,7 +547,8 @@ outcome transaction::state() const noexcept {
 
 awaitable<void> transaction::commit() {
   auto ts = state_;
-  if (!ts || ts->state != outcome::open) throw std::logic_error("sqlite: commit of an ended transaction");
+  if (!ts || ts->state != outcome::open)
+    throw std::logic_error("sqlite: commit of an ended transaction");
   ts->conn->require_open("commit");
   FAULTSCOPE_FAULT_POINT(ts->savepoint.empty() ? "sqlite.commit" : "sqlite.savepoint");
   co_await end(true);
@@ -586,7 +586,9 @@ awaitable<void> transaction::end(bool commit) {
         // Still open? A top-level transaction is while autocommit is off; a
         // savepoint as long as its transaction is (SQLite may have rolled the
         // whole transaction back after an I/O or out-of-memory error).
-        auto open = [&] { return sqlite3_get_autocommit(db) == 0; };
+        auto open = [&] {
+          return sqlite3_get_autocommit(db) == 0;
+        };
         if (commit) {
           std::string sql = nested ? "RELEASE " + *name : "COMMIT";
           out.rc = detail::exec(db, sql.c_str());
@@ -604,7 +606,8 @@ awaitable<void> transaction::end(bool commit) {
           if (nested && out.message.find("no such savepoint") != std::string::npos) break;
         }
         out.still_open = open() && !(nested && out.rc == SQLITE_OK);
-        if (nested && out.rc != SQLITE_OK && out.message.find("no such savepoint") != std::string::npos)
+        if (nested && out.rc != SQLITE_OK &&
+            out.message.find("no such savepoint") != std::string::npos)
           out.still_open = false;
         return out;
       },
@@ -640,9 +643,8 @@ awaitable<transaction> transaction::savepoint(std::source_location loc) {
   std::string name = fmt::format("faultscope_sp{}", ++conn.savepoints);
   std::string sql = "SAVEPOINT " + name;
   const std::string* q = &sql;
-  co_await detail::submit<detail::none>(conn.w, conn.bind, [q](sqlite3* db) {
-    detail::check(detail::exec(db, q->c_str()), db, *q);
-  });
+  co_await detail::submit<detail::none>(
+      conn.w, conn.bind, [q](sqlite3* db) { detail::check(detail::exec(db, q->c_str()), db, *q); });
   auto sp = std::make_shared<detail::transaction_state>();
   sp->conn = ts->conn;
   sp->parent = ts;

@@ -66,7 +66,7 @@ struct shim_file {
   struct info {
     std::shared_ptr<file_registry> registry;
     faultscope::resource_id id = 0;
-  }* tracking;
+  } * tracking;
   sqlite3_file* real() { return reinterpret_cast<sqlite3_file*>(this + 1); }
 };
 
@@ -159,10 +159,25 @@ int x_unfetch(sqlite3_file* f, sqlite3_int64 off, void* p) {
 }
 
 const sqlite3_io_methods shim_methods = {
-    3,           x_close,      x_read,          x_write,           x_truncate,
-    x_sync,      x_file_size,  x_lock,          x_unlock,          x_check_reserved,
-    x_file_control, x_sector_size, x_device_characteristics, x_shm_map, x_shm_lock,
-    x_shm_barrier, x_shm_unmap, x_fetch,        x_unfetch,
+    3,
+    x_close,
+    x_read,
+    x_write,
+    x_truncate,
+    x_sync,
+    x_file_size,
+    x_lock,
+    x_unlock,
+    x_check_reserved,
+    x_file_control,
+    x_sector_size,
+    x_device_characteristics,
+    x_shm_map,
+    x_shm_lock,
+    x_shm_barrier,
+    x_shm_unmap,
+    x_fetch,
+    x_unfetch,
 };
 
 std::string file_label(const char* name, int flags) {
@@ -296,7 +311,7 @@ void m_shutdown(void*) {}
 bool memory_hook = false;
 
 bool do_install() {
-  sqlite3_mem_methods methods{m_malloc, m_free,  m_realloc,  m_size,
+  sqlite3_mem_methods methods{m_malloc,  m_free, m_realloc,  m_size,
                               m_roundup, m_init, m_shutdown, nullptr};
   // Accepted only before SQLite initialises; afterwards SQLITE_MISUSE.
   memory_hook = sqlite3_config(SQLITE_CONFIG_MALLOC, &methods) == SQLITE_OK;

@@ -134,7 +134,8 @@ void test_database::verify(faultscope::tracker& t) const {
   try {
     open_plain(p, path_, SQLITE_OPEN_READWRITE);
   } catch (const error& e) {
-    t.report(violation_kind::invariant, fmt::format("{} cannot be opened after the run: {}", name, e.what()));
+    t.report(violation_kind::invariant,
+             fmt::format("{} cannot be opened after the run: {}", name, e.what()));
     return;
   }
   auto scalar = [&](const std::string& sql, auto bind) -> std::optional<std::int64_t> {
@@ -157,7 +158,8 @@ void test_database::verify(faultscope::tracker& t) const {
         std::string line = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
         if (line != "ok") problems += (problems.empty() ? "" : "; ") + line;
       }
-      if (rc != SQLITE_DONE) problems += (problems.empty() ? "" : "; ") + std::string(sqlite3_errmsg(p.db));
+      if (rc != SQLITE_DONE)
+        problems += (problems.empty() ? "" : "; ") + std::string(sqlite3_errmsg(p.db));
     } else {
       problems = sqlite3_errmsg(p.db);
     }
@@ -172,12 +174,14 @@ void test_database::verify(faultscope::tracker& t) const {
   // Rows of transactions whose commit failed: all present or all absent.
   std::map<const detail::transaction_state*, std::pair<int, int>> uncertain;  // present, absent
   for (const entry& e : entries_) {
-    auto present = scalar(fmt::format("SELECT count(*) FROM {} WHERE rowid = ?", quote_identifier(e.table)),
-                          [&](sqlite3_stmt* s) { sqlite3_bind_int64(s, 1, e.rowid); });
+    auto present =
+        scalar(fmt::format("SELECT count(*) FROM {} WHERE rowid = ?", quote_identifier(e.table)),
+               [&](sqlite3_stmt* s) { sqlite3_bind_int64(s, 1, e.rowid); });
     if (!present) {
       t.report(violation_kind::invariant,
-               fmt::format("lost: table {} of {} (row {} written at {}) cannot be read after the run: {}",
-                           e.table, name, e.rowid, e.where.str(), sqlite3_errmsg(p.db)));
+               fmt::format(
+                   "lost: table {} of {} (row {} written at {}) cannot be read after the run: {}",
+                   e.table, name, e.rowid, e.where.str(), sqlite3_errmsg(p.db)));
       continue;
     }
     const outcome o = e.tx ? e.tx->effective() : outcome::committed;

@@ -14,7 +14,8 @@ namespace {
 std::string render(int code, const std::string& message, const std::string& sql) {
   const char* name = sqlite3_errstr(code);
   std::string out = fmt::format("sqlite: {} (code {})", message.empty() ? name : message, code);
-  if (!sql.empty()) out += fmt::format(" in: {}", sql.size() > 200 ? sql.substr(0, 200) + "…" : sql);
+  if (!sql.empty())
+    out += fmt::format(" in: {}", sql.size() > 200 ? sql.substr(0, 200) + "…" : sql);
   return out;
 }
 }  // namespace

@@ -123,8 +123,7 @@ class connection {
   friend class transaction;
   explicit connection(std::shared_ptr<detail::connection_state> s) : state_(std::move(s)) {}
   boost::asio::awaitable<std::int64_t> execute_values(std::string sql, std::vector<value> params);
-  boost::asio::awaitable<std::vector<row>> query_values(std::string sql,
-                                                        std::vector<value> params);
+  boost::asio::awaitable<std::vector<row>> query_values(std::string sql, std::vector<value> params);
   boost::asio::awaitable<transaction> begin_impl(std::string mode, std::source_location loc);
   boost::asio::awaitable<statement> cursor_values(std::string sql, std::vector<value> params,
                                                   std::source_location loc);

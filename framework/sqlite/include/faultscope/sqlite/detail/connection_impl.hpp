@@ -35,7 +35,7 @@ struct connection_state {
   connection_options options;
   binding bind;  // the run this connection serves (tracker, faults, accounting)
   resource_id id = 0;
-  bool open = false;  // caller's thread
+  bool open = false;          // caller's thread
   int open_transactions = 0;  // adapter transactions not yet ended (caller's thread)
   std::uint64_t savepoints = 0;
   // Worker thread only: statements the adapter prepared and has not finalized.

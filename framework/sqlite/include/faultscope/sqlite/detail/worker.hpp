@@ -132,9 +132,9 @@ class job_impl final : public job, public std::enable_shared_from_this<job_impl<
     if (cancellable && slot.is_connected()) {
       auto self = this->shared_from_this();
       slot.assign([self](boost::asio::cancellation_type type) {
-        if ((type & (boost::asio::cancellation_type::terminal |
-                     boost::asio::cancellation_type::partial |
-                     boost::asio::cancellation_type::total)) != boost::asio::cancellation_type::none)
+        if ((type &
+             (boost::asio::cancellation_type::terminal | boost::asio::cancellation_type::partial |
+              boost::asio::cancellation_type::total)) != boost::asio::cancellation_type::none)
           self->worker_->cancel(self.get());
       });
     }
