@@ -5,9 +5,9 @@
 // rolled-back one wrote is not, and a transaction whose commit failed has all
 // of its rows or none. Nothing committed is lost, nothing rolled back survives.
 //
-//   auto& db = faultscope::sqlite::test_database::create(ctx, "CREATE TABLE log(id INTEGER PRIMARY
-//   KEY, v TEXT)"); co_await async_with(sqlite::begin(conn), [&](sqlite::transaction& tx) ->
-//   awaitable<void> {
+//   namespace sq = faultscope::sqlite;
+//   auto& db = sq::test_database::create(ctx, "CREATE TABLE log(id INTEGER PRIMARY KEY, v TEXT)");
+//   co_await sq::with_transaction(conn, [&](sq::transaction& tx) -> awaitable<void> {
 //     co_await tx.execute("INSERT INTO log(id, v) VALUES(?, ?)", 7, "x");
 //     db.wrote(tx, "log", 7);
 //   });
