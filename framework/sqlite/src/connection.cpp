@@ -298,17 +298,22 @@ awaitable<statement> connection::cursor_values(std::string sql, std::vector<valu
   const std::string* q = &sql;
   const std::vector<value>* ps = &params;
   auto* known = &st->statements;
-  sqlite3_stmt* raw =
-      co_await detail::submit<sqlite3_stmt*>(st->w, st->bind, [q, ps, known](sqlite3* db) {
+  // Column names are read here, on the worker: the connection has no mutex, so
+  // the caller's thread must not touch the statement.
+  using prepared_stmt = std::pair<sqlite3_stmt*, std::shared_ptr<const std::vector<std::string>>>;
+  auto [raw, cols] =
+      co_await detail::submit<prepared_stmt>(st->w, st->bind, [q, ps, known](sqlite3* db) {
         auto s = detail::prepare(db, *q);
         if (!s) throw error(SQLITE_MISUSE, "no statement in the SQL", *q);
         if (!ps->empty()) detail::bind_all(s.get(), *ps, db, *q);
         known->insert(s.get());
-        return s.release();
+        auto names = detail::columns_of(s.get());
+        return prepared_stmt(s.release(), std::move(names));
       });
   auto ss = std::make_shared<detail::statement_state>();
   ss->conn = st;
   ss->stmt = raw;
+  ss->columns = std::move(cols);
   ss->sql = std::move(sql);
   if (st->bind.tracker) ss->id = st->bind.tracker->acquire("sqlite.statement", ss->sql, loc);
   co_return statement(std::move(ss));
@@ -376,75 +381,72 @@ context_manager<connection> connect(std::string path, connection_options options
 // ---- statement ---------------------------------------------------------------
 
 namespace {
-detail::statement_state& live(const std::shared_ptr<detail::statement_state>& s, const char* what) {
+// A statement about to be used: live on an open connection, and marked used.
+detail::statement_state& use(const std::shared_ptr<detail::statement_state>& s, const char* what) {
   if (!s || !s->stmt) throw error(SQLITE_MISUSE, fmt::format("{} on a finalized statement", what));
   s->conn->require_open(what);
+  if (s->conn->bind.tracker) s->conn->bind.tracker->touch(s->id);
   return *s;
+}
+
+// On the worker: back to the start, with `params` bound in place of the old ones.
+void rebind(sqlite3_stmt* stmt, const std::vector<value>& params, sqlite3* db,
+            const std::string& sql) {
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  detail::bind_all(stmt, params, db, sql);
 }
 }  // namespace
 
 awaitable<std::int64_t> statement::execute_values(std::vector<value> params) {
   auto ss = state_;
-  auto& s = live(ss, "execute");
+  auto& s = use(ss, "execute");
   FAULTSCOPE_FAULT_POINT("sqlite.execute");
   sqlite3_stmt* stmt = s.stmt;
   const std::string* q = &s.sql;
   const std::vector<value>* ps = &params;
-  if (s.conn->bind.tracker) s.conn->bind.tracker->touch(s.id);
   co_return co_await detail::submit<std::int64_t>(s.conn->w, s.conn->bind,
                                                   [stmt, q, ps](sqlite3* db) {
-                                                    sqlite3_reset(stmt);
-                                                    sqlite3_clear_bindings(stmt);
-                                                    detail::bind_all(stmt, *ps, db, *q);
+                                                    rebind(stmt, *ps, db, *q);
                                                     return detail::run_to_end(stmt, db, *q);
                                                   });
 }
 
 awaitable<std::vector<row>> statement::query_values(std::vector<value> params) {
   auto ss = state_;
-  auto& s = live(ss, "query");
+  auto& s = use(ss, "query");
   FAULTSCOPE_FAULT_POINT("sqlite.query");
   sqlite3_stmt* stmt = s.stmt;
   const std::string* q = &s.sql;
   const std::vector<value>* ps = &params;
-  if (!s.columns) s.columns = detail::columns_of(stmt);
-  auto cols = s.columns;
-  if (s.conn->bind.tracker) s.conn->bind.tracker->touch(s.id);
-  const auto* c = &cols;
+  const auto* c = &s.columns;
   co_return co_await detail::submit<std::vector<row>>(s.conn->w, s.conn->bind,
                                                       [stmt, q, ps, c](sqlite3* db) {
-                                                        sqlite3_reset(stmt);
-                                                        sqlite3_clear_bindings(stmt);
-                                                        detail::bind_all(stmt, *ps, db, *q);
+                                                        rebind(stmt, *ps, db, *q);
                                                         return detail::step_all(stmt, db, *q, *c);
                                                       });
 }
 
 awaitable<void> statement::bind_values(std::vector<value> params) {
   auto ss = state_;
-  auto& s = live(ss, "bind");
+  auto& s = use(ss, "bind");
   sqlite3_stmt* stmt = s.stmt;
   const std::string* q = &s.sql;
   const std::vector<value>* ps = &params;
   bool* done = &s.done;
   co_await detail::submit<detail::none>(s.conn->w, s.conn->bind, [stmt, q, ps, done](sqlite3* db) {
     *done = false;
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
-    detail::bind_all(stmt, *ps, db, *q);
+    rebind(stmt, *ps, db, *q);
   });
 }
 
 awaitable<std::optional<row>> statement::fetch_one() {
   auto ss = state_;
-  auto& s = live(ss, "fetch_one");
+  auto& s = use(ss, "fetch_one");
   FAULTSCOPE_FAULT_POINT("sqlite.fetch");
-  if (!s.columns) s.columns = detail::columns_of(s.stmt);
   sqlite3_stmt* stmt = s.stmt;
   const std::string* q = &s.sql;
-  auto cols = s.columns;
-  if (s.conn->bind.tracker) s.conn->bind.tracker->touch(s.id);
-  const auto* c = &cols;
+  const auto* c = &s.columns;
   bool* done = &s.done;
   co_return co_await detail::submit<std::optional<row>>(
       s.conn->w, s.conn->bind, [stmt, q, c, done](sqlite3* db) -> std::optional<row> {
@@ -462,14 +464,11 @@ awaitable<std::optional<row>> statement::fetch_one() {
 
 awaitable<std::vector<row>> statement::fetch_all() {
   auto ss = state_;
-  auto& s = live(ss, "fetch_all");
+  auto& s = use(ss, "fetch_all");
   FAULTSCOPE_FAULT_POINT("sqlite.fetch");
-  if (!s.columns) s.columns = detail::columns_of(s.stmt);
   sqlite3_stmt* stmt = s.stmt;
   const std::string* q = &s.sql;
-  auto cols = s.columns;
-  if (s.conn->bind.tracker) s.conn->bind.tracker->touch(s.id);
-  auto* c = &cols;
+  const auto* c = &s.columns;
   bool* done = &s.done;
   co_return co_await detail::submit<std::vector<row>>(s.conn->w, s.conn->bind,
                                                       [stmt, q, c, done](sqlite3* db) {

@@ -48,7 +48,7 @@ struct statement_state {
   sqlite3_stmt* stmt = nullptr;  // null once finalized
   std::string sql;
   resource_id id = 0;
-  std::shared_ptr<const std::vector<std::string>> columns;
+  std::shared_ptr<const std::vector<std::string>> columns;  // read on the worker at prepare
   // Worker thread: stepped to SQLITE_DONE since the last bind. SQLite would
   // restart the statement on the next step; a cursor stays at its end.
   bool done = false;
