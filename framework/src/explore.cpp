@@ -137,7 +137,9 @@ std::vector<std::optional<run_result>> run_all(const scenario_fn& fn,
 }  // namespace
 
 bool skipped(const explore_options& o, std::string_view point) {
-  auto matches = [&](const std::string& p) { return glob_match(p, point); };
+  auto matches = [&](const std::string& p) {
+    return glob_match(p, point);
+  };
   if (!o.only.empty() && std::none_of(o.only.begin(), o.only.end(), matches)) return true;
   return std::any_of(o.skip.begin(), o.skip.end(), matches);
 }

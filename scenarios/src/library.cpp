@@ -238,7 +238,8 @@ scenario_info fan_out(std::string name, std::size_t children, child_fn child) {
                                .async_wait(boost::asio::experimental::wait_for_one_error(),
                                            boost::asio::use_awaitable);
     for (auto i : order)
-      if (errors[i] && !faultscope::detail::is_cancellation(errors[i])) std::rethrow_exception(errors[i]);
+      if (errors[i] && !faultscope::detail::is_cancellation(errors[i]))
+        std::rethrow_exception(errors[i]);
     for (auto& e : errors)
       if (e) std::rethrow_exception(e);
   };

@@ -273,21 +273,20 @@ std::string json_report(const std::vector<result>& results) {
         i ? "," : "", json_escape(r.scenario->name), r.canary(), r.ok(), r.report.schedules_run + 1,
         r.report.points, r.report.hits);
     bool first = true;
-    each_failure(
-        r.report, [&](const fault_plan& plan, const fault_plan& minimal, const run_result& run) {
-          out += fmt::format(
-              "{}{{\"plan\":\"{}\",\"minimal\":\"{}\",\"end\":\"{}\",\"replay\":\"{}\","
-              "\"acquired\":{},\"violations\":[",
-              first ? "" : ",", json_escape(plan.to_string()), json_escape(minimal.to_string()),
-              to_string(run.end), json_escape(replay_command(r.scenario->name, minimal)),
-              run.acquired);
-          first = false;
-          for (std::size_t k = 0; k < run.violations.size(); ++k)
-            out += fmt::format("{}{{\"kind\":\"{}\",\"message\":\"{}\"}}", k ? "," : "",
-                               to_string(run.violations[k].kind),
-                               json_escape(run.violations[k].message));
-          out += "]}";
-        });
+    each_failure(r.report, [&](const fault_plan& plan, const fault_plan& minimal,
+                               const run_result& run) {
+      out += fmt::format(
+          "{}{{\"plan\":\"{}\",\"minimal\":\"{}\",\"end\":\"{}\",\"replay\":\"{}\","
+          "\"acquired\":{},\"violations\":[",
+          first ? "" : ",", json_escape(plan.to_string()), json_escape(minimal.to_string()),
+          to_string(run.end), json_escape(replay_command(r.scenario->name, minimal)), run.acquired);
+      first = false;
+      for (std::size_t k = 0; k < run.violations.size(); ++k)
+        out +=
+            fmt::format("{}{{\"kind\":\"{}\",\"message\":\"{}\"}}", k ? "," : "",
+                        to_string(run.violations[k].kind), json_escape(run.violations[k].message));
+      out += "]}";
+    });
     out += "]}";
   }
   out += fmt::format("],\"summary\":{{\"scenarios\":{},\"schedules\":{},\"failed\":{}}}}}\n",
