@@ -4,7 +4,8 @@
 set -euo pipefail
 
 FAULTSCOPE_PACKAGES=(g++ cmake ninja-build libboost1.81-dev libfmt-dev libsqlite3-dev
-                     libgtest-dev libgmock-dev libbenchmark-dev libfiu-dev)
+                     libgtest-dev libgmock-dev libbenchmark-dev libfiu-dev
+                     clang libclang-rt-14-dev)
 
 faultscope_install_deps() {
   local missing=()

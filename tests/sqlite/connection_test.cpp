@@ -7,7 +7,9 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <atomic>
 #include <filesystem>
+#include <functional>
 #include <thread>
 
 #include <boost/asio/co_spawn.hpp>
@@ -38,6 +40,12 @@ constexpr const char* schema =
 
 std::string messages(const faultscope::run_result& r) {
   return r.describe();
+}
+
+bool has_kind(const faultscope::run_result& r, violation_kind k) {
+  for (const auto& v : r.violations)
+    if (v.kind == k) return true;
+  return false;
 }
 
 TEST(SqliteConnection, QueryReturnsTypedRowsOnTheCallersThread) {
@@ -232,6 +240,58 @@ TEST(SqliteConnection, CancellationInterruptsTheRunningStatement) {
         });
   });
   EXPECT_TRUE(r.passed()) << messages(r);
+}
+
+TEST(SqliteConnection, CancellationBeforeTheStatementStartsStillLands) {
+  // The cancellation arrives while the call runs but before its statement
+  // does: sqlite3_interrupt alone would be forgotten when the statement starts.
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    std::atomic<bool> started{false};
+    // Cancel once the call is on the worker (a queued call is simply dropped).
+    std::function<void()> cancel_when_started = [&] {
+      if (started.load())
+        ctx.cancel();
+      else
+        boost::asio::post(ctx.executor(), cancel_when_started);
+    };
+    boost::asio::post(ctx.executor(), cancel_when_started);
+    auto start = std::chrono::steady_clock::now();
+    int rc = -1;
+    auto slow = [&rc, &started](sqlite3* h) {
+      started.store(true);
+      std::this_thread::sleep_for(100ms);
+      rc = sqlite3_exec(h, slow_sql, nullptr, nullptr, nullptr);
+    };
+    try {
+      co_await conn.call(slow);
+    } catch (const boost::system::system_error&) {
+    }
+    EXPECT_EQ(rc, SQLITE_INTERRUPT);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+    co_await conn.close();
+  });
+  EXPECT_EQ(r.end, faultscope::run_end::cancelled) << messages(r);
+}
+
+TEST(SqliteConnection, ARunThatHangsStopsItsCallsBeforeItEnds) {
+  // The wall limit ends the run while a query runs on the worker: the run
+  // must interrupt it, not leave it reading the run's state after the end.
+  faultscope::run_options options;
+  options.wall_limit = 300ms;
+  auto start = std::chrono::steady_clock::now();
+  auto r = faultscope::run(
+      [](run_context& ctx) -> awaitable<void> {
+        auto& db = sq::test_database::create(ctx, schema);
+        auto conn = co_await sq::connection::open(db.path());
+        co_await conn.query(slow_sql);
+        co_await conn.close();
+      },
+      options);
+  EXPECT_EQ(r.end, faultscope::run_end::hung);
+  EXPECT_TRUE(has_kind(r, violation_kind::hang)) << messages(r);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
 }
 
 TEST(SqliteConnection, VirtualClockWaitsForTheWorker) {

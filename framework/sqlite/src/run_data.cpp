@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "faultscope/sqlite/detail/worker.hpp"
 #include "faultscope/sqlite/error.hpp"
 #include "faultscope/sqlite/hooks.hpp"
 #include "faultscope/sqlite/transaction.hpp"
@@ -43,6 +44,12 @@ run_data* run_data::of_current_run() {
 }
 
 void run_data::finish(faultscope::tracker& t) {
+  // A run that hung, or was abandoned with a call on a worker, must not end
+  // while that call still reads this state: stop it first.
+  if (!worker::interrupt_run(this, std::chrono::seconds(5)))
+    t.report(violation_kind::hang,
+             "sqlite: a call on a connection's worker thread did not stop within 5 s of an "
+             "interrupt after the run ended");
   for (const auto& db : databases) db->verify(t);
   // Only once every connection is closed must SQLite have given back what it
   // took for this run; a connection still open is reported as a leak already.

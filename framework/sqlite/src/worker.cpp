@@ -2,13 +2,35 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
+#include <thread>
+#include <vector>
 
 namespace faultscope::sqlite::detail {
 
-worker::worker() : thread_([this] { loop(); }) {}
+namespace {
+
+// Every live worker, so that the end of a run can reach the calls it left
+// running, whichever connection (possibly leaked) owns them.
+std::mutex registry_mutex;
+std::vector<worker*>& registry() {
+  static std::vector<worker*> workers;
+  return workers;
+}
+
+}  // namespace
+
+worker::worker() : thread_([this] { loop(); }) {
+  std::lock_guard lock(registry_mutex);
+  registry().push_back(this);
+}
 
 worker::~worker() {
+  {
+    std::lock_guard lock(registry_mutex);
+    std::erase(registry(), this);
+  }
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -45,6 +67,11 @@ void worker::enqueue(std::shared_ptr<job> j, bool last) {
 void worker::set_db(sqlite3* d) {
   std::lock_guard lock(mutex_);
   db = d;
+  if (d) sqlite3_progress_handler(d, 100, &worker::on_progress, this);
+}
+
+int worker::on_progress(void* self) noexcept {
+  return static_cast<worker*>(self)->interrupt_.load(std::memory_order_relaxed) ? 1 : 0;
 }
 
 void worker::cancel(job* j) {
@@ -52,7 +79,39 @@ void worker::cancel(job* j) {
   j->cancel_requested.store(true, std::memory_order_relaxed);
   // Interrupt only the job that is running now, under the lock the worker takes
   // to start and end one: a stale interrupt must not hit the next statement.
-  if (running_ == j && db) sqlite3_interrupt(db);
+  if (running_ == j) {
+    interrupt_.store(true, std::memory_order_relaxed);
+    if (db) sqlite3_interrupt(db);
+  }
+}
+
+bool worker::interrupt_if_running(const run_data* r) {
+  std::lock_guard lock(mutex_);
+  if (!running_ || running_->run != r) return false;
+  running_->cancel_requested.store(true, std::memory_order_relaxed);
+  interrupt_.store(true, std::memory_order_relaxed);
+  if (db) sqlite3_interrupt(db);
+  return true;
+}
+
+bool worker::running_for(const run_data* r) {
+  std::lock_guard lock(mutex_);
+  return running_ && running_->run == r;
+}
+
+bool worker::interrupt_run(const run_data* r, std::chrono::milliseconds limit) {
+  std::lock_guard lock(registry_mutex);
+  std::vector<worker*> busy;
+  for (worker* w : registry())
+    if (w->interrupt_if_running(r)) busy.push_back(w);
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (worker* w : busy) {
+    while (w->running_for(r)) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  return true;
 }
 
 void worker::loop() {
@@ -74,7 +133,10 @@ void worker::loop() {
       queue_.pop_front();
       pending_.fetch_sub(1, std::memory_order_relaxed);
       last = last_submitted_ && queue_.empty();
-      if (!j->cancel_requested.load(std::memory_order_relaxed)) running_ = j.get();
+      if (!j->cancel_requested.load(std::memory_order_relaxed)) {
+        running_ = j.get();
+        interrupt_.store(false, std::memory_order_relaxed);
+      }
     }
     if (running_ == j.get()) {
       ran_one = true;

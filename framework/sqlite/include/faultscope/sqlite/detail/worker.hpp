@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -69,6 +70,7 @@ class job {
   /// gone): posts an operation_aborted completion.
   virtual void abort() = 0;
   std::atomic<bool> cancel_requested{false};
+  const run_data* run = nullptr;  ///< the run the job serves, if any
 };
 
 /// One thread per connection, as aiosqlite has: SQLite calls on a connection
@@ -87,19 +89,31 @@ class worker {
   /// The last job: after it the thread ends.
   void submit_last(std::shared_ptr<job> j);
 
-  /// Set by the open and close jobs, under the lock `cancel` takes.
+  /// Set by the open and close jobs, under the lock `cancel` takes. Installs
+  /// the progress handler that makes an interrupt certain to land.
   void set_db(sqlite3* d);
+
+  /// After run `r` ended (hung, or abandoned a call): interrupts every job of
+  /// `r` still running on any worker and waits up to `limit` for them to stop,
+  /// so none outlives the run state it reads. False if one is still running.
+  static bool interrupt_run(const run_data* r, std::chrono::milliseconds limit);
   /// Owned by the worker thread; read elsewhere only to call sqlite3_interrupt.
   sqlite3* db = nullptr;
 
  private:
   void loop();
   void enqueue(std::shared_ptr<job> j, bool last);
+  static int on_progress(void* self) noexcept;
+  bool interrupt_if_running(const run_data* r);
+  bool running_for(const run_data* r);
   std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<std::shared_ptr<job>> queue_;
   std::atomic<int> pending_{0};  // queue_.size(), readable without the lock
   job* running_ = nullptr;
+  // sqlite3_interrupt alone can be lost: SQLite clears the flag when a
+  // statement starts with none active. The progress handler reads this one.
+  std::atomic<bool> interrupt_{false};
   bool last_submitted_ = false;
   bool stopping_ = false;
   std::thread thread_;
@@ -122,6 +136,7 @@ class job_impl final : public job, public std::enable_shared_from_this<job_impl<
         binding_(b),
         worker_(w),
         clock_(faultscope::detail::current_scheduler()) {
+    run = b.run;
     // While the job is away the run's clock must not jump: a timeout may fire
     // only when the virtual time it waits for has truly passed.
     if (clock_) clock_->begin_external();
@@ -130,9 +145,13 @@ class job_impl final : public job, public std::enable_shared_from_this<job_impl<
   void start(bool last, bool cancellable) {
     auto slot = boost::asio::get_associated_cancellation_slot(handler_);
     if (cancellable && slot.is_connected()) {
-      auto self = this->shared_from_this();
-      slot.assign([self](boost::asio::cancellation_type type) {
-        if ((type &
+      // Weak: the slot may outlive the run (a hung run's signal), and the job
+      // must not outlive the executor its work guard counts on.
+      std::weak_ptr<job_impl> weak = this->shared_from_this();
+      slot.assign([weak](boost::asio::cancellation_type type) {
+        auto self = weak.lock();
+        if (self &&
+            (type &
              (boost::asio::cancellation_type::terminal | boost::asio::cancellation_type::partial |
               boost::asio::cancellation_type::total)) != boost::asio::cancellation_type::none)
           self->worker_->cancel(self.get());
