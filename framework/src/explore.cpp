@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <thread>
@@ -111,18 +112,38 @@ std::set<violation_kind> signature(const run_result& r) {
 
 // Runs `plans[i]` for every i in `indices`, over `jobs` threads; results land at
 // their index, so the order never depends on the number of threads.
+// Counts finished schedules for explore_options::progress.
+struct progress_counter {
+  explicit progress_counter(const explore_options& o) : opts(o) {}
+  const explore_options& opts;
+  std::size_t known = 0;
+  std::size_t done = 0;
+  std::mutex mutex;
+  void tick() {
+    if (!opts.progress) return;
+    std::lock_guard lock(mutex);
+    opts.progress(++done, known);
+  }
+};
+
 std::vector<std::optional<run_result>> run_all(const scenario_fn& fn,
                                                const std::vector<fault_plan>& plans,
                                                const std::vector<std::size_t>& indices,
-                                               const explore_options& opts) {
+                                               const explore_options& opts,
+                                               progress_counter& progress) {
   std::vector<std::optional<run_result>> out(plans.size());
   std::atomic<std::size_t> next{0};
+  {
+    std::lock_guard lock(progress.mutex);
+    progress.known += indices.size();
+  }
   auto worker = [&] {
     for (;;) {
       std::size_t k = next.fetch_add(1);
       if (k >= indices.size()) return;
       std::size_t i = indices[k];
       out[i] = run_schedule(fn, plans[i], opts);
+      progress.tick();
     }
   };
   unsigned jobs =
@@ -245,7 +266,8 @@ exploration explore(std::string_view name, const scenario_fn& scenario,
   std::vector<std::size_t> first_level;
   for (std::size_t i = 0; i < plans.size(); ++i)
     if (deeper || owned(i)) first_level.push_back(i);
-  auto results = run_all(scenario, plans, first_level, opts);
+  progress_counter progress(opts);
+  auto results = run_all(scenario, plans, first_level, opts, progress);
 
   // Level 2: a second fault at each point reached after the first fired.
   std::size_t level_one = plans.size();
@@ -270,7 +292,7 @@ exploration explore(std::string_view name, const scenario_fn& scenario,
     std::vector<std::size_t> second_level;
     for (std::size_t i = level_one; i < plans.size(); ++i)
       if (owned(i)) second_level.push_back(i);
-    auto more = run_all(scenario, plans, second_level, opts);
+    auto more = run_all(scenario, plans, second_level, opts, progress);
     results.resize(plans.size());
     for (std::size_t i : second_level) results[i] = std::move(more[i]);
   }

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <map>
 
 #include "faultscope/context_manager.hpp"
@@ -218,6 +219,31 @@ TEST(Explore, OneThreadAndTwoThreadsGiveIdenticalReports) {
   EXPECT_EQ(one.ran, two.ran);
   EXPECT_EQ(one.summary(), two.summary());
   EXPECT_FALSE(one.passed());
+}
+
+TEST(Explore, ProgressCountsEverySchedulePerDepthAndThreadsNeverOverlap) {
+  for (unsigned jobs : {1u, 2u}) {
+    explore_options o;
+    o.depth = 2;
+    o.jobs = jobs;
+    std::vector<std::pair<std::size_t, std::size_t>> calls;
+    std::atomic<int> inside{0};
+    bool overlapped = false;
+    o.progress = [&](std::size_t done, std::size_t known) {
+      overlapped |= inside.fetch_add(1) != 0;
+      calls.emplace_back(done, known);
+      inside.fetch_sub(1);
+    };
+    auto report = faultscope::explore("cleanup", leaks_when_release_fails_after_cancel, o);
+    ASSERT_EQ(calls.size(), report.schedules_run) << "jobs " << jobs;
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+      EXPECT_EQ(calls[i].first, i + 1);
+      EXPECT_LE(calls[i].first, calls[i].second);
+    }
+    EXPECT_EQ(calls.back().second, report.total_schedules);
+    EXPECT_LT(calls.front().second, report.total_schedules) << "depth 2 grows the space";
+    EXPECT_FALSE(overlapped);
+  }
 }
 
 TEST(Explore, ThreeShardsCoverEveryScheduleExactlyOnce) {

@@ -2,14 +2,31 @@
 // bad flags and arguments.
 #include "cli.hpp"
 
+#include "faultscope/fault_point.hpp"
+#include "faultscope/registry.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <regex>
 #include <sstream>
 
+#include <boost/property_tree/ptree.hpp>
+#include <boost/property_tree/xml_parser.hpp>
+
 using ::testing::HasSubstr;
+
+// A scenario that really leaks, tagged `manual` so the default run leaves it
+// out: it shows how the runner reports an ordinary (non-canary) failure. Its
+// label needs escaping in every report format.
+FAULTSCOPE_SCENARIO(cli_test_leaky, "manual") {
+  auto id = ctx.tracker().acquire("handle", "<\"odd\" & label>");
+  co_await faultscope::fault_point("cli_test.step");
+  ctx.tracker().release(id);
+}
 
 namespace {
 
@@ -77,11 +94,133 @@ TEST(Cli, JsonAndJunitReports) {
   EXPECT_THAT(json.out, HasSubstr("\"message\":\"leak: connection #1 \\\"db\\\""));
   auto junit = cli({"run", "scope.with_resource", "--format", "junit"});
   EXPECT_EQ(junit.status, 0);
-  EXPECT_THAT(junit.out,
-              HasSubstr("<testsuite name=\"scope.with_resource\" tests=\"10\" failures=\"0\">"));
+  EXPECT_THAT(
+      junit.out,
+      HasSubstr("<testsuite name=\"scope.with_resource\" tests=\"10\" failures=\"0\" time=\""));
   EXPECT_THAT(
       junit.out,
       HasSubstr("<testcase classname=\"scope.with_resource\" name=\"conn.open#1=throw\"/>"));
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+// Wall times are the only part of a report that changes from run to run.
+std::string without_times(std::string s) {
+  s = std::regex_replace(s, std::regex(R"( +\d+\.\d+ ms\n)"), " <time> ms\n");
+  s = std::regex_replace(s, std::regex(R"("wall_ms":\d+\.\d+)"), R"("wall_ms":0)");
+  return std::regex_replace(s, std::regex(R"(time="\d+\.\d+")"), R"(time="0")");
+}
+
+// The report of a fixed run, against a file under tests/tools/golden.
+// FAULTSCOPE_UPDATE_GOLDEN=1 rewrites the files after a deliberate change (a
+// moved line in a canary changes its "acquired at").
+void expect_golden(const std::string& name, const std::string& actual) {
+  const std::string path = std::string(FAULTSCOPE_GOLDEN_DIR) + "/" + name;
+  const std::string got = without_times(actual);
+  if (const char* update = std::getenv("FAULTSCOPE_UPDATE_GOLDEN"); update && *update == '1') {
+    std::ofstream(path) << got;
+    return;
+  }
+  const std::string want = slurp(path);
+  ASSERT_FALSE(want.empty()) << path << " is missing (FAULTSCOPE_UPDATE_GOLDEN=1 writes it)";
+  EXPECT_EQ(got, want) << "the report differs from " << path
+                       << "; if the change is meant, rerun with FAULTSCOPE_UPDATE_GOLDEN=1";
+}
+
+TEST(CliGolden, TextReportOfTheCanaries) {
+  auto r = cli({"run", "canary"});
+  EXPECT_EQ(r.status, 0);
+  expect_golden("canary.txt", r.out);
+}
+
+TEST(CliGolden, JsonReportOfTheCanaries) {
+  auto r = cli({"run", "canary", "--format", "json"});
+  EXPECT_EQ(r.status, 0);
+  expect_golden("canary.json", r.out);
+}
+
+TEST(CliGolden, JunitReportOfTheCanaries) {
+  auto r = cli({"run", "canary", "--format", "junit"});
+  EXPECT_EQ(r.status, 0);
+  expect_golden("canary.junit.xml", r.out);
+}
+
+TEST(CliGolden, TimesAreTheOnlyPartMasked) {
+  // The mask must not hide a change in anything but wall time.
+  EXPECT_EQ(without_times("  CAUGHT x      7 schedules    1 failing      58.3 ms\n"),
+            "  CAUGHT x      7 schedules    1 failing <time> ms\n");
+  EXPECT_NE(without_times("7 schedules"), without_times("8 schedules"));
+}
+
+TEST(Cli, AFailingScenarioExitsOneAndShowsItsReplay) {
+  auto r = cli({"run", "cli_test_leaky"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.out, HasSubstr("FAIL"));
+  EXPECT_THAT(r.out, HasSubstr("leak: handle #1 \"<\"odd\" & label>\""));
+  EXPECT_THAT(r.out, HasSubstr("replay: faultscope replay 'cli_test_leaky@cli_test.step#1=throw'"));
+  EXPECT_EQ(cli({"run"}).out.find("cli_test_leaky"), std::string::npos)
+      << "a manual scenario stays out of the default run";
+}
+
+TEST(Cli, JunitReportParsesAsXml) {
+  // A run with real failures (text that needs escaping), the canaries, and a
+  // clean one: each parses, and each suite holds as many cases as it says.
+  for (auto args :
+       std::vector<std::vector<const char*>>{{"run", "cli_test_leaky", "--format", "junit"},
+                                             {"run", "canary", "--format", "junit"},
+                                             {"run", "scope.*", "--format", "junit"}}) {
+    auto r = cli(args);
+    std::istringstream in(r.out);
+    boost::property_tree::ptree tree;
+    ASSERT_NO_THROW(boost::property_tree::read_xml(in, tree)) << r.out;
+    std::size_t suites = 0, cases = 0;
+    for (const auto& [tag, suite] : tree.get_child("testsuites")) {
+      if (tag != "testsuite") continue;
+      ++suites;
+      std::size_t here = 0;
+      for (const auto& [t, c] : suite)
+        if (t == "testcase") ++here;
+      EXPECT_EQ(here, suite.get<std::size_t>("<xmlattr>.tests"));
+      cases += here;
+    }
+    EXPECT_GT(suites, 0u);
+    EXPECT_GT(cases, suites);
+  }
+  auto r = cli({"run", "cli_test_leaky", "--format", "junit"});
+  std::istringstream in(r.out);
+  boost::property_tree::ptree tree;
+  boost::property_tree::read_xml(in, tree);
+  const auto& suite = tree.get_child("testsuites.testsuite");
+  EXPECT_EQ(suite.get<int>("<xmlattr>.failures"), 2);  // throw and cancel at the step
+  std::size_t with_failure = 0;
+  for (const auto& [t, c] : suite) {
+    if (t != "testcase" || !c.get_child_optional("failure")) continue;
+    ++with_failure;
+    EXPECT_THAT(c.get<std::string>("failure.<xmlattr>.message"),
+                HasSubstr("leak: handle #1 \"<\"odd\" & label>\""));
+    EXPECT_THAT(c.get<std::string>("failure"), HasSubstr("replay: faultscope replay"));
+  }
+  EXPECT_EQ(with_failure, 2u);
+}
+
+TEST(Cli, ProgressBarIsDrawnOnRequestAndErasedBeforeTheReport) {
+  setenv("FAULTSCOPE_PROGRESS", "always", 1);
+  auto r = cli({"run", "scope.with_resource"});
+  unsetenv("FAULTSCOPE_PROGRESS");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_THAT(r.err, HasSubstr("9/9 schedules  scope.with_resource"));
+  EXPECT_THAT(r.err, ::testing::EndsWith("\r\x1b[K")) << "erased at the end";
+  EXPECT_EQ(r.out.find('\r'), std::string::npos) << "the report itself has no bar";
+  // Off a terminal it stays quiet by default.
+  EXPECT_TRUE(cli({"run", "scope.with_resource"}).err.empty());
+  setenv("FAULTSCOPE_PROGRESS", "sometimes", 1);
+  auto bad = cli({"run", "scope.with_resource"});
+  unsetenv("FAULTSCOPE_PROGRESS");
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_THAT(bad.err, HasSubstr("FAULTSCOPE_PROGRESS must be always, never or auto"));
 }
 
 // Checks that every tag opened is closed in order ("<x/>" and "<!…>" stand
@@ -119,6 +258,11 @@ TEST(Cli, HtmlReportIsWellFormedWithOneLifetimeBarPerResource) {
   std::string html((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   std::string problem;
   EXPECT_TRUE(tags_balance(html, problem)) << problem;
+  // The page is XHTML-clean, so an XML parser takes it as a second opinion.
+  std::istringstream in(html);
+  boost::property_tree::ptree tree;
+  EXPECT_NO_THROW(boost::property_tree::read_xml(in, tree));
+  EXPECT_TRUE(tree.get_child_optional("html.body"));
   // Each failing run of the canaries: one bar per resource it acquired.
   auto json = cli({"run", "canary", "--format", "json"});
   std::size_t resources = 0;

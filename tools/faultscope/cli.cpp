@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -40,8 +42,9 @@ exit status: 0 no violation, 1 violations found, 2 usage error
 
 constexpr std::string_view run_help = R"(usage: faultscope run [FILTER] [options]
 
-Explores every registered scenario matching FILTER (all but the canaries when
-omitted; `faultscope run canary` runs the canaries, which must be caught).
+Explores every registered scenario matching FILTER (when omitted: all but those
+tagged canary or manual; `faultscope run canary` runs the canaries, which must
+be caught).
 
 options:
   --depth 1|2          faults per schedule (default: each scenario's own, usually 1)
@@ -54,6 +57,11 @@ options:
   --html FILE          also write a self-contained HTML page: for every failing run, a
                        timeline of each resource's lifetime on the virtual clock
   --help               this text
+
+environment:
+  NO_COLOR             no colour even on a terminal
+  FAULTSCOPE_PROGRESS  auto (default: a progress bar on a terminal once a scenario
+                       has explored for a second), always, or never
 )";
 
 constexpr std::string_view list_help = R"(usage: faultscope list [FILTER]
@@ -138,6 +146,63 @@ bool use_colour() {
 
 std::string paint(std::string_view text, std::string_view code, bool colour) {
   return colour ? fmt::format("\x1b[{}m{}\x1b[0m", code, text) : std::string(text);
+}
+
+// A one-line bar on standard error while a scenario explores, drawn once its
+// exploration has taken a second: short runs stay quiet, long sweeps show life.
+// FAULTSCOPE_PROGRESS=always draws at once (and off a terminal), =never never.
+class progress_bar {
+ public:
+  progress_bar(std::ostream& err, bool enabled, std::chrono::milliseconds delay)
+      : err_(err), enabled_(enabled), delay_(delay) {}
+
+  void start(std::string_view name) {
+    name_ = name;
+    started_ = clock::now();
+    last_ = {};
+    drawn_ = false;
+  }
+
+  void update(std::size_t done, std::size_t known) {
+    if (!enabled_) return;
+    auto now = clock::now();
+    if (now - started_ < delay_ ||
+        (drawn_ && now - last_ < std::chrono::milliseconds(100) && done < known))
+      return;
+    constexpr std::size_t width = 24;
+    std::size_t filled = known ? std::min(width, done * width / known) : 0;
+    err_ << fmt::format("\r\x1b[K  [{}{}] {:>6}/{} schedules  {}", std::string(filled, '#'),
+                        std::string(width - filled, '.'), done, known, name_)
+         << std::flush;
+    last_ = now;
+    drawn_ = true;
+  }
+
+  /// Erases the bar, so the report starts on a clean line.
+  void finish() {
+    if (drawn_) err_ << "\r\x1b[K" << std::flush;
+    drawn_ = false;
+  }
+
+ private:
+  using clock = std::chrono::steady_clock;
+  std::ostream& err_;
+  bool enabled_;
+  std::chrono::milliseconds delay_;
+  std::string name_;
+  clock::time_point started_{}, last_{};
+  bool drawn_ = false;
+};
+
+progress_bar make_progress(std::ostream& err) {
+  const char* mode = std::getenv("FAULTSCOPE_PROGRESS");
+  std::string_view m = mode ? mode : "auto";
+  if (m == "always") return {err, true, std::chrono::milliseconds(0)};
+  if (m == "never") return {err, false, {}};
+  if (m != "auto" && !m.empty())
+    throw usage_error{
+        fmt::format("FAULTSCOPE_PROGRESS must be always, never or auto, got '{}'", m)};
+  return {err, &err == &std::cerr && isatty(STDERR_FILENO), std::chrono::seconds(1)};
 }
 
 struct result {
@@ -269,9 +334,10 @@ std::string json_report(const std::vector<result>& results) {
     failed += r.ok() ? 0 : 1;
     out += fmt::format(
         "{}{{\"name\":\"{}\",\"canary\":{},\"ok\":{},\"schedules\":{},\"points\":{},\"hits\":{},"
-        "\"failures\":[",
+        "\"wall_ms\":{:.3f},\"failures\":[",
         i ? "," : "", json_escape(r.scenario->name), r.canary(), r.ok(), r.report.schedules_run + 1,
-        r.report.points, r.report.hits);
+        r.report.points, r.report.hits,
+        std::chrono::duration<double, std::milli>(r.report.wall).count());
     bool first = true;
     each_failure(r.report, [&](const fault_plan& plan, const fault_plan& minimal,
                                const run_result& run) {
@@ -312,8 +378,9 @@ std::string junit_report(const std::vector<result>& results) {
     for (auto& n : names)
       if (failure_text.count(n) && !r.canary()) ++failures;
     if (r.canary() && r.report.passed()) failures = 1;
-    out += fmt::format("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\">\n",
-                       xml_escape(r.scenario->name), names.size(), failures);
+    out += fmt::format("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" time=\"{:.6f}\">\n",
+                       xml_escape(r.scenario->name), names.size(), failures,
+                       std::chrono::duration<double>(r.report.wall).count());
     for (auto& n : names) {
       out += fmt::format("    <testcase classname=\"{}\" name=\"{}\"", xml_escape(r.scenario->name),
                          xml_escape(n));
@@ -362,41 +429,46 @@ std::string lifetime_svg(const run_result& run) {
     }
   }
   if (end <= 0) end = 1;
-  const double left = 230, width = 560, row = 22, top = 24;
+  // The axis runs a little past the end of the run, so that a resource still
+  // held at the end shows as a bar running off it, even one acquired last.
+  const double left = 230, width = 560, right = 190, row = 22, top = 24;
+  const double span = end * 1.12;
   double height = top + row * static_cast<double>(lives.size()) + 30;
   auto x = [&](double ms) {
-    return left + width * ms / end;
+    return left + width * ms / span;
   };
   std::string svg = fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" "
       "role=\"img\"><title>resource lifetimes</title>\n",
-      left + width + 20, height);
+      left + width + right, height);
   svg += fmt::format(
-      "<text x=\"{}\" y=\"14\" class=\"axis\">0 ms</text><text x=\"{}\" y=\"14\" "
-      "class=\"axis\" text-anchor=\"end\">{:.3f} ms (virtual)</text>\n",
-      left, left + width, end);
+      "<text x=\"{:.1f}\" y=\"14\" class=\"axis\">0 ms</text><text x=\"{:.1f}\" y=\"14\" "
+      "class=\"axis\" text-anchor=\"end\">{:.3f} ms (virtual): run ended</text>\n"
+      "<line class=\"end\" x1=\"{:.1f}\" x2=\"{:.1f}\" y1=\"18\" y2=\"{}\"/>\n",
+      left, x(end), end, x(end), x(end), height - 18);
   for (std::size_t i = 0; i < lives.size(); ++i) {
     const auto& l = lives[i];
     double y = top + row * static_cast<double>(i);
     bool leaked = l.to < 0;
-    double to = leaked ? end : l.to;
+    double to_x = leaked ? left + width : x(l.to);
     svg += fmt::format("<text x=\"4\" y=\"{}\" class=\"name\">{}</text>\n", y + 14,
                        xml_escape(l.name));
     svg += fmt::format(
         "<rect class=\"life{}\" x=\"{:.1f}\" y=\"{}\" width=\"{:.1f}\" height=\"14\">"
         "<title>{}: acquired at {:.3f} ms, {}</title></rect>\n",
-        leaked ? " leaked" : "", x(l.from), y + 3, std::max(2.0, x(to) - x(l.from)),
+        leaked ? " leaked" : "", x(l.from), y + 3, std::max(2.0, to_x - x(l.from)),
         xml_escape(l.name), l.from,
         leaked ? std::string("never released") : fmt::format("released at {:.3f} ms", l.to));
     if (leaked)
-      svg += fmt::format("<text x=\"{:.1f}\" y=\"{}\" class=\"leak\">leaked</text>\n",
-                         std::min(x(to) + 4, left + width - 40), y + 14);
+      svg +=
+          fmt::format("<text x=\"{:.1f}\" y=\"{}\" class=\"leak\">leaked: never released</text>\n",
+                      left + width + 6, y + 14);
   }
   for (const auto& [at, what] : faults)
     svg += fmt::format(
         "<line class=\"fault\" x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"18\" y2=\"{1}\">"
-        "<title>{2}</title></line><text x=\"{0:.1f}\" y=\"{3}\" class=\"fault\">"
-        "{2}</text>\n",
+        "<title>{2}</title></line><text x=\"{0:.1f}\" y=\"{3}\" class=\"fault\" "
+        "text-anchor=\"middle\">{2}</text>\n",
         x(at), height - 18, xml_escape(what), height - 6);
   svg += "</svg>\n";
   return svg;
@@ -411,7 +483,7 @@ h1{font-size:20px} h2{font-size:16px;margin-top:28px} h3{font-size:14px;font-wei
 .pass{color:#1a7f37} .fail{color:#cf222e} code{background:#f3f3f3;padding:1px 4px}
 svg{display:block;margin:8px 0 16px} .name,.axis{font:12px monospace;fill:#444}
 rect.life{fill:#4c8bf5} rect.life.leaked{fill:#cf222e} text.leak{font:12px monospace;fill:#cf222e}
-line.fault{stroke:#e36209;stroke-dasharray:4 3} text.fault{font:11px monospace;fill:#e36209}
+line.fault{stroke:#e36209;stroke-dasharray:4 3} line.end{stroke:#999} text.fault{font:11px monospace;fill:#e36209}
 li{margin:2px 0}
 </style></head><body>
 <h1>faultscope report</h1>
@@ -443,11 +515,12 @@ int run_command(const run_args& a, std::ostream& out, std::ostream& err) {
   auto& reg = registry::instance();
   std::vector<const scenario_info*> chosen;
   for (const auto* s : reg.match(a.filter))
-    if (!a.filter.empty() || !s->has_tag("canary")) chosen.push_back(s);
+    if (!a.filter.empty() || !(s->has_tag("canary") || s->has_tag("manual"))) chosen.push_back(s);
   if (chosen.empty()) {
     err << fmt::format("faultscope: no scenario matches '{}' (see faultscope list)\n", a.filter);
     return 2;
   }
+  progress_bar bar = make_progress(err);
   // Open the files first: a bad path is a usage error before any work is done.
   std::ofstream output_file, html_file;
   for (auto [path, file] : {std::pair{&a.output, &output_file}, std::pair{&a.html, &html_file}}) {
@@ -468,7 +541,12 @@ int run_command(const run_args& a, std::ostream& out, std::ostream& err) {
       o.seed = a.seed;
     }
     o.jobs = a.jobs;
+    bar.start(s->name);
+    o.progress = [&bar](std::size_t done, std::size_t known) {
+      bar.update(done, known);
+    };
     results.push_back({s, explore(s->name, s->fn, o)});
+    bar.finish();
   }
   std::string report = a.format == "json"    ? json_report(results)
                        : a.format == "junit" ? junit_report(results)

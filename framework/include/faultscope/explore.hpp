@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,6 +63,10 @@ struct explore_options {
   std::size_t max_schedules = 100000;
   bool shrink = true;  ///< shrink failing multi-fault plans to a minimal one
   run_options run{};   ///< for every run; its plan is ignored
+  /// Called after each schedule with the schedules run so far and the number
+  /// known so far (a depth-2 space grows once level 1 is done). Calls never
+  /// overlap, though with jobs > 1 they come from the exploring threads.
+  std::function<void(std::size_t done, std::size_t known)> progress{};
 };
 
 struct schedule_result {
