@@ -5,7 +5,7 @@ set -euo pipefail
 
 FAULTSCOPE_PACKAGES=(g++ cmake ninja-build libboost1.81-dev libfmt-dev libsqlite3-dev
                      libgtest-dev libgmock-dev libbenchmark-dev libfiu-dev
-                     clang libclang-rt-14-dev)
+                     clang-15)  # clang 15: the first with std::source_location; brings libFuzzer
 
 faultscope_install_deps() {
   local missing=()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: a release build, then the same suite under
-# AddressSanitizer + UndefinedBehaviorSanitizer in a build directory of its own.
+# AddressSanitizer + UndefinedBehaviorSanitizer in a build directory of its own,
+# the threaded parts under ThreadSanitizer, and a short run of each fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/deps.sh
@@ -22,3 +23,6 @@ echo "== ThreadSanitizer build and tests of the threaded parts (tracker, paralle
 cmake --preset tsan >/dev/null
 cmake --build --preset tsan
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --preset tsan -j"$jobs"
+
+echo "== libFuzzer: a short run of each target (tools/fuzz.sh SECONDS for a long one)"
+tools/fuzz.sh "${FAULTSCOPE_FUZZ_SECONDS:-20}"

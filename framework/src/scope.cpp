@@ -19,11 +19,17 @@ struct scope_stack {
   // acquisition in between shares it instead of building its own.
   std::shared_ptr<const std::string> path = std::make_shared<const std::string>();
 
+  // Only the innermost scopes: the stack is per thread, so thousands of
+  // interleaved coroutines would otherwise give every record a path of
+  // thousands of names (quadratic memory, found by the 10,000-scope load test).
+  static constexpr std::size_t shown = 8;
+
   void rebuild() {
-    std::string out;
-    for (const auto& e : entries) {
+    std::string out = entries.size() > shown ? "…" : "";
+    for (std::size_t i = entries.size() > shown ? entries.size() - shown : 0; i < entries.size();
+         ++i) {
       if (!out.empty()) out += " › ";
-      out += e.name;
+      out += entries[i].name;
     }
     path = std::make_shared<const std::string>(std::move(out));
   }

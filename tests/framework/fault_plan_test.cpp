@@ -122,6 +122,8 @@ INSTANTIATE_TEST_SUITE_P(
         malformed{"a=throw b=throw", 8, "unexpected ' '"},
         malformed{"a=cancel(total", 15, "to close"},
         malformed{"a#99999999999999999999=throw", 3, "too large"},
-        malformed{"a=throwx0", 9, "count"}, malformed{"a=error(0)", 9, "between 1 and 4095"}));
+        malformed{"a=throwx0", 9, "count"}, malformed{"a=error(0)", 9, "between 1 and 4095"},
+        // Found by the plan fuzzer: a newline echoed in the message split it.
+        malformed{"ee\n", 3, "found '\\x0a'"}));
 
 }  // namespace

@@ -311,6 +311,7 @@ TEST_P(BadInput, IsAOneLineErrorWithExitTwo) {
 INSTANTIATE_TEST_SUITE_P(
     Cases, BadInput,
     ::testing::Values(bad{{}, "no command given"}, bad{{"frobnicate"}, "unknown command"},
+                      bad{{"frob\nnicate"}, "unknown command 'frob\\x0anicate'"},
                       bad{{"run", "--dpeth", "2"}, "unknown option '--dpeth'"},
                       bad{{"run", "--depth", "3"}, "from 1 to 2"},
                       bad{{"run", "--depth", "two"}, "got 'two'"},

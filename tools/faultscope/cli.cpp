@@ -80,6 +80,20 @@ struct usage_error {
   std::string message;
 };
 
+// An error is one line whatever the user typed: control characters in an
+// echoed argument are shown escaped.
+void say(std::ostream& err, std::string_view message) {
+  std::string line = "faultscope: ";
+  for (char ch : message) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (u < 0x20 || u == 0x7f)
+      line += fmt::format("\\x{:02x}", u);
+    else
+      line += ch;
+  }
+  err << line << "\n";
+}
+
 struct run_args {
   std::string filter;
   std::optional<int> depth;
@@ -517,7 +531,7 @@ int run_command(const run_args& a, std::ostream& out, std::ostream& err) {
   for (const auto* s : reg.match(a.filter))
     if (!a.filter.empty() || !(s->has_tag("canary") || s->has_tag("manual"))) chosen.push_back(s);
   if (chosen.empty()) {
-    err << fmt::format("faultscope: no scenario matches '{}' (see faultscope list)\n", a.filter);
+    say(err, fmt::format("no scenario matches '{}' (see faultscope list)", a.filter));
     return 2;
   }
   progress_bar bar = make_progress(err);
@@ -527,7 +541,7 @@ int run_command(const run_args& a, std::ostream& out, std::ostream& err) {
     if (path->empty()) continue;
     file->open(*path);
     if (!*file) {
-      err << fmt::format("faultscope: cannot write '{}'\n", *path);
+      say(err, fmt::format("cannot write '{}'", *path));
       return 2;
     }
   }
@@ -564,7 +578,7 @@ int run_command(const run_args& a, std::ostream& out, std::ostream& err) {
 int list_command(std::string_view filter, std::ostream& out, std::ostream& err) {
   auto found = registry::instance().match(filter);
   if (found.empty()) {
-    err << fmt::format("faultscope: no scenario matches '{}'\n", filter);
+    say(err, fmt::format("no scenario matches '{}'", filter));
     return 2;
   }
   for (const auto* s : found) {
@@ -575,17 +589,11 @@ int list_command(std::string_view filter, std::ostream& out, std::ostream& err) 
   return 0;
 }
 
-int replay_command_run(std::string_view token, std::ostream& out, std::ostream& err) {
-  std::pair<std::string, fault_plan> parsed;
-  try {
-    parsed = parse_replay_token(token);
-  } catch (const plan_error& e) {
-    err << "faultscope: " << e.what() << "\n";
-    return 2;
-  }
+int replay_command_run(const std::pair<std::string, fault_plan>& parsed, std::ostream& out,
+                       std::ostream& err) {
   const auto* s = registry::instance().find(parsed.first);
   if (!s) {
-    err << fmt::format("faultscope: no scenario named '{}' (see faultscope list)\n", parsed.first);
+    say(err, fmt::format("no scenario named '{}' (see faultscope list)", parsed.first));
     return 2;
   }
   run_result r = run_schedule(s->fn, parsed.second, s->options);
@@ -607,51 +615,97 @@ int replay_command_run(std::string_view token, std::ostream& out, std::ostream& 
 
 }  // namespace
 
-int main(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
-  scenarios::register_builtins();
+namespace {
+
+// A command line, parsed: what to do, before anything is done.
+struct command {
+  enum class kind { help, version, run, list, replay } what = kind::help;
+  std::string_view text;  // help: which text; list: the filter; replay: the token
+  run_args run;
+  std::pair<std::string, fault_plan> replay;
+};
+
+command parse(int argc, const char* const* argv) {
   std::vector<std::string_view> args(argv + 1, argv + argc);
-  try {
-    if (args.empty()) throw usage_error{"no command given"};
-    std::string_view cmd = args.front();
-    std::vector<std::string_view> rest(args.begin() + 1, args.end());
-    bool help = std::find(rest.begin(), rest.end(), "--help") != rest.end();
-    if (cmd == "--help" || cmd == "-h" || cmd == "help") {
-      out << top_help;
-      return 0;
+  if (args.empty()) throw usage_error{"no command given"};
+  std::string_view cmd = args.front();
+  std::vector<std::string_view> rest(args.begin() + 1, args.end());
+  bool help = std::find(rest.begin(), rest.end(), "--help") != rest.end();
+  command c;
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    c.text = top_help;
+  } else if (cmd == "--version") {
+    c.what = command::kind::version;
+  } else if (cmd == "run") {
+    if (help) {
+      c.text = run_help;
+    } else {
+      c.what = command::kind::run;
+      c.run = parse_run(rest);
     }
-    if (cmd == "--version") {
-      out << "faultscope " << version << "\n";
-      return 0;
-    }
-    if (cmd == "run") {
-      if (help) {
-        out << run_help;
-        return 0;
-      }
-      return run_command(parse_run(rest), out, err);
-    }
-    if (cmd == "list") {
-      if (help) {
-        out << list_help;
-        return 0;
-      }
+  } else if (cmd == "list") {
+    if (help) {
+      c.text = list_help;
+    } else {
       if (rest.size() > 1) throw usage_error{"list takes at most one FILTER"};
       if (!rest.empty() && rest[0].starts_with("-"))
         throw usage_error{fmt::format("unknown option '{}' for list", rest[0])};
-      return list_command(rest.empty() ? "" : rest[0], out, err);
+      c.what = command::kind::list;
+      c.text = rest.empty() ? "" : rest[0];
     }
-    if (cmd == "replay") {
-      if (help) {
-        out << replay_help;
-        return 0;
-      }
+  } else if (cmd == "replay") {
+    if (help) {
+      c.text = replay_help;
+    } else {
       if (rest.size() != 1)
         throw usage_error{"replay takes exactly one TOKEN, as printed on failure: SCENARIO@PLAN"};
-      return replay_command_run(rest[0], out, err);
+      c.what = command::kind::replay;
+      c.text = rest[0];
+      try {
+        c.replay = parse_replay_token(rest[0]);
+      } catch (const plan_error& e) {
+        throw usage_error{e.what()};
+      }
     }
+  } else {
     throw usage_error{fmt::format("unknown command '{}'", cmd)};
+  }
+  return c;
+}
+
+}  // namespace
+
+int check(int argc, const char* const* argv, std::ostream& err) {
+  try {
+    parse(argc, argv);
+    return 0;
   } catch (const usage_error& e) {
-    err << "faultscope: " << e.message << " (see faultscope --help)\n";
+    say(err, e.message + " (see faultscope --help)");
+    return 2;
+  }
+}
+
+int main(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+  scenarios::register_builtins();
+  try {
+    command c = parse(argc, argv);
+    switch (c.what) {
+      case command::kind::help:
+        out << c.text;
+        return 0;
+      case command::kind::version:
+        out << "faultscope " << version << "\n";
+        return 0;
+      case command::kind::run:
+        return run_command(c.run, out, err);
+      case command::kind::list:
+        return list_command(c.text, out, err);
+      case command::kind::replay:
+        return replay_command_run(c.replay, out, err);
+    }
+    return 2;
+  } catch (const usage_error& e) {
+    say(err, e.message + " (see faultscope --help)");
     return 2;
   }
 }

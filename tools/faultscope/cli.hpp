@@ -11,4 +11,9 @@ namespace faultscope::cli {
 /// found, 2 usage error.
 int main(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
 
+/// Parses the command line without running anything: 0 if it is well-formed, 2
+/// with the one-line error on `err` if not. What needs the registry (a FILTER
+/// that matches nothing, an unknown scenario) is found only by `main`.
+int check(int argc, const char* const* argv, std::ostream& err);
+
 }  // namespace faultscope::cli

@@ -29,7 +29,9 @@ class scope {
   std::size_t token_;
 };
 
-/// The open scopes of this thread joined with " › ", outermost first.
+/// The innermost eight open scopes of this thread joined with " › ", outermost
+/// first; "… › " in front when more are open (thousands of interleaved
+/// coroutines must not give every record a path of thousands of names).
 [[nodiscard]] std::string current_scope_path();
 
 /// The open scope names of this thread, outermost first.

@@ -83,6 +83,8 @@ class timer_wait final : public timed_wait {
 // Installed in a handler's cancellation slot. It holds a key, not a pointer, so a
 // signal emitted after the wait completed finds nothing and does nothing.
 struct timer_canceller {
+  // A constructor, not an aggregate: the slot emplaces with parentheses.
+  timer_canceller(virtual_scheduler* s, std::uint64_t k) noexcept : scheduler(s), key(k) {}
   virtual_scheduler* scheduler;
   std::uint64_t key;
   void operator()(boost::asio::cancellation_type type) const {

@@ -62,6 +62,8 @@ boost::asio::awaitable<std::exception_ptr> launch_manager(std::shared_ptr<scope_
                                                           Manager manager) {
   auto ex = co_await boost::asio::this_coro::executor;
   struct forwarder {
+    // A constructor, not an aggregate: the slot emplaces with parentheses.
+    explicit forwarder(std::shared_ptr<scope_state_base> s) noexcept : st(std::move(s)) {}
     std::shared_ptr<scope_state_base> st;
     void operator()(boost::asio::cancellation_type type) const {
       if (st->phase == scope_phase::setup || st->phase == scope_phase::body)
