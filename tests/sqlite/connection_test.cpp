@@ -67,6 +67,35 @@ TEST(SqliteConnection, QueryReturnsTypedRowsOnTheCallersThread) {
   EXPECT_GE(r.acquired, 2u);  // the connection and its file at least
 }
 
+// Statements the connection holds prepared right now (its cache, here).
+int prepared_count(sqlite3* h) {
+  int n = 0;
+  for (sqlite3_stmt* s = sqlite3_next_stmt(h, nullptr); s; s = sqlite3_next_stmt(h, s)) ++n;
+  return n;
+}
+
+TEST(SqliteConnection, RepeatedStatementsAreKeptPreparedBoundedAndFinalizedAtClose) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    auto count = [](sqlite3* h) {
+      return prepared_count(h);
+    };
+    for (int i = 0; i < 3; ++i)
+      co_await conn.execute("INSERT INTO users(name) VALUES(?)", "u" + std::to_string(i));
+    EXPECT_EQ(co_await conn.call(count), 1) << "one statement, reused";
+    // A failing call does not leave a broken statement behind for the next.
+    EXPECT_THROW(co_await conn.execute("INSERT INTO users(id, name) VALUES(?, ?)", 1, "dup"),
+                 sq::error);
+    EXPECT_EQ(co_await conn.execute("INSERT INTO users(id, name) VALUES(?, ?)", 99, "ok"), 1);
+    for (int i = 0; i < 50; ++i)
+      co_await conn.query("SELECT " + std::to_string(i) + " FROM users WHERE id = ?", 1);
+    EXPECT_EQ(co_await conn.call(count), 32) << "the cache is bounded";
+    co_await conn.close();  // finalizes them: nothing reported as never finalized
+  });
+  EXPECT_TRUE(r.passed()) << messages(r);
+}
+
 TEST(SqliteConnection, ExecuteRunsSeveralStatementsAndCountsChanges) {
   auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
     auto& db = sq::test_database::create(ctx, schema);

@@ -43,6 +43,31 @@ stmt_ptr prepare(sqlite3* db, const std::string& sql, const char** tail = nullpt
   return owned;
 }
 
+// A statement from the connection's cache (or newly prepared) for one call:
+// back into the cache when the call ends normally, finalized if it threw.
+class cached_statement {
+ public:
+  cached_statement(statement_cache& cache, sqlite3* db, const std::string& sql)
+      : cache_(cache), sql_(sql), s_(cache.take(sql)) {
+    if (!s_) s_ = prepare(db, sql).release();
+  }
+  ~cached_statement() {
+    if (std::uncaught_exceptions() > exceptions_)
+      sqlite3_finalize(s_);
+    else
+      cache_.give_back(sql_, s_);
+  }
+  cached_statement(const cached_statement&) = delete;
+  cached_statement& operator=(const cached_statement&) = delete;
+  [[nodiscard]] sqlite3_stmt* get() const noexcept { return s_; }
+
+ private:
+  statement_cache& cache_;
+  const std::string& sql_;
+  sqlite3_stmt* s_;
+  int exceptions_ = std::uncaught_exceptions();
+};
+
 void bind_all(sqlite3_stmt* s, const std::vector<value>& params, sqlite3* db,
               const std::string& sql) {
   const int expected = sqlite3_bind_parameter_count(s);
@@ -148,6 +173,32 @@ int exec(sqlite3* db, const char* sql) {
 
 }  // namespace
 
+sqlite3_stmt* statement_cache::take(const std::string& sql) {
+  for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
+    if (it->first != sql) continue;
+    sqlite3_stmt* s = it->second;
+    entries_.erase(std::next(it).base());
+    return s;
+  }
+  return nullptr;
+}
+
+void statement_cache::give_back(const std::string& sql, sqlite3_stmt* s) {
+  if (!s) return;
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  if (entries_.size() >= capacity) {
+    sqlite3_finalize(entries_.front().second);
+    entries_.erase(entries_.begin());
+  }
+  entries_.emplace_back(sql, s);
+}
+
+void statement_cache::clear() {
+  for (auto& e : entries_) sqlite3_finalize(e.second);
+  entries_.clear();
+}
+
 connection_state::connection_state(std::string p, connection_options o)
     : path(std::move(p)), options(std::move(o)) {
   if (options.label.empty()) options.label = std::filesystem::path(path).filename().string();
@@ -215,10 +266,12 @@ awaitable<void> connection::close() {
   const bool adapter_transaction = st->open_transactions > 0;
   auto* w = &st->w;
   auto* known = &st->statements;
+  auto* cache = &st->cache;
   const std::string* label = &st->options.label;
   co_await detail::submit<detail::none>(
       st->w, st->bind,
-      [w, known, label, adapter_transaction](sqlite3* db) {
+      [w, known, cache, label, adapter_transaction](sqlite3* db) {
+        cache->clear();
         tracker* t = current_tracker();
         // Statements the adapter prepared are tracked already (a leak names
         // them); any other one was prepared through call() and never finalized.
@@ -252,9 +305,10 @@ awaitable<std::int64_t> connection::execute_values(std::string sql, std::vector<
   FAULTSCOPE_FAULT_POINT("sqlite.execute");
   const std::string* q = &sql;
   const std::vector<value>* ps = &params;
-  co_return co_await detail::submit<std::int64_t>(st->w, st->bind, [q, ps](sqlite3* db) {
+  auto* cache = &st->cache;
+  co_return co_await detail::submit<std::int64_t>(st->w, st->bind, [q, ps, cache](sqlite3* db) {
     if (!ps->empty()) {
-      auto s = detail::prepare(db, *q);
+      detail::cached_statement s(*cache, db, *q);
       detail::bind_all(s.get(), *ps, db, *q);
       return detail::run_to_end(s.get(), db, *q);
     }
@@ -282,8 +336,9 @@ awaitable<std::vector<row>> connection::query_values(std::string sql, std::vecto
   FAULTSCOPE_FAULT_POINT("sqlite.query");
   const std::string* q = &sql;
   const std::vector<value>* ps = &params;
-  co_return co_await detail::submit<std::vector<row>>(st->w, st->bind, [q, ps](sqlite3* db) {
-    auto s = detail::prepare(db, *q);
+  auto* cache = &st->cache;
+  co_return co_await detail::submit<std::vector<row>>(st->w, st->bind, [q, ps, cache](sqlite3* db) {
+    detail::cached_statement s(*cache, db, *q);
     detail::bind_all(s.get(), *ps, db, *q);
     return detail::step_all(s.get(), db, *q, detail::columns_of(s.get()));
   });

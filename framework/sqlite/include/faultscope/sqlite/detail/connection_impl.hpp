@@ -22,6 +22,24 @@ enum class outcome : std::uint8_t;
 
 namespace faultscope::sqlite::detail {
 
+/// Worker thread only: the statements of execute() and query(), kept prepared
+/// for the next call with the same SQL — what Python's sqlite3 does for
+/// aiosqlite. A statement is taken out while it runs, so it is never shared.
+/// Finalized when the connection closes; it never outlives its handle.
+class statement_cache {
+ public:
+  static constexpr std::size_t capacity = 32;
+  /// The prepared statement for `sql`, taken out of the cache, or null.
+  sqlite3_stmt* take(const std::string& sql);
+  /// Resets `s` and keeps it, finalizing the least recently used beyond capacity.
+  void give_back(const std::string& sql, sqlite3_stmt* s);
+  /// Finalizes every statement kept.
+  void clear();
+
+ private:
+  std::vector<std::pair<std::string, sqlite3_stmt*>> entries_;  // most recent last
+};
+
 struct connection_state {
   connection_state(std::string p, connection_options o);
   ~connection_state();
@@ -40,7 +58,8 @@ struct connection_state {
   std::uint64_t savepoints = 0;
   // Worker thread only: statements the adapter prepared and has not finalized.
   std::unordered_set<sqlite3_stmt*> statements;
-  worker w;  // last: its thread goes first, before what it touches
+  statement_cache cache;  // worker thread only
+  worker w;               // last: its thread goes first, before what it touches
 };
 
 struct statement_state {

@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Turns the outputs of tools/bench/run.sh into BENCHMARKS.md (on stdout)."""
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+
+out, n = sys.argv[1], sys.argv[2]
+
+
+def load(name):
+    with open(os.path.join(out, name)) as f:
+        return json.load(f)
+
+
+def medians(doc):
+    """benchmark name -> its median row (Google Benchmark aggregates)."""
+    rows = {}
+    for b in doc["benchmarks"]:
+        if b.get("aggregate_name") == "median":
+            rows[b["run_name"]] = b
+    return rows
+
+
+def ns(row):
+    scale = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[row["time_unit"]]
+    return row["real_time"] * scale
+
+
+def fmt_time(v):
+    if v < 1:
+        return f"{v:.2f} ns"
+    if v < 1000:
+        return f"{v:.0f} ns"
+    if v < 1e6:
+        return f"{v / 1e3:.1f} µs"
+    return f"{v / 1e6:.1f} ms"
+
+
+def line_of(path):
+    with open(os.path.join(out, path)) as f:
+        return f.read().strip()
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "?"
+
+
+fw = medians(load("framework.json"))
+fb = medians(load("fault.json"))
+context = load("framework.json")["context"]
+raw, adapter, aio = load("raw_sqlite.json"), load("adapter.json"), load("aiosqlite.json")
+trio = line_of("trio.txt")
+trio_us = float(re.search(r"([0-9.]+) us each", trio).group(1))
+load_lines = line_of("load.txt").splitlines()
+
+cpu = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip()
+print("# faultscope benchmarks\n")
+print("Written by `tools/bench/run.sh`; every figure below comes from one run of it.\n")
+print(f"- machine: {cpu or platform.processor()}, {os.cpu_count()} cores, "
+      f"{sh('uname -sr')}, load average at the start {context.get('load_avg', ['?'])[0]:.2f}")
+print(f"- build: the `release` preset (RelWithDebInfo, {sh('g++ --version | head -1')}); "
+      f"Google Benchmark medians of 3 repetitions; SQLite workloads with N = {n}")
+print(f"- date: {context.get('date', '?')}\n")
+
+pair_off, pair_on = ns(fw["tracker_pair/0"]), ns(fw["tracker_pair/1"])
+hand, scoped = ns(fw["hand_written_cleanup"]), ns(fw["with_resource"])
+print("## Framework\n")
+print("| benchmark | time | ratio |")
+print("|---|---|---|")
+print(f"| tracker acquire + release, timeline off | {fmt_time(pair_off)} | |")
+print(f"| tracker acquire + release, timeline on | {fmt_time(pair_on)} | {pair_on / pair_off:.1f}× off |")
+print(f"| hand-written acquire / body / release (not cancellation-safe) | {fmt_time(hand)} | |")
+print(f"| `with_resource`, same work, cancellation-safe, cleanup deadline | {fmt_time(scoped)} | "
+      f"{scoped / hand:.1f}× hand-written |")
+
+fiu_none = ns(fb["libfiu_fiu_fail_nothing_enabled"]) if "libfiu_fiu_fail_nothing_enabled" in fb else None
+fiu_other = ns(fb["libfiu_fiu_fail_other_enabled"]) if "libfiu_fiu_fail_other_enabled" in fb else None
+print("\n## Fault points against libfiu\n")
+print("| benchmark | time | ÷ libfiu `fiu_fail()` |")
+print("|---|---|---|")
+for name, label, peer in [
+    ("fault_check_inactive", "`fault_check`, no run active", fiu_none),
+    ("fault_point_macro_inactive", "`FAULTSCOPE_FAULT_POINT`, no run active", fiu_none),
+    ("fault_point_inactive", "`co_await fault_point`, no run active (a coroutine call)", fiu_none),
+    ("fault_check_active_not_firing", "`fault_check` in a run, plan targets another point", fiu_other),
+    ("fault_point_active_not_firing", "`co_await fault_point`, same", fiu_other),
+]:
+    t = ns(fb[name])
+    print(f"| {label} | {fmt_time(t)} | {t / peer:.2f} |" if peer else f"| {label} | {fmt_time(t)} | — |")
+if fiu_none:
+    print(f"| libfiu `fiu_fail()`, nothing enabled (the peer) | {fmt_time(fiu_none)} | 1 |")
+    print(f"| libfiu `fiu_fail()`, another point enabled (the peer) | {fmt_time(fiu_other)} | 1 |")
+
+print("\n## Exploration\n")
+print("A 20-point scenario (one `with_resource`, 4 points in acquire, 16 in the body), "
+      "explored at depth 1 under throw and cancel.\n")
+print("| threads | schedules | runs/s | one clean run | overhead ratio |")
+print("|---|---|---|---|---|")
+for jobs in (1, 2):
+    r = fb[f"exploration_20_points/{jobs}/real_time"]
+    print(f"| {jobs} | {r['schedules']:.0f} | {r['runs_per_s']:,.0f} | {r['clean_run_us']:.1f} µs | "
+          f"{r['overhead_ratio']:.2f} |")
+print("\nThe overhead ratio is exploration time ÷ (runs × one clean run): what exploring "
+      "adds per run (a faulted run throws and unwinds).")
+
+vt = fw["virtual_timeout_30s"]
+vt_us = ns(vt) / 1e3
+print("\n## Virtual time\n")
+print("| a whole run whose 30 s timeout fires | wall per scenario | virtual s per wall s | speed-up against Trio |")
+print("|---|---|---|---|")
+print(f"| faultscope (fresh context, clock, tracker per run) | {vt_us:.1f} µs | "
+      f"{vt['virtual_s_per_wall_s']:,.0f} | {trio_us / vt_us:.1f}× |")
+print(f"| Trio `MockClock(autojump_threshold=0)` (the peer) | {trio_us:.1f} µs | "
+      f"{30 / (trio_us / 1e6):,.0f} | 1 |")
+
+print("\n## SQLite adapter against raw SQLite and aiosqlite\n")
+print(f"`sqlite_bench {n}` (tracked, inside a run, every call a fault point) against "
+      "`raw_sqlite.c` and `seed_aiosqlite.py` from the peer programs: same schema, "
+      "same counts, ops/s. The issue's target is ≥ 0.8× raw and ≥ 5× aiosqlite.\n")
+print("| workload | raw SQLite C API | faultscope adapter | aiosqlite | adapter ÷ raw | adapter ÷ aiosqlite |")
+print("|---|---|---|---|---|---|")
+for key, label in [("query_ops_s", "`query` (SELECT 1000 rows, fetch all)"),
+                   ("churn_ops_s", "`churn` (connect, select one, close)"),
+                   ("txn_ops_s", "`txn` (50 INSERTs, commit)")]:
+    print(f"| {label} | {raw[key]:,.0f} | {adapter[key]:,.0f} | {aio[key]:,.0f} | "
+          f"{adapter[key] / raw[key]:.2f} | {adapter[key] / aio[key]:.1f} |")
+print(f"\nPeers as they report themselves: {raw.get('peer', 'raw')}; {aio.get('peer', 'aiosqlite')}.")
+
+print("\n## Load\n")
+print("`build/release/tests/load_test`: each ends with every resource released; "
+      "peak RSS measured from the start of each test (`/proc/self/clear_refs`).\n")
+for l in load_lines:
+    print(f"- {l[len('load: '):]}")

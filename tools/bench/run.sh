@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs every benchmark in one go and writes BENCHMARKS.md at the top of the
+# repository: the tracker, scopes, fault points against libfiu, exploration,
+# virtual time against Trio, the SQLite adapter against raw SQLite and
+# aiosqlite (../shared/bench, or FAULTSCOPE_PEERS=DIR), and the load tests.
+#
+#   tools/bench/run.sh [N]     N: the SQLite workloads' size (default 200, as the peers)
+#
+# Installs the peers' Debian packages (python3-aiosqlite, python3-trio) when
+# missing. Run it on an idle machine: every figure comes from this one run.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+n=${1:-200}
+[[ $n =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: N must be a whole number above 0, got '$n'" >&2; exit 2; }
+peers=${FAULTSCOPE_PEERS:-../shared/bench}
+[[ -f $peers/raw_sqlite.c ]] || { echo "run.sh: no peer programs in '$peers' (set FAULTSCOPE_PEERS)" >&2; exit 2; }
+
+source tools/deps.sh
+FAULTSCOPE_PACKAGES+=(python3-aiosqlite python3-trio)
+faultscope_install_deps
+cmake --preset release >/dev/null
+cmake --build --preset release
+
+out=build/bench
+mkdir -p "$out"
+echo "== framework_bench"
+build/release/tools/bench/framework_bench --benchmark_repetitions=3 \
+  --benchmark_report_aggregates_only=true --benchmark_format=json >"$out/framework.json"
+echo "== fault_bench"
+build/release/tools/bench/fault_bench --benchmark_repetitions=3 \
+  --benchmark_report_aggregates_only=true --benchmark_format=json >"$out/fault.json"
+echo "== SQLite: raw C API, adapter, aiosqlite (N=$n)"
+gcc -O2 -o "$out/raw_sqlite" "$peers/raw_sqlite.c" -lsqlite3
+(cd "$out" && ./raw_sqlite "$n") >"$out/raw_sqlite.json"
+build/release/tools/bench/sqlite_bench "$n" >"$out/adapter.json"
+/usr/bin/python3 "$peers/seed_aiosqlite.py" "$n" >"$out/aiosqlite.json"
+echo "== Trio MockClock"
+/usr/bin/python3 "$peers/trio_virtual_time.py" >"$out/trio.txt"
+echo "== load tests"
+build/release/tests/load_test | grep '^load:' >"$out/load.txt"
+
+python3 tools/bench/report.py "$out" "$n" >BENCHMARKS.md
+echo "wrote BENCHMARKS.md"
