@@ -20,7 +20,7 @@ def medians(doc):
     rows = {}
     for b in doc["benchmarks"]:
         if b.get("aggregate_name") == "median":
-            rows[b["run_name"]] = b
+            rows[re.sub(r"/iterations:\d+", "", b["run_name"])] = b
     return rows
 
 
