@@ -237,6 +237,14 @@ exploration explore(std::string_view name, const scenario_fn& scenario,
   exploration ex;
   ex.scenario = std::string(name);
   ex.clean = run_schedule(scenario, {}, opts);
+  // Every schedule is measured against the run without faults: if that one
+  // already fails, the exploration would pass over a scenario that never works.
+  if (ex.clean.end != run_end::ok && ex.clean.end != run_end::hung)
+    ex.clean.violations.push_back(
+        {violation_kind::outcome,
+         fmt::format("outcome: the run without faults ended {} ({}); a scenario must succeed "
+                     "when nothing is injected",
+                     to_string(ex.clean.end), ex.clean.error_message)});
   ex.hits = ex.clean.trace.size();
   {
     std::set<std::string> names;

@@ -115,12 +115,12 @@ awaitable<void> io_sweep(run_context& ctx) {
 
 awaitable<void> churn_child(run_context& ctx, std::size_t i) {
   auto& db = sq::test_database::create(ctx, users_schema);
-  for (int round = 0; round < 2; ++round) {
-    co_await async_with(sq::connect(db.path()), [i](sq::connection& conn) -> awaitable<void> {
-      auto rows = co_await conn.query("SELECT * FROM users WHERE id = ?", 1 + i % 3);
-      if (rows.size() != 1) throw std::logic_error("user missing");
-    });
-  }
+  // Named, not a temporary inside the co_await: g++ 12 mis-handles those.
+  auto body = [i](sq::connection& conn) -> awaitable<void> {
+    auto rows = co_await conn.query("SELECT * FROM users WHERE id = ?", 1 + i % 3);
+    if (rows.size() != 1) throw std::logic_error("user missing");
+  };
+  for (int round = 0; round < 2; ++round) co_await async_with(sq::connect(db.path()), body);
 }
 
 // --- canary --------------------------------------------------------------------------

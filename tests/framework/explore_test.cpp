@@ -221,6 +221,22 @@ TEST(Explore, OneThreadAndTwoThreadsGiveIdenticalReports) {
   EXPECT_FALSE(one.passed());
 }
 
+// Fails even without a fault: a broken scenario (found in sqlite.churn, whose
+// clients raced for a lock) must not pass its exploration unnoticed.
+awaitable<void> fails_without_faults(run_context&) {
+  co_await faultscope::fault_point("step");
+  throw std::runtime_error("database is locked");
+}
+
+TEST(Explore, CanaryACleanRunThatFailsIsAViolation) {
+  auto report = faultscope::explore("broken", fails_without_faults);
+  ASSERT_FALSE(report.passed());
+  ASSERT_EQ(report.clean.violations.size(), 1u);
+  EXPECT_EQ(report.clean.violations[0].kind, violation_kind::outcome);
+  EXPECT_THAT(report.clean.violations[0].message,
+              HasSubstr("the run without faults ended exception (database is locked)"));
+}
+
 TEST(Explore, ProgressCountsEverySchedulePerDepthAndThreadsNeverOverlap) {
   for (unsigned jobs : {1u, 2u}) {
     explore_options o;

@@ -40,6 +40,7 @@ struct workload {
       sq::connection_options o;
       o.vfs_faults = vfs;
       o.memory_faults = memory;
+      o.busy_timeout_ms = 0;  // an injected BUSY surfaces at once, not after retries
       code = SQLITE_OK;
       try {
         co_await faultscope::async_with(

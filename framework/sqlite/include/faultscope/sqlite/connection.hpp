@@ -54,8 +54,10 @@ struct connection_options {
   bool memory_faults = false;
   /// SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE when 0.
   int flags = 0;
-  /// Milliseconds SQLite waits for a lock before SQLITE_BUSY (real time).
-  int busy_timeout_ms = 0;
+  /// Milliseconds SQLite waits for a lock before SQLITE_BUSY (real time; the
+  /// virtual clock holds still meanwhile). 5 s, Python's sqlite3 default that
+  /// aiosqlite users get; 0 fails at once.
+  int busy_timeout_ms = 5000;
 };
 
 class connection {
