@@ -73,12 +73,13 @@ class job {
   const run_data* run = nullptr;  ///< the run the job serves, if any
 };
 
-/// One thread per connection, as aiosqlite has: SQLite calls on a connection
-/// run there in order, so the connection can be opened without SQLite's mutex.
+/// One thread per connection while it is open, as aiosqlite has (borrowed from
+/// a cache of idle threads): SQLite calls on a connection run there in order,
+/// so the connection can be opened without SQLite's mutex.
 class worker {
  public:
   worker();
-  ~worker();  // joins
+  ~worker();  // waits for the thread to finish this connection's work
   worker(const worker&) = delete;
   worker& operator=(const worker&) = delete;
 
@@ -116,7 +117,8 @@ class worker {
   std::atomic<bool> interrupt_{false};
   bool last_submitted_ = false;
   bool stopping_ = false;
-  std::thread thread_;
+  bool finished_ = false;  // the loop has ended; the thread went back to the cache
+  std::condition_variable finished_cv_;
 };
 
 /// Signals the result of a job without a value.
