@@ -19,7 +19,7 @@ cmake --build --preset asan
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --preset asan -j"$jobs"
 
-echo "== ThreadSanitizer build and tests of the threaded parts (tracker, parallel exploration, SQLite adapter)"
+echo "== ThreadSanitizer build and tests of the threaded parts (tracker, parallel exploration, SQLite adapter, load)"
 cmake --preset tsan >/dev/null
 cmake --build --preset tsan
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --preset tsan -j"$jobs"
