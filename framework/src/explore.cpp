@@ -110,8 +110,6 @@ std::set<violation_kind> signature(const run_result& r) {
   return out;
 }
 
-// Runs `plans[i]` for every i in `indices`, over `jobs` threads; results land at
-// their index, so the order never depends on the number of threads.
 // Counts finished schedules for explore_options::progress.
 struct progress_counter {
   explicit progress_counter(const explore_options& o) : opts(o) {}
@@ -126,6 +124,8 @@ struct progress_counter {
   }
 };
 
+// Runs `plans[i]` for every i in `indices`, over `jobs` threads; results land at
+// their index, so the order never depends on the number of threads.
 std::vector<std::optional<run_result>> run_all(const scenario_fn& fn,
                                                const std::vector<fault_plan>& plans,
                                                const std::vector<std::size_t>& indices,
