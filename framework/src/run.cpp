@@ -172,6 +172,11 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
   for (;;) {
     // poll() would also run what the handlers post, so a busy loop would never
     // return from it: run a bounded batch, then look at the wall clock.
+    // Read before polling: a worker posts its completion before it stops
+    // counting as in flight, so "none in flight" read here means the poll below
+    // sees every completion. Read after, a completion posted between the poll
+    // and the read would be missed, and the clock would jump past it.
+    const bool external = sched.external_in_flight();
     std::size_t n = 0;
     while (n < 256 && io.poll_one() > 0) ++n;
     has_work = !io.stopped();
@@ -182,7 +187,7 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
       break;
     }
     if (n > 0) continue;
-    if (sched.external_in_flight()) {
+    if (external || sched.external_in_flight()) {
       // A call on another thread usually comes back within a few hundred
       // microseconds: poll before sleeping, since a wake-up costs up to 100 µs
       // here. Yielding lets the worker have the core on a busy machine.
