@@ -247,27 +247,9 @@ std::uint64_t detail::mix64(std::uint64_t x) noexcept {
   return x ^ (x >> 31);
 }
 
-namespace {
-
-// The message quotes what the user typed; a control character in it (a pasted
-// newline) is shown escaped, so the error stays one line.
-std::string one_line(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f)
-      out += fmt::format("\\x{:02x}", u);
-    else
-      out += c;
-  }
-  return out;
-}
-
-}  // namespace
-
 plan_error::plan_error(std::size_t column, const std::string& message)
     : std::invalid_argument(
-          fmt::format("bad fault plan at column {}: {}", column, one_line(message))),
+          fmt::format("bad fault plan at column {}: {}", column, detail::one_line(message))),
       column_(column) {}
 
 std::string fault::to_string() const {

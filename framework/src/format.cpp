@@ -18,4 +18,16 @@ std::string format_duration(std::chrono::nanoseconds d) {
   return fmt::format("{}ns", ns);
 }
 
+std::string one_line(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f)
+      out += fmt::format("\\x{:02x}", u);
+    else
+      out += c;
+  }
+  return out;
+}
+
 }  // namespace faultscope::detail

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "faultscope/detail/format.hpp"
 #include "faultscope/registry.hpp"
 #include "faultscope/scenarios/library.hpp"
 
@@ -80,18 +81,9 @@ struct usage_error {
   std::string message;
 };
 
-// An error is one line whatever the user typed: control characters in an
-// echoed argument are shown escaped.
+// An error is one line whatever the user typed.
 void say(std::ostream& err, std::string_view message) {
-  std::string line = "faultscope: ";
-  for (char ch : message) {
-    const auto u = static_cast<unsigned char>(ch);
-    if (u < 0x20 || u == 0x7f)
-      line += fmt::format("\\x{:02x}", u);
-    else
-      line += ch;
-  }
-  err << line << "\n";
+  err << "faultscope: " << detail::one_line(message) << "\n";
 }
 
 struct run_args {
