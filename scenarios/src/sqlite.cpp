@@ -29,9 +29,9 @@ context_manager<sq::connection> get_connection(const std::string& path) {
   return sq::connect(path);
 }
 
-awaitable<std::vector<sq::row>> get_all_users(const std::string& path) {
+awaitable<sq::rows> get_all_users(const std::string& path) {
   co_return co_await async_with(
-      get_connection(path), [](sq::connection& db) -> awaitable<std::vector<sq::row>> {
+      get_connection(path), [](sq::connection& db) -> awaitable<sq::rows> {
         co_return co_await async_with(sq::cursor(db, "SELECT * FROM users"),
                                       [](sq::statement& cur) { return cur.fetch_all(); });
       });

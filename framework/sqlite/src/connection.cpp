@@ -13,6 +13,7 @@
 #include "faultscope/sqlite/hooks.hpp"
 #include "faultscope/sqlite/statement.hpp"
 #include "faultscope/sqlite/transaction.hpp"
+#include "rows_builder.hpp"
 #include "run_data.hpp"
 
 using boost::asio::awaitable;
@@ -108,51 +109,27 @@ std::shared_ptr<const std::vector<std::string>> columns_of(sqlite3_stmt* s) {
   return cols;
 }
 
-row read_row(sqlite3_stmt* s, const std::shared_ptr<const std::vector<std::string>>& cols) {
-  const int n = sqlite3_column_count(s);
-  std::vector<value> values;
-  values.reserve(static_cast<std::size_t>(n));
-  for (int i = 0; i < n; ++i) {
-    switch (sqlite3_column_type(s, i)) {
-      case SQLITE_INTEGER:
-        values.emplace_back(static_cast<std::int64_t>(sqlite3_column_int64(s, i)));
-        break;
-      case SQLITE_FLOAT:
-        values.emplace_back(sqlite3_column_double(s, i));
-        break;
-      case SQLITE_TEXT: {
-        const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s, i));
-        values.emplace_back(
-            std::string(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(s, i))));
-        break;
-      }
-      case SQLITE_BLOB: {
-        const auto* p = static_cast<const std::byte*>(sqlite3_column_blob(s, i));
-        values.emplace_back(blob(p, p + sqlite3_column_bytes(s, i)));
-        break;
-      }
-      default:
-        values.emplace_back(nullptr);
-    }
-  }
-  return row(cols, std::move(values));
-}
-
 // Steps to the end; a NOMEM or I/O error mid-way throws with the statement reset.
-std::vector<row> step_all(sqlite3_stmt* s, sqlite3* db, const std::string& sql,
-                          const std::shared_ptr<const std::vector<std::string>>& cols) {
-  std::vector<row> rows;
+rows step_all(sqlite3_stmt* s, sqlite3* db, const std::string& sql,
+              std::shared_ptr<const std::vector<std::string>> cols, result_hint& hint) {
+  rows_builder out(std::move(cols), hint.bytes, hint.rows);
   for (;;) {
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
-      rows.push_back(read_row(s, cols));
+      try {
+        out.add(s);
+      } catch (...) {
+        sqlite3_reset(s);
+        throw;
+      }
       continue;
     }
     if (rc != SQLITE_DONE) {
       sqlite3_reset(s);
       check(rc, db, sql);
     }
-    return rows;
+    hint = {out.bytes(), out.size()};
+    return std::move(out).finish();
   }
 }
 
@@ -329,7 +306,7 @@ awaitable<std::int64_t> connection::execute_values(std::string sql, std::vector<
   });
 }
 
-awaitable<std::vector<row>> connection::query_values(std::string sql, std::vector<value> params) {
+awaitable<rows> connection::query_values(std::string sql, std::vector<value> params) {
   auto st = state_;
   if (!st) throw std::logic_error("sqlite: query on an empty connection");
   st->require_open("query");
@@ -337,10 +314,11 @@ awaitable<std::vector<row>> connection::query_values(std::string sql, std::vecto
   const std::string* q = &sql;
   const std::vector<value>* ps = &params;
   auto* cache = &st->cache;
-  co_return co_await detail::submit<std::vector<row>>(st->w, st->bind, [q, ps, cache](sqlite3* db) {
+  auto* hint = &st->hint;
+  co_return co_await detail::submit<rows>(st->w, st->bind, [q, ps, cache, hint](sqlite3* db) {
     detail::cached_statement s(*cache, db, *q);
     detail::bind_all(s.get(), *ps, db, *q);
-    return detail::step_all(s.get(), db, *q, detail::columns_of(s.get()));
+    return detail::step_all(s.get(), db, *q, detail::columns_of(s.get()), *hint);
   });
 }
 
@@ -467,7 +445,7 @@ awaitable<std::int64_t> statement::execute_values(std::vector<value> params) {
                                                   });
 }
 
-awaitable<std::vector<row>> statement::query_values(std::vector<value> params) {
+awaitable<rows> statement::query_values(std::vector<value> params) {
   auto ss = state_;
   auto& s = use(ss, "query");
   FAULTSCOPE_FAULT_POINT("sqlite.query");
@@ -475,11 +453,12 @@ awaitable<std::vector<row>> statement::query_values(std::vector<value> params) {
   const std::string* q = &s.sql;
   const std::vector<value>* ps = &params;
   const auto* c = &s.columns;
-  co_return co_await detail::submit<std::vector<row>>(s.conn->w, s.conn->bind,
-                                                      [stmt, q, ps, c](sqlite3* db) {
-                                                        rebind(stmt, *ps, db, *q);
-                                                        return detail::step_all(stmt, db, *q, *c);
-                                                      });
+  auto* hint = &s.conn->hint;
+  co_return co_await detail::submit<rows>(s.conn->w, s.conn->bind,
+                                          [stmt, q, ps, c, hint](sqlite3* db) {
+                                            rebind(stmt, *ps, db, *q);
+                                            return detail::step_all(stmt, db, *q, *c, *hint);
+                                          });
 }
 
 awaitable<void> statement::bind_values(std::vector<value> params) {
@@ -507,7 +486,16 @@ awaitable<std::optional<row>> statement::fetch_one() {
       s.conn->w, s.conn->bind, [stmt, q, c, done](sqlite3* db) -> std::optional<row> {
         if (*done) return std::nullopt;
         int rc = sqlite3_step(stmt);
-        if (rc == SQLITE_ROW) return detail::read_row(stmt, *c);
+        if (rc == SQLITE_ROW) {
+          detail::rows_builder one(*c, 0, 1);
+          try {
+            one.add(stmt);
+          } catch (...) {
+            sqlite3_reset(stmt);
+            throw;
+          }
+          return std::move(one).finish_one();
+        }
         *done = true;
         if (rc != SQLITE_DONE) {
           sqlite3_reset(stmt);
@@ -517,7 +505,7 @@ awaitable<std::optional<row>> statement::fetch_one() {
       });
 }
 
-awaitable<std::vector<row>> statement::fetch_all() {
+awaitable<rows> statement::fetch_all() {
   auto ss = state_;
   auto& s = use(ss, "fetch_all");
   FAULTSCOPE_FAULT_POINT("sqlite.fetch");
@@ -525,12 +513,13 @@ awaitable<std::vector<row>> statement::fetch_all() {
   const std::string* q = &s.sql;
   const auto* c = &s.columns;
   bool* done = &s.done;
-  co_return co_await detail::submit<std::vector<row>>(s.conn->w, s.conn->bind,
-                                                      [stmt, q, c, done](sqlite3* db) {
-                                                        if (*done) return std::vector<row>{};
-                                                        *done = true;
-                                                        return detail::step_all(stmt, db, *q, *c);
-                                                      });
+  auto* hint = &s.conn->hint;
+  co_return co_await detail::submit<rows>(s.conn->w, s.conn->bind,
+                                          [stmt, q, c, done, hint](sqlite3* db) {
+                                            if (*done) return rows{};
+                                            *done = true;
+                                            return detail::step_all(stmt, db, *q, *c, *hint);
+                                          });
 }
 
 awaitable<void> statement::finalize() {

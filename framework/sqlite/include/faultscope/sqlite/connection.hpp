@@ -25,7 +25,7 @@
 
 #include "faultscope/context_manager.hpp"
 #include "faultscope/sqlite/error.hpp"
-#include "faultscope/sqlite/value.hpp"
+#include "faultscope/sqlite/rows.hpp"
 
 struct sqlite3;
 
@@ -87,7 +87,7 @@ class connection {
   }
   /// Runs one statement and returns every row.
   template <typename... Args>
-  boost::asio::awaitable<std::vector<row>> query(std::string_view sql, Args&&... args) {
+  boost::asio::awaitable<rows> query(std::string_view sql, Args&&... args) {
     return query_values(std::string(sql), {to_value(std::forward<Args>(args))...});
   }
   /// A prepared statement: bind, run, fetch, many times; finalize when done.
@@ -125,7 +125,7 @@ class connection {
   friend class transaction;
   explicit connection(std::shared_ptr<detail::connection_state> s) : state_(std::move(s)) {}
   boost::asio::awaitable<std::int64_t> execute_values(std::string sql, std::vector<value> params);
-  boost::asio::awaitable<std::vector<row>> query_values(std::string sql, std::vector<value> params);
+  boost::asio::awaitable<rows> query_values(std::string sql, std::vector<value> params);
   boost::asio::awaitable<transaction> begin_impl(std::string mode, std::source_location loc);
   boost::asio::awaitable<statement> cursor_values(std::string sql, std::vector<value> params,
                                                   std::source_location loc);

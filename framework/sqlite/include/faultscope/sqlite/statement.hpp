@@ -18,7 +18,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "faultscope/context_manager.hpp"
-#include "faultscope/sqlite/value.hpp"
+#include "faultscope/sqlite/rows.hpp"
 
 namespace faultscope::sqlite {
 
@@ -39,7 +39,7 @@ class statement {
   }
   /// Resets, binds `params`, returns every row.
   template <typename... Args>
-  boost::asio::awaitable<std::vector<row>> query(Args&&... args) {
+  boost::asio::awaitable<rows> query(Args&&... args) {
     return query_values({to_value(std::forward<Args>(args))...});
   }
   /// Resets and binds, for fetching.
@@ -50,7 +50,7 @@ class statement {
   /// The next row, or nullopt at the end.
   boost::asio::awaitable<std::optional<row>> fetch_one();
   /// Every remaining row.
-  boost::asio::awaitable<std::vector<row>> fetch_all();
+  boost::asio::awaitable<rows> fetch_all();
   /// Frees the statement. Never fails; a second call does nothing.
   boost::asio::awaitable<void> finalize();
 
@@ -61,7 +61,7 @@ class statement {
   friend class connection;
   explicit statement(std::shared_ptr<detail::statement_state> s) : state_(std::move(s)) {}
   boost::asio::awaitable<std::int64_t> execute_values(std::vector<value> params);
-  boost::asio::awaitable<std::vector<row>> query_values(std::vector<value> params);
+  boost::asio::awaitable<rows> query_values(std::vector<value> params);
   boost::asio::awaitable<void> bind_values(std::vector<value> params);
   std::shared_ptr<detail::statement_state> state_;
 };

@@ -22,7 +22,7 @@
 
 #include "faultscope/context_manager.hpp"
 #include "faultscope/sqlite/connection.hpp"
-#include "faultscope/sqlite/value.hpp"
+#include "faultscope/sqlite/rows.hpp"
 
 namespace faultscope::sqlite {
 
@@ -44,7 +44,7 @@ class transaction {
     return conn_.execute(sql, std::forward<Args>(args)...);
   }
   template <typename... Args>
-  boost::asio::awaitable<std::vector<row>> query(std::string_view sql, Args&&... args) {
+  boost::asio::awaitable<rows> query(std::string_view sql, Args&&... args) {
     return conn_.query(sql, std::forward<Args>(args)...);
   }
 

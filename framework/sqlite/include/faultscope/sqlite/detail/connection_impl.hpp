@@ -40,6 +40,13 @@ class statement_cache {
   std::vector<std::pair<std::string, sqlite3_stmt*>> entries_;  // most recent last
 };
 
+/// Worker thread only: the size of the connection's last result set, which
+/// the next one reserves, since queries tend to repeat.
+struct result_hint {
+  std::size_t bytes = 0;
+  std::size_t rows = 0;
+};
+
 struct connection_state {
   connection_state(std::string p, connection_options o);
   ~connection_state();
@@ -59,6 +66,7 @@ struct connection_state {
   // Worker thread only: statements the adapter prepared and has not finalized.
   std::unordered_set<sqlite3_stmt*> statements;
   statement_cache cache;  // worker thread only
+  result_hint hint;       // worker thread only
   worker w;               // last: its thread goes first, before what it touches
 };
 
