@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -39,6 +40,7 @@ class thread_cache {
       slot* s = idle_.back();
       idle_.pop_back();
       s->task = std::move(task);
+      s->given.store(true, std::memory_order_release);
       s->cv.notify_one();
       return;
     }
@@ -59,6 +61,7 @@ class thread_cache {
   struct slot {
     std::condition_variable cv;
     std::function<void()> task;
+    std::atomic<bool> given{false};  // task set: ends the spin before the sleep
   };
 
   void serve(std::function<void()> task) {
@@ -69,6 +72,15 @@ class thread_cache {
       std::unique_lock lock(mutex_);
       if (quitting_ || idle_.size() >= max_idle) return;
       idle_.push_back(&s);
+      s.given.store(false, std::memory_order_relaxed);
+      lock.unlock();
+      // A connection closed is often followed by another opened at once (a
+      // pool, or churn): spin briefly before sleeping, as a worker does.
+      const auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(100);
+      while (!s.given.load(std::memory_order_acquire) &&
+             std::chrono::steady_clock::now() < spin_until) {
+      }
+      lock.lock();
       s.cv.wait(lock, [&] { return s.task || quitting_; });
       if (!s.task) {  // the program is ending
         std::erase(idle_, &s);
