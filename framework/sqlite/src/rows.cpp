@@ -40,49 +40,44 @@ char* rows_builder::grow(std::size_t n) {
 void rows_builder::add(sqlite3_stmt* s) {
   auto& d = *data_;
   d.starts.push_back(d.used);
+  // Room for the row's fixed-size part at once; text and blobs ask for more.
+  constexpr std::size_t fixed = 1 + sizeof(std::int64_t);
+  char* p = reserve(d.width * fixed);
   for (std::size_t i = 0; i < d.width; ++i) {
     // The column's value once, then the cheap sqlite3_value_* readers: each
     // sqlite3_column_* call repeats the statement's bookkeeping.
     sqlite3_value* v = sqlite3_column_value(s, static_cast<int>(i));
     const int type = sqlite3_value_type(v);
-    switch (type) {
-      case SQLITE_INTEGER: {
-        const std::int64_t n = sqlite3_value_int64(v);
-        char* p = reserve(1 + sizeof n);
-        *p = static_cast<char>(cell::integer);
-        std::memcpy(p + 1, &n, sizeof n);
-        d.used += 1 + sizeof n;
-        break;
-      }
-      case SQLITE_FLOAT: {
-        const double x = sqlite3_value_double(v);
-        char* p = reserve(1 + sizeof x);
-        *p = static_cast<char>(cell::real);
-        std::memcpy(p + 1, &x, sizeof x);
-        d.used += 1 + sizeof x;
-        break;
-      }
-      case SQLITE_TEXT:
-      case SQLITE_BLOB: {
-        const bool text = type == SQLITE_TEXT;
-        // Text first, then its length, as SQLite asks: the text conversion may
-        // change the length.
-        const void* src =
-            text ? static_cast<const void*>(sqlite3_value_text(v)) : sqlite3_value_blob(v);
-        const auto n = static_cast<std::uint32_t>(sqlite3_value_bytes(v));
-        if (!src && (text || n > 0)) throw error(SQLITE_NOMEM, "out of memory reading a column");
-        char* p = reserve(1 + sizeof n + n);
-        *p = static_cast<char>(text ? cell::text : cell::bytes);
-        std::memcpy(p + 1, &n, sizeof n);
-        if (n > 0) std::memcpy(p + 1 + sizeof n, src, n);
-        d.used += 1 + sizeof n + n;
-        break;
-      }
-      default:
-        *reserve(1) = static_cast<char>(cell::null);
-        d.used += 1;
+    if (type == SQLITE_INTEGER) {
+      const std::int64_t n = sqlite3_value_int64(v);
+      *p = static_cast<char>(cell::integer);
+      std::memcpy(p + 1, &n, sizeof n);
+      p += fixed;
+    } else if (type == SQLITE_FLOAT) {
+      const double x = sqlite3_value_double(v);
+      *p = static_cast<char>(cell::real);
+      std::memcpy(p + 1, &x, sizeof x);
+      p += fixed;
+    } else if (type == SQLITE_TEXT || type == SQLITE_BLOB) {
+      const bool text = type == SQLITE_TEXT;
+      // Text first, then its length, as SQLite asks: the text conversion may
+      // change the length.
+      const void* src =
+          text ? static_cast<const void*>(sqlite3_value_text(v)) : sqlite3_value_blob(v);
+      const auto n = static_cast<std::uint32_t>(sqlite3_value_bytes(v));
+      if (!src && (text || n > 0)) throw error(SQLITE_NOMEM, "out of memory reading a column");
+      // What is left of the row's fixed-size part, plus these bytes.
+      d.used = static_cast<std::size_t>(p - d.bytes.get());
+      p = reserve(1 + sizeof n + n + (d.width - i - 1) * fixed);
+      *p = static_cast<char>(text ? cell::text : cell::bytes);
+      std::memcpy(p + 1, &n, sizeof n);
+      if (n > 0) std::memcpy(p + 1 + sizeof n, src, n);
+      p += 1 + sizeof n + n;
+    } else {
+      *p++ = static_cast<char>(cell::null);
     }
   }
+  d.used = static_cast<std::size_t>(p - d.bytes.get());
 }
 
 }  // namespace detail
