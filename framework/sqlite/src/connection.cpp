@@ -109,6 +109,17 @@ std::shared_ptr<const std::vector<std::string>> columns_of(sqlite3_stmt* s) {
   return cols;
 }
 
+// Copies the row `s` is on; a failure (out of memory converting text) leaves
+// the statement reset, as a failed step does.
+void take_row(rows_builder& out, sqlite3_stmt* s) {
+  try {
+    out.add(s);
+  } catch (...) {
+    sqlite3_reset(s);
+    throw;
+  }
+}
+
 // Steps to the end; a NOMEM or I/O error mid-way throws with the statement reset.
 rows step_all(sqlite3_stmt* s, sqlite3* db, const std::string& sql,
               std::shared_ptr<const std::vector<std::string>> cols, result_hint& hint) {
@@ -116,12 +127,7 @@ rows step_all(sqlite3_stmt* s, sqlite3* db, const std::string& sql,
   for (;;) {
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
-      try {
-        out.add(s);
-      } catch (...) {
-        sqlite3_reset(s);
-        throw;
-      }
+      take_row(out, s);
       continue;
     }
     if (rc != SQLITE_DONE) {
@@ -488,12 +494,9 @@ awaitable<std::optional<row>> statement::fetch_one() {
         int rc = sqlite3_step(stmt);
         if (rc == SQLITE_ROW) {
           detail::rows_builder one(*c, 0, 1);
-          try {
-            one.add(stmt);
-          } catch (...) {
-            sqlite3_reset(stmt);
-            throw;
-          }
+          *done = true;  // if the copy fails: the cursor ends, as on a failed step
+          detail::take_row(one, stmt);
+          *done = false;
           return std::move(one).finish_one();
         }
         *done = true;
