@@ -151,6 +151,29 @@ TEST(SqliteRows, ResultsLargerAndSmallerThanTheLastComeBackWhole) {
   });
 }
 
+// SQLite re-prepares a statement whose schema changed when it next steps, and
+// `SELECT *` then returns the new columns. A statement the connection kept
+// prepared, and a cursor prepared before the change, must both bring them.
+TEST(SqliteRows, ColumnsFollowASchemaChangeUnderAKeptStatement) {
+  with_db("CREATE TABLE t(a INTEGER); INSERT INTO t VALUES(1);",
+          [](sq::connection& c) -> awaitable<void> {
+            const auto before = co_await c.query("SELECT * FROM t");
+            EXPECT_EQ(before.columns(), (std::vector<std::string>{"a"}));
+            auto cur = co_await c.cursor("SELECT * FROM t");
+            co_await c.execute("ALTER TABLE t ADD COLUMN b TEXT DEFAULT 'x'");
+            // Named locals: g++ 12 mis-destroys braced temporaries in a co_await.
+            const sq::rows kept = co_await c.query("SELECT * FROM t");
+            const sq::rows fetched = co_await cur.fetch_all();
+            for (const sq::rows* after : {&kept, &fetched}) {
+              EXPECT_EQ(after->columns(), (std::vector<std::string>{"a", "b"}));
+              EXPECT_EQ(after->at(0).size(), 2u);
+              EXPECT_EQ(after->at(0).get<std::string>("b"), "x");
+            }
+            co_await cur.finalize();
+            EXPECT_EQ(before.columns(), (std::vector<std::string>{"a"}));  // its own names
+          });
+}
+
 // In a UTF-16 database SQLite converts each text value to UTF-8 as it is read,
 // and that allocates. An allocation failure there must surface as
 // SQLITE_NOMEM, never as an empty string. fetch_one shows it: it returns the

@@ -49,23 +49,25 @@ stmt_ptr prepare(sqlite3* db, const std::string& sql, const char** tail = nullpt
 class cached_statement {
  public:
   cached_statement(statement_cache& cache, sqlite3* db, const std::string& sql)
-      : cache_(cache), sql_(sql), s_(cache.take(sql)) {
-    if (!s_) s_ = prepare(db, sql).release();
+      : cache_(cache), sql_(sql), e_(cache.take(sql)) {
+    if (!e_.stmt) e_.stmt = prepare(db, sql).release();
   }
   ~cached_statement() {
     if (std::uncaught_exceptions() > exceptions_)
-      sqlite3_finalize(s_);
+      sqlite3_finalize(e_.stmt);
     else
-      cache_.give_back(sql_, s_);
+      cache_.give_back(sql_, std::move(e_));
   }
   cached_statement(const cached_statement&) = delete;
   cached_statement& operator=(const cached_statement&) = delete;
-  [[nodiscard]] sqlite3_stmt* get() const noexcept { return s_; }
+  [[nodiscard]] sqlite3_stmt* get() const noexcept { return e_.stmt; }
+  /// Kept with the statement, for rows_builder.
+  [[nodiscard]] column_names& columns() noexcept { return e_.columns; }
 
  private:
   statement_cache& cache_;
   const std::string& sql_;
-  sqlite3_stmt* s_;
+  statement_cache::entry e_;
   int exceptions_ = std::uncaught_exceptions();
 };
 
@@ -98,17 +100,6 @@ void bind_all(sqlite3_stmt* s, const std::vector<value>& params, sqlite3* db,
   }
 }
 
-std::shared_ptr<const std::vector<std::string>> columns_of(sqlite3_stmt* s) {
-  auto cols = std::make_shared<std::vector<std::string>>();
-  const int n = sqlite3_column_count(s);
-  cols->reserve(static_cast<std::size_t>(n));
-  for (int i = 0; i < n; ++i) {
-    const char* name = sqlite3_column_name(s, i);
-    cols->emplace_back(name ? name : "");
-  }
-  return cols;
-}
-
 // Copies the row `s` is on; a failure (out of memory converting text) leaves
 // the statement reset, as a failed step does.
 void take_row(rows_builder& out, sqlite3_stmt* s) {
@@ -121,9 +112,9 @@ void take_row(rows_builder& out, sqlite3_stmt* s) {
 }
 
 // Steps to the end; a NOMEM or I/O error mid-way throws with the statement reset.
-rows step_all(sqlite3_stmt* s, sqlite3* db, const std::string& sql,
-              std::shared_ptr<const std::vector<std::string>> cols, result_hint& hint) {
-  rows_builder out(std::move(cols), hint.bytes, hint.rows);
+rows step_all(sqlite3_stmt* s, sqlite3* db, const std::string& sql, column_names& columns,
+              result_hint& hint) {
+  rows_builder out(columns, hint.bytes, hint.rows);
   for (;;) {
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
@@ -135,7 +126,7 @@ rows step_all(sqlite3_stmt* s, sqlite3* db, const std::string& sql,
       check(rc, db, sql);
     }
     hint = {out.bytes(), out.size()};
-    return std::move(out).finish();
+    return std::move(out).finish(s);
   }
 }
 
@@ -156,29 +147,29 @@ int exec(sqlite3* db, const char* sql) {
 
 }  // namespace
 
-sqlite3_stmt* statement_cache::take(const std::string& sql) {
+statement_cache::entry statement_cache::take(const std::string& sql) {
   for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
     if (it->first != sql) continue;
-    sqlite3_stmt* s = it->second;
+    entry e = std::move(it->second);
     entries_.erase(std::next(it).base());
-    return s;
+    return e;
   }
-  return nullptr;
+  return {};
 }
 
-void statement_cache::give_back(const std::string& sql, sqlite3_stmt* s) {
-  if (!s) return;
-  sqlite3_reset(s);
-  sqlite3_clear_bindings(s);
+void statement_cache::give_back(const std::string& sql, entry e) {
+  if (!e.stmt) return;
+  sqlite3_reset(e.stmt);
+  sqlite3_clear_bindings(e.stmt);
   if (entries_.size() >= capacity) {
-    sqlite3_finalize(entries_.front().second);
+    sqlite3_finalize(entries_.front().second.stmt);
     entries_.erase(entries_.begin());
   }
-  entries_.emplace_back(sql, s);
+  entries_.emplace_back(sql, std::move(e));
 }
 
 void statement_cache::clear() {
-  for (auto& e : entries_) sqlite3_finalize(e.second);
+  for (auto& e : entries_) sqlite3_finalize(e.second.stmt);
   entries_.clear();
 }
 
@@ -324,7 +315,7 @@ awaitable<rows> connection::query_values(std::string sql, std::vector<value> par
   co_return co_await detail::submit<rows>(st->w, st->bind, [q, ps, cache, hint](sqlite3* db) {
     detail::cached_statement s(*cache, db, *q);
     detail::bind_all(s.get(), *ps, db, *q);
-    return detail::step_all(s.get(), db, *q, detail::columns_of(s.get()), *hint);
+    return detail::step_all(s.get(), db, *q, s.columns(), *hint);
   });
 }
 
@@ -337,22 +328,17 @@ awaitable<statement> connection::cursor_values(std::string sql, std::vector<valu
   const std::string* q = &sql;
   const std::vector<value>* ps = &params;
   auto* known = &st->statements;
-  // Column names are read here, on the worker: the connection has no mutex, so
-  // the caller's thread must not touch the statement.
-  using prepared_stmt = std::pair<sqlite3_stmt*, std::shared_ptr<const std::vector<std::string>>>;
-  auto [raw, cols] =
-      co_await detail::submit<prepared_stmt>(st->w, st->bind, [q, ps, known](sqlite3* db) {
+  sqlite3_stmt* raw =
+      co_await detail::submit<sqlite3_stmt*>(st->w, st->bind, [q, ps, known](sqlite3* db) {
         auto s = detail::prepare(db, *q);
         if (!s) throw error(SQLITE_MISUSE, "no statement in the SQL", *q);
         if (!ps->empty()) detail::bind_all(s.get(), *ps, db, *q);
         known->insert(s.get());
-        auto names = detail::columns_of(s.get());
-        return prepared_stmt(s.release(), std::move(names));
+        return s.release();
       });
   auto ss = std::make_shared<detail::statement_state>();
   ss->conn = st;
   ss->stmt = raw;
-  ss->columns = std::move(cols);
   ss->sql = std::move(sql);
   if (st->bind.tracker) ss->id = st->bind.tracker->acquire("sqlite.statement", ss->sql, loc);
   co_return statement(std::move(ss));
@@ -458,7 +444,7 @@ awaitable<rows> statement::query_values(std::vector<value> params) {
   sqlite3_stmt* stmt = s.stmt;
   const std::string* q = &s.sql;
   const std::vector<value>* ps = &params;
-  const auto* c = &s.columns;
+  auto* c = &s.columns;
   auto* hint = &s.conn->hint;
   co_return co_await detail::submit<rows>(s.conn->w, s.conn->bind,
                                           [stmt, q, ps, c, hint](sqlite3* db) {
@@ -486,7 +472,7 @@ awaitable<std::optional<row>> statement::fetch_one() {
   FAULTSCOPE_FAULT_POINT("sqlite.fetch");
   sqlite3_stmt* stmt = s.stmt;
   const std::string* q = &s.sql;
-  const auto* c = &s.columns;
+  auto* c = &s.columns;
   bool* done = &s.done;
   co_return co_await detail::submit<std::optional<row>>(
       s.conn->w, s.conn->bind, [stmt, q, c, done](sqlite3* db) -> std::optional<row> {
@@ -514,7 +500,7 @@ awaitable<rows> statement::fetch_all() {
   FAULTSCOPE_FAULT_POINT("sqlite.fetch");
   sqlite3_stmt* stmt = s.stmt;
   const std::string* q = &s.sql;
-  const auto* c = &s.columns;
+  auto* c = &s.columns;
   bool* done = &s.done;
   auto* hint = &s.conn->hint;
   co_return co_await detail::submit<rows>(s.conn->w, s.conn->bind,

@@ -14,11 +14,8 @@ namespace faultscope::sqlite {
 
 namespace detail {
 
-rows_builder::rows_builder(std::shared_ptr<const std::vector<std::string>> columns,
-                           std::size_t bytes_hint, std::size_t rows_hint)
-    : data_(std::make_shared<result_data>()) {
-  data_->width = columns ? columns->size() : 0;
-  data_->columns = std::move(columns);
+rows_builder::rows_builder(column_names& columns, std::size_t bytes_hint, std::size_t rows_hint)
+    : columns_(columns), data_(std::make_shared<result_data>()) {
   // Capped: one huge result must not make every later one reserve as much.
   constexpr std::size_t cap = std::size_t{1} << 20;
   data_->starts.reserve(std::min(rows_hint, cap / sizeof(std::size_t)));
@@ -37,8 +34,34 @@ char* rows_builder::grow(std::size_t n) {
   return grown + d.used;
 }
 
+void rows_builder::take_columns(sqlite3_stmt* s) {
+  const int n = sqlite3_column_count(s);
+  bool same = columns_ && columns_->size() == static_cast<std::size_t>(n);
+  for (int i = 0; same && i < n; ++i) {
+    const char* name = sqlite3_column_name(s, i);
+    same = (*columns_)[static_cast<std::size_t>(i)] == (name ? name : "");
+  }
+  if (!same) {
+    auto names = std::make_shared<std::vector<std::string>>();
+    names->reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      const char* name = sqlite3_column_name(s, i);
+      names->emplace_back(name ? name : "");
+    }
+    columns_ = std::move(names);
+  }
+  data_->columns = columns_;
+  data_->width = static_cast<std::size_t>(n);
+}
+
+rows rows_builder::finish(sqlite3_stmt* s) && {
+  if (!data_->columns) take_columns(s);  // no row came
+  return rows(std::move(data_));
+}
+
 void rows_builder::add(sqlite3_stmt* s) {
   auto& d = *data_;
+  if (!d.columns) take_columns(s);
   d.starts.push_back(d.used);
   // Room for the row's fixed-size part at once; text and blobs ask for more.
   constexpr std::size_t fixed = 1 + sizeof(std::int64_t);

@@ -30,28 +30,38 @@ struct result_data {
   std::vector<std::size_t> starts;  // where each row's first cell is
 };
 
+using column_names = std::shared_ptr<const std::vector<std::string>>;
+
 /// Worker thread: copies rows out of a statement as it steps.
 class rows_builder {
  public:
-  /// `bytes_hint`, `rows_hint`: the size of the last result on the connection,
-  /// which the next one usually repeats.
-  rows_builder(std::shared_ptr<const std::vector<std::string>> columns, std::size_t bytes_hint,
-               std::size_t rows_hint);
+  /// `columns`: the names this statement gave last time (null at first),
+  /// kept where the statement is kept; the builder reuses them while they
+  /// still match and replaces them when not. `bytes_hint`, `rows_hint`: the
+  /// size of the last result on the connection, which the next one usually
+  /// repeats.
+  rows_builder(column_names& columns, std::size_t bytes_hint, std::size_t rows_hint);
   /// Copies the row `s` is on. Throws error(SQLITE_NOMEM) if SQLite cannot
   /// give a text value (it may allocate to convert one).
   void add(sqlite3_stmt* s);
   [[nodiscard]] std::size_t bytes() const noexcept { return data_->used; }
   [[nodiscard]] std::size_t size() const noexcept { return data_->starts.size(); }
-  [[nodiscard]] rows finish() && { return rows(std::move(data_)); }
+  /// After the last step of `s`.
+  [[nodiscard]] rows finish(sqlite3_stmt* s) &&;
   /// The one row added.
   [[nodiscard]] row finish_one() && { return row(std::move(data_), 0); }
 
  private:
+  // The columns of `s` as it runs now: a statement SQLite re-prepared after a
+  // schema change (ALTER TABLE under `SELECT *`) may return other ones than
+  // when it was prepared, so they are read after a step, not before.
+  void take_columns(sqlite3_stmt* s);
   char* reserve(std::size_t n) {
     auto& d = *data_;
     return d.capacity - d.used >= n ? d.bytes.get() + d.used : grow(n);
   }
   char* grow(std::size_t n);
+  column_names& columns_;
   std::shared_ptr<result_data> data_;
 };
 

@@ -29,15 +29,21 @@ namespace faultscope::sqlite::detail {
 class statement_cache {
  public:
   static constexpr std::size_t capacity = 32;
-  /// The prepared statement for `sql`, taken out of the cache, or null.
-  sqlite3_stmt* take(const std::string& sql);
-  /// Resets `s` and keeps it, finalizing the least recently used beyond capacity.
-  void give_back(const std::string& sql, sqlite3_stmt* s);
+  struct entry {
+    sqlite3_stmt* stmt = nullptr;
+    /// The names of its result columns when it last ran (see rows_builder).
+    std::shared_ptr<const std::vector<std::string>> columns;
+  };
+  /// The prepared statement for `sql`, taken out of the cache, or an empty entry.
+  entry take(const std::string& sql);
+  /// Resets `e.stmt` and keeps it, finalizing the least recently used beyond
+  /// capacity.
+  void give_back(const std::string& sql, entry e);
   /// Finalizes every statement kept.
   void clear();
 
  private:
-  std::vector<std::pair<std::string, sqlite3_stmt*>> entries_;  // most recent last
+  std::vector<std::pair<std::string, entry>> entries_;  // most recent last
 };
 
 /// Worker thread only: the size of the connection's last result set, which
@@ -75,7 +81,8 @@ struct statement_state {
   sqlite3_stmt* stmt = nullptr;  // null once finalized
   std::string sql;
   resource_id id = 0;
-  std::shared_ptr<const std::vector<std::string>> columns;  // read on the worker at prepare
+  // Worker thread: the names of its result columns when it last ran.
+  std::shared_ptr<const std::vector<std::string>> columns;
   // Worker thread: stepped to SQLITE_DONE since the last bind. SQLite would
   // restart the statement on the next step; a cursor stays at its end.
   bool done = false;
