@@ -15,6 +15,15 @@ namespace faultscope::sqlite::detail {
 
 namespace {
 
+// Spins until `ready()` or for `limit`, whichever is first: a wake-up from
+// sleep costs more than the calls that usually follow within microseconds.
+template <typename Ready>
+void spin_for(std::chrono::microseconds limit, Ready ready) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (!ready() && std::chrono::steady_clock::now() < until) {
+  }
+}
+
 // Every live worker, so that the end of a run can reach the calls it left
 // running, whichever connection (possibly leaked) owns them.
 std::mutex registry_mutex;
@@ -75,11 +84,9 @@ class thread_cache {
       s.given.store(false, std::memory_order_relaxed);
       lock.unlock();
       // A connection closed is often followed by another opened at once (a
-      // pool, or churn): spin briefly before sleeping, as a worker does.
-      const auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(100);
-      while (!s.given.load(std::memory_order_acquire) &&
-             std::chrono::steady_clock::now() < spin_until) {
-      }
+      // pool, or churn).
+      spin_for(std::chrono::microseconds(100),
+               [&s] { return s.given.load(std::memory_order_acquire); });
       lock.lock();
       s.cv.wait(lock, [&] { return s.task || quitting_; });
       if (!s.task) {  // the program is ending
@@ -166,18 +173,19 @@ void worker::cancel(job* j) {
   j->cancel_requested.store(true, std::memory_order_relaxed);
   // Interrupt only the job that is running now, under the lock the worker takes
   // to start and end one: a stale interrupt must not hit the next statement.
-  if (running_ == j) {
-    interrupt_.store(true, std::memory_order_relaxed);
-    if (db) sqlite3_interrupt(db);
-  }
+  if (running_ == j) interrupt_running();
+}
+
+void worker::interrupt_running() {
+  interrupt_.store(true, std::memory_order_relaxed);
+  if (db) sqlite3_interrupt(db);
 }
 
 bool worker::interrupt_if_running(const run_data* r) {
   std::lock_guard lock(mutex_);
   if (!running_ || running_->run != r) return false;
   running_->cancel_requested.store(true, std::memory_order_relaxed);
-  interrupt_.store(true, std::memory_order_relaxed);
-  if (db) sqlite3_interrupt(db);
+  interrupt_running();
   return true;
 }
 
@@ -206,12 +214,10 @@ void worker::loop() {
   for (;;) {
     std::shared_ptr<job> j;
     bool last = false;
-    // The next call of a busy connection usually follows within microseconds:
-    // spin briefly before sleeping on the condition variable.
-    const auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
-    while (ran_one && pending_.load(std::memory_order_acquire) == 0 &&
-           std::chrono::steady_clock::now() < spin_until) {
-    }
+    // The next call of a busy connection usually follows at once.
+    if (ran_one)
+      spin_for(std::chrono::microseconds(50),
+               [this] { return pending_.load(std::memory_order_acquire) != 0; });
     {
       std::unique_lock lock(mutex_);
       cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });

@@ -105,6 +105,7 @@ class worker {
   void loop();
   void enqueue(std::shared_ptr<job> j, bool last);
   static int on_progress(void* self) noexcept;
+  void interrupt_running();  // under mutex_: stops the job now running
   bool interrupt_if_running(const run_data* r);
   bool running_for(const run_data* r);
   std::mutex mutex_;
