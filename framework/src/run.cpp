@@ -61,6 +61,16 @@ struct run_state {
 
 namespace {
 
+// One turn of a spin-wait: tells the core this thread only waits, so the VM's
+// host or a sibling hyper-thread gets the execution resources.
+void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
 // Runs an action when the virtual clock reaches its deadline.
 template <typename F>
 struct timed_action final : timed_wait {
@@ -189,13 +199,22 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
     if (n > 0) continue;
     if (external || sched.external_in_flight()) {
       // A call on another thread usually comes back within a few hundred
-      // microseconds: poll before sleeping, since a wake-up costs up to 100 µs
-      // here. Yielding lets the worker have the core on a busy machine.
+      // microseconds: spin before sleeping, since a wake-up costs up to 100 µs
+      // here. The spin reads the in-flight count, not the context: poll_one
+      // takes the lock the worker needs to post its completion, and a worker
+      // posts before it stops counting, so a drop means something to run.
+      // Yielding now and then lets the worker have the core on a busy machine.
       const auto spin_until = clock::now() + std::chrono::microseconds(250);
-      std::size_t got = 0;
-      while (got == 0 && sched.external_in_flight() && clock::now() < spin_until) {
-        got = io.poll_one();
-        if (got == 0) std::this_thread::yield();
+      int seen = sched.externals();  // read before each poll, as above
+      std::size_t got = io.poll_one();
+      for (unsigned turn = 1; got == 0 && seen > 0 && clock::now() < spin_until; ++turn) {
+        for (int i = 0; i < 64 && sched.externals() == seen; ++i) detail::cpu_relax();
+        if (const int now_seen = sched.externals(); now_seen != seen) {
+          seen = now_seen;
+          got = io.poll_one();
+        } else if (turn % 8 == 0) {
+          std::this_thread::yield();
+        }
       }
       if (io.stopped()) io.restart();
       if (got > 0 || !sched.external_in_flight()) continue;

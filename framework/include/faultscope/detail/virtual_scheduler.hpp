@@ -65,6 +65,9 @@ class virtual_scheduler {
   [[nodiscard]] bool external_in_flight() const noexcept {
     return external_.load(std::memory_order_acquire) > 0;
   }
+  /// How many are in flight: only the run's thread adds to it, so while that
+  /// thread waits, a change means a completion was posted.
+  [[nodiscard]] int externals() const noexcept { return external_.load(std::memory_order_acquire); }
 
  private:
   vtime now_{};
