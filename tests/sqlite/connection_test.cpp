@@ -169,6 +169,51 @@ TEST(SqliteConnection, CursorFetchesOneAtATimeThenAll) {
   EXPECT_TRUE(r.passed()) << messages(r);
 }
 
+// A cursor takes its statement from the connection's cache and gives it back
+// when finalized: the next cursor over the same SQL starts from the first row
+// with nothing bound, and two open at once never share one.
+TEST(SqliteConnection, CursorsReuseTheirStatementFromTheStart) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    auto count = [](sqlite3* h) {
+      return prepared_count(h);
+    };
+    const std::string sql = "SELECT name, ? FROM users ORDER BY id";
+    std::vector<sq::value> five{sq::to_value(5)};
+    auto first = co_await conn.cursor(sql, five);
+    auto second = co_await conn.cursor(sql);  // the first still holds its statement
+    EXPECT_EQ(co_await conn.call(count), 2);
+    auto one = co_await first.fetch_one();
+    EXPECT_EQ(one->get<std::string>(0), "ada");
+    EXPECT_EQ(one->get<int>(1), 5);
+    EXPECT_EQ((co_await second.fetch_all()).size(), 2u);
+    co_await second.finalize();
+    co_await first.finalize();  // mid-way through its rows: the next one gets it
+    EXPECT_EQ(co_await conn.call(count), 2) << "both kept";
+    auto again = co_await conn.cursor(sql);
+    EXPECT_EQ(co_await conn.call(count), 2) << "one taken from the cache, none prepared";
+    auto rows = co_await again.fetch_all();
+    EXPECT_EQ(rows.size(), 2u) << "from the first row, not where the last cursor stopped";
+    EXPECT_EQ(rows[0].get<std::string>(0), "ada");
+    EXPECT_TRUE(rows[0].is_null(1)) << "nothing bound from the last use";
+    co_await again.finalize();
+
+    // A step that failed leaves a statement the next cursor can still use.
+    const std::string insert = "INSERT INTO users(id, name) VALUES(?, 'x')";
+    std::vector<sq::value> dup{sq::to_value(1)}, fresh{sq::to_value(7)};
+    auto failing = co_await conn.cursor(insert, dup);
+    EXPECT_THROW(co_await failing.fetch_all(), sq::error);
+    co_await failing.finalize();
+    auto ok = co_await conn.cursor(insert, fresh);
+    co_await ok.fetch_all();
+    co_await ok.finalize();
+    EXPECT_EQ((co_await conn.query("SELECT id FROM users WHERE id = 7")).size(), 1u);
+    co_await conn.close();  // finalizes the kept ones: nothing reported
+  });
+  EXPECT_TRUE(r.passed()) << messages(r);
+}
+
 TEST(SqliteConnection, PreparedStatementRunsManyTimes) {
   auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
     auto& db = sq::test_database::create(ctx, schema);

@@ -328,17 +328,31 @@ awaitable<statement> connection::cursor_values(std::string sql, std::vector<valu
   const std::string* q = &sql;
   const std::vector<value>* ps = &params;
   auto* known = &st->statements;
-  sqlite3_stmt* raw =
-      co_await detail::submit<sqlite3_stmt*>(st->w, st->bind, [q, ps, known](sqlite3* db) {
-        auto s = detail::prepare(db, *q);
-        if (!s) throw error(SQLITE_MISUSE, "no statement in the SQL", *q);
-        if (!ps->empty()) detail::bind_all(s.get(), *ps, db, *q);
-        known->insert(s.get());
-        return s.release();
+  auto* cache = &st->cache;
+  // From the connection's cache, as execute() and query() take theirs: a
+  // cursor over the same SQL again skips the parse (Python's sqlite3 keeps
+  // aiosqlite's cursors the same way). finalize() gives it back.
+  auto taken = co_await detail::submit<detail::statement_cache::entry>(
+      st->w, st->bind, [q, ps, known, cache](sqlite3* db) {
+        detail::statement_cache::entry e = cache->take(*q);
+        if (!e.stmt) {
+          auto s = detail::prepare(db, *q);
+          if (!s) throw error(SQLITE_MISUSE, "no statement in the SQL", *q);
+          e.stmt = s.release();
+        }
+        try {
+          if (!ps->empty()) detail::bind_all(e.stmt, *ps, db, *q);
+        } catch (...) {
+          cache->give_back(*q, std::move(e));
+          throw;
+        }
+        known->insert(e.stmt);
+        return e;
       });
   auto ss = std::make_shared<detail::statement_state>();
   ss->conn = st;
-  ss->stmt = raw;
+  ss->stmt = taken.stmt;
+  ss->columns = std::move(taken.columns);
   ss->sql = std::move(sql);
   if (st->bind.tracker) ss->id = st->bind.tracker->acquire("sqlite.statement", ss->sql, loc);
   co_return statement(std::move(ss));
@@ -520,11 +534,14 @@ awaitable<void> statement::finalize() {
   // Closing the connection finalized it already.
   if (conn.open) {
     auto* known = &conn.statements;
+    auto* cache = &conn.cache;
+    const std::string* q = &ss->sql;
+    auto* c = &ss->columns;
     co_await detail::submit<detail::none>(
         conn.w, conn.bind,
-        [stmt, known](sqlite3*) {
+        [stmt, known, cache, q, c](sqlite3*) {
           known->erase(stmt);
-          sqlite3_finalize(stmt);
+          cache->give_back(*q, {stmt, std::move(*c)});
         },
         detail::call_kind::release);
   }

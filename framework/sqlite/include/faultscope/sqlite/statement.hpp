@@ -51,7 +51,9 @@ class statement {
   boost::asio::awaitable<std::optional<row>> fetch_one();
   /// Every remaining row.
   boost::asio::awaitable<rows> fetch_all();
-  /// Frees the statement. Never fails; a second call does nothing.
+  /// Ends the statement: its handle goes back to the connection's cache of
+  /// prepared statements (reset, nothing bound). Never fails; a second call
+  /// does nothing.
   boost::asio::awaitable<void> finalize();
 
   [[nodiscard]] bool is_open() const noexcept;
