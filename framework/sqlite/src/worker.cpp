@@ -210,14 +210,13 @@ bool worker::interrupt_run(const run_data* r, std::chrono::milliseconds limit) {
 }
 
 void worker::loop() {
-  bool ran_one = false;
   for (;;) {
     std::shared_ptr<job> j;
     bool last = false;
-    // The next call of a busy connection usually follows at once.
-    if (ran_one)
-      spin_for(std::chrono::microseconds(50),
-               [this] { return pending_.load(std::memory_order_acquire) != 0; });
+    // The next call of a busy connection usually follows at once, and so does
+    // the open of a connection that just borrowed this thread.
+    spin_for(std::chrono::microseconds(50),
+             [this] { return pending_.load(std::memory_order_acquire) != 0; });
     {
       std::unique_lock lock(mutex_);
       cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
@@ -232,7 +231,6 @@ void worker::loop() {
       }
     }
     if (running_ == j.get()) {
-      ran_one = true;
       j->execute(db);
       std::lock_guard lock(mutex_);
       running_ = nullptr;
