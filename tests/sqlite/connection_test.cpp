@@ -5,8 +5,10 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <pthread.h>
 #include <sqlite3.h>
 
+#include <array>
 #include <atomic>
 #include <filesystem>
 #include <functional>
@@ -92,6 +94,22 @@ TEST(SqliteConnection, RepeatedStatementsAreKeptPreparedBoundedAndFinalizedAtClo
       co_await conn.query("SELECT " + std::to_string(i) + " FROM users WHERE id = ?", 1);
     EXPECT_EQ(co_await conn.call(count), 32) << "the cache is bounded";
     co_await conn.close();  // finalizes them: nothing reported as never finalized
+  });
+  EXPECT_TRUE(r.passed()) << messages(r);
+}
+
+TEST(SqliteConnection, CallsRunOnANamedWorkerThread) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    auto thread_name = [](sqlite3*) {
+      std::array<char, 16> name{};  // Linux's limit, with the NUL
+      pthread_getname_np(pthread_self(), name.data(), name.size());
+      return name;
+    };
+    const auto name = co_await conn.call(thread_name);
+    EXPECT_STREQ(name.data(), "faultscope-sql");
+    co_await conn.close();
   });
   EXPECT_TRUE(r.passed()) << messages(r);
 }
@@ -198,8 +216,15 @@ TEST(SqliteConnection, CursorsReuseTheirStatementFromTheStart) {
     EXPECT_EQ(rows[0].get<std::string>(0), "ada");
     EXPECT_TRUE(rows[0].is_null(1)) << "nothing bound from the last use";
     co_await again.finalize();
+    co_await conn.close();  // finalizes the kept ones: nothing reported
+  });
+  EXPECT_TRUE(r.passed()) << messages(r);
+}
 
-    // A step that failed leaves a statement the next cursor can still use.
+TEST(SqliteConnection, ACursorWhoseStepFailedLeavesAUsableStatement) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
     const std::string insert = "INSERT INTO users(id, name) VALUES(?, 'x')";
     std::vector<sq::value> dup{sq::to_value(1)}, fresh{sq::to_value(7)};
     auto failing = co_await conn.cursor(insert, dup);
@@ -208,8 +233,9 @@ TEST(SqliteConnection, CursorsReuseTheirStatementFromTheStart) {
     auto ok = co_await conn.cursor(insert, fresh);
     co_await ok.fetch_all();
     co_await ok.finalize();
-    EXPECT_EQ((co_await conn.query("SELECT id FROM users WHERE id = 7")).size(), 1u);
-    co_await conn.close();  // finalizes the kept ones: nothing reported
+    auto found = co_await conn.query("SELECT id FROM users WHERE id = 7");
+    EXPECT_EQ(found.size(), 1u);
+    co_await conn.close();
   });
   EXPECT_TRUE(r.passed()) << messages(r);
 }

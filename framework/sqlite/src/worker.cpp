@@ -1,5 +1,6 @@
 #include "faultscope/sqlite/detail/worker.hpp"
 
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -55,7 +56,13 @@ class thread_cache {
     }
     lock.unlock();
     // Detached: at exit a thread may still serve a connection a program leaked.
-    std::thread([this, t = std::move(task)]() mutable { serve(std::move(t)); }).detach();
+    std::thread([this, t = std::move(task)]() mutable {
+#if defined(__linux__)
+      // Named for debuggers, top and perf: a program under test has threads of its own.
+      pthread_setname_np(pthread_self(), "faultscope-sql");
+#endif
+      serve(std::move(t));
+    }).detach();
   }
 
   ~thread_cache() {
