@@ -13,6 +13,7 @@
 
 #include "faultscope/detail/fault_session.hpp"
 #include "faultscope/detail/format.hpp"
+#include "faultscope/detail/spin_wait.hpp"
 #include "faultscope/detail/virtual_scheduler.hpp"
 #include "faultscope/scope.hpp"
 
@@ -60,16 +61,6 @@ struct run_state {
 };
 
 namespace {
-
-// One turn of a spin-wait: tells the core this thread only waits, so the VM's
-// host or a sibling hyper-thread gets the execution resources.
-void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
 
 // Runs an action when the virtual clock reaches its deadline.
 template <typename F>
@@ -203,17 +194,13 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
       // here. The spin reads the in-flight count, not the context: poll_one
       // takes the lock the worker needs to post its completion, and a worker
       // posts before it stops counting, so a drop means something to run.
-      // Yielding now and then lets the worker have the core on a busy machine.
-      const auto spin_until = clock::now() + std::chrono::microseconds(250);
+      detail::spin_wait spin(std::chrono::microseconds(250));
       int seen = sched.externals();  // read before each poll, as above
       std::size_t got = io.poll_one();
-      for (unsigned turn = 1; got == 0 && seen > 0 && clock::now() < spin_until; ++turn) {
-        for (int i = 0; i < 64 && sched.externals() == seen; ++i) detail::cpu_relax();
+      while (got == 0 && seen > 0 && spin.turn()) {
         if (const int now_seen = sched.externals(); now_seen != seen) {
           seen = now_seen;
           got = io.poll_one();
-        } else if (turn % 8 == 0) {
-          std::this_thread::yield();
         }
       }
       if (io.stopped()) io.restart();

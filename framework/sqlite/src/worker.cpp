@@ -12,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+#include "faultscope/detail/spin_wait.hpp"
+
 namespace faultscope::sqlite::detail {
 
 namespace {
@@ -20,8 +22,8 @@ namespace {
 // sleep costs more than the calls that usually follow within microseconds.
 template <typename Ready>
 void spin_for(std::chrono::microseconds limit, Ready ready) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (!ready() && std::chrono::steady_clock::now() < until) {
+  faultscope::detail::spin_wait spin(limit);
+  while (!ready() && spin.turn()) {
   }
 }
 

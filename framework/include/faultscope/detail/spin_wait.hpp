@@ -1,0 +1,80 @@
+// Machinery for the short waits between a run's thread and the threads it
+// hands calls to (the SQLite worker): spin, but give the core away. Not part of
+// the public API.
+//
+//   detail::spin_wait spin(std::chrono::microseconds(50));
+//   while (!ready() && spin.turn()) {}
+#pragma once
+
+#include <chrono>
+#include <thread>
+
+namespace faultscope::detail {
+
+// Tells the core this thread only waits, so the VM's host or a sibling
+// hyper-thread gets the execution resources.
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// A hand-off between two threads takes a few microseconds when each has a core,
+// and a wake-up from sleep costs 20-100 µs here, hence the spin. But when both
+// threads share one core (a one-CPU container, a busy machine, or the scheduler
+// placing a waker next to its wakee) the spinner holds the core the other
+// thread needs to make the progress it waits for: a spin without yields made a
+// transaction of 50 inserts 25x slower on one CPU. So the spin yields every
+// couple of microseconds, and at once while its yields show that another
+// thread ran in them (the core is shared).
+class spin_wait {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  explicit spin_wait(clock::duration limit) noexcept
+      : until_(clock::now() + limit),
+        next_yield_(core_shared() ? clock::time_point{} : clock::now() + yield_period) {}
+
+  /// One turn of the wait; false once the limit has passed, or now and then
+  /// while the core is shared: the waiter should then block.
+  bool turn() noexcept {
+    cpu_relax();
+    const auto now = clock::now();
+    if (now >= until_) return false;
+    if (now >= next_yield_) {
+      // On a shared core, blocking now and then lets the scheduler place the
+      // thread that wakes this one on an idle core, if there is one: yields
+      // alone keep two threads on one core for good.
+      if (core_shared() && ++shared_turns() % block_every == 0) return false;
+      std::this_thread::yield();
+      const auto after = clock::now();
+      // A yield with nothing else to run returns in about half a microsecond.
+      core_shared() = after - now > shared_core_yield;
+      next_yield_ = core_shared() ? after : after + yield_period;
+    }
+    return true;
+  }
+
+ private:
+  static constexpr auto yield_period = std::chrono::microseconds(2);
+  static constexpr auto shared_core_yield = std::chrono::microseconds(3);
+  static constexpr unsigned block_every = 32;
+
+  // Per thread, across waits: a thread that shared its core in the last wait
+  // likely shares it in the next.
+  static bool& core_shared() noexcept {
+    thread_local bool shared = false;
+    return shared;
+  }
+  static unsigned& shared_turns() noexcept {
+    thread_local unsigned turns = 0;
+    return turns;
+  }
+
+  clock::time_point until_;
+  clock::time_point next_yield_;
+};
+
+}  // namespace faultscope::detail
