@@ -163,6 +163,29 @@ for key, label in [("query_ops_s", "`query` (SELECT 1000 rows, fetch all)"),
 print(f"\nPeers as they report themselves: {raw[0].get('peer', 'raw')}; "
       f"{worker[0].get('peer', 'worker')}; {aio[0].get('peer', 'aiosqlite')}.")
 
+if os.path.exists(os.path.join(out, "adapter_1cpu.json")):
+    raw1, adapter1 = rounds_of("raw_sqlite_1cpu.json"), rounds_of("adapter_1cpu.json")
+    aio1, worker1 = rounds_of("aiosqlite_1cpu.json"), rounds_of("raw_worker_1cpu.json")
+    print("\n## SQLite on one CPU\n")
+    print("The same programs under `taskset -c` one CPU, as in a container limited to one or "
+          "on a busy machine: the caller and the worker thread share a core, so a hand-off "
+          "is a context switch. `raw_sqlite_worker.c` waits on a condition variable here "
+          "(`sleep`; its spin never lets the worker run). Medians of "
+          f"{min(len(raw1), len(adapter1), len(aio1), len(worker1))} interleaved rounds, ops/s.\n")
+    print("| workload | raw SQLite | raw SQLite on a worker thread, blocking | faultscope adapter "
+          "| aiosqlite | adapter ÷ raw | adapter ÷ aiosqlite |")
+    print("|---|---|---|---|---|---|---|")
+    for key, label in [("query_ops_s", "`query`"), ("churn_ops_s", "`churn`"),
+                       ("txn_ops_s", "`txn`")]:
+        def med1(runs):
+            return median([r[key] for r in runs])
+
+        def ratio1(peer, digits):
+            rs = [a[key] / p[key] for a, p in zip(adapter1, peer)]
+            return f"{median(rs):.{digits}f} ({min(rs):.{digits}f}–{max(rs):.{digits}f})"
+        print(f"| {label} | {med1(raw1):,.0f} | {med1(worker1):,.0f} | {med1(adapter1):,.0f} | "
+              f"{med1(aio1):,.0f} | {ratio1(raw1, 2)} | {ratio1(aio1, 1)} |")
+
 print("\n## Load\n")
 print("`build/release/tests/load_test`: each ends with every resource released; "
       "peak RSS measured from the start of each test (`/proc/self/clear_refs`).\n")

@@ -46,6 +46,18 @@ for ((r = 1; r <= rounds; r++)); do
   build/release/tools/bench/sqlite_bench "$n" >>"$out/adapter.json"
   /usr/bin/python3 "$peers/seed_aiosqlite.py" "$n" >>"$out/aiosqlite.json"
 done
+# One CPU: a container limited to one, or a busy machine, puts the caller and
+# the worker on one core, where a hand-off cannot overlap the two threads.
+one_cpu=$(python3 -c 'import os; print(min(os.sched_getaffinity(0)))')
+echo "== SQLite on one CPU (taskset -c $one_cpu, $rounds interleaved rounds)"
+: >"$out/raw_sqlite_1cpu.json"; : >"$out/adapter_1cpu.json"; : >"$out/aiosqlite_1cpu.json"
+: >"$out/raw_worker_1cpu.json"
+for ((r = 1; r <= rounds; r++)); do
+  (cd "$out" && taskset -c "$one_cpu" ./raw_sqlite "$n") >>"$out/raw_sqlite_1cpu.json"
+  taskset -c "$one_cpu" "$out/raw_sqlite_worker" "$n" sleep >>"$out/raw_worker_1cpu.json"
+  taskset -c "$one_cpu" build/release/tools/bench/sqlite_bench "$n" >>"$out/adapter_1cpu.json"
+  taskset -c "$one_cpu" /usr/bin/python3 "$peers/seed_aiosqlite.py" "$n" >>"$out/aiosqlite_1cpu.json"
+done
 echo "== Trio MockClock"
 /usr/bin/python3 "$peers/trio_virtual_time.py" >"$out/trio.txt"
 echo "== load tests"
