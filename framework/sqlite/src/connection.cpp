@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <stdexcept>
 
@@ -36,11 +38,25 @@ struct finalizer {
 };
 using stmt_ptr = std::unique_ptr<sqlite3_stmt, finalizer>;
 
-stmt_ptr prepare(sqlite3* db, const std::string& sql, const char** tail = nullptr) {
+// One statement. SQL with a second one after it is refused, as Python's
+// sqlite3 refuses it: running the first alone would drop the rest unseen.
+// Only `execute` without parameters runs several.
+stmt_ptr prepare(sqlite3* db, const std::string& sql) {
   sqlite3_stmt* s = nullptr;
-  int rc = sqlite3_prepare_v2(db, sql.c_str(), static_cast<int>(sql.size() + 1), &s, tail);
+  const char* tail = nullptr;
+  int rc = sqlite3_prepare_v2(db, sql.c_str(), static_cast<int>(sql.size() + 1), &s, &tail);
   stmt_ptr owned(s);
   check(rc, db, sql);
+  if (tail && *tail) {
+    // Whitespace and comments prepare to no statement; anything else is one.
+    sqlite3_stmt* next = nullptr;
+    rc = sqlite3_prepare_v2(db, tail, -1, &next, nullptr);
+    stmt_ptr second(next);
+    check(rc, db, sql);
+    if (second)
+      throw error(SQLITE_MISUSE,
+                  "one statement at a time here; execute() without parameters runs several", sql);
+  }
   return owned;
 }
 
@@ -128,6 +144,52 @@ rows step_all(sqlite3_stmt* s, sqlite3* db, const std::string& sql, column_names
     hint = {out.bytes(), out.size()};
     return std::move(out).finish(s);
   }
+}
+
+// Keeps the connection's last insert rowid where the caller's thread reads it,
+// when a call that may insert ends, however it ends: a run that failed part-way
+// may have inserted rows before it failed.
+class rowid_keeper {
+ public:
+  rowid_keeper(sqlite3* db, std::atomic<std::int64_t>& to) : db_(db), to_(to) {}
+  ~rowid_keeper() { to_.store(sqlite3_last_insert_rowid(db_), std::memory_order_relaxed); }
+  rowid_keeper(const rowid_keeper&) = delete;
+  rowid_keeper& operator=(const rowid_keeper&) = delete;
+
+ private:
+  sqlite3* db_;
+  std::atomic<std::int64_t>& to_;
+};
+
+// Back to the start, with `params` bound in place of the old ones.
+void rebind(sqlite3_stmt* stmt, const std::vector<value>& params, sqlite3* db,
+            const std::string& sql) {
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  bind_all(stmt, params, db, sql);
+}
+
+// Steps on until `n` rows are taken or the end: `done` once it is reached.
+rows step_some(sqlite3_stmt* s, sqlite3* db, const std::string& sql, column_names& columns,
+               std::size_t n, bool& done) {
+  // A few rows reserved, not `n`: a caller may ask for "all" as SIZE_MAX.
+  rows_builder out(columns, 0, std::min<std::size_t>(n, 64));
+  while (out.size() < n) {
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+      done = true;  // if the copy fails: the cursor ends, as on a failed step
+      take_row(out, s);
+      done = false;
+      continue;
+    }
+    done = true;
+    if (rc != SQLITE_DONE) {
+      sqlite3_reset(s);
+      check(rc, db, sql);
+    }
+    break;
+  }
+  return std::move(out).finish(s);
 }
 
 std::int64_t run_to_end(sqlite3_stmt* s, sqlite3* db, const std::string& sql) {
@@ -280,27 +342,53 @@ awaitable<std::int64_t> connection::execute_values(std::string sql, std::vector<
   const std::string* q = &sql;
   const std::vector<value>* ps = &params;
   auto* cache = &st->cache;
-  co_return co_await detail::submit<std::int64_t>(st->w, st->bind, [q, ps, cache](sqlite3* db) {
-    if (!ps->empty()) {
-      detail::cached_statement s(*cache, db, *q);
-      detail::bind_all(s.get(), *ps, db, *q);
-      return detail::run_to_end(s.get(), db, *q);
-    }
-    // Several statements separated by ';', as sqlite3_exec runs them.
-    std::int64_t changes = 0;
-    const char* rest = q->c_str();
-    while (rest && *rest) {
-      sqlite3_stmt* raw = nullptr;
-      const char* tail = nullptr;
-      int rc = sqlite3_prepare_v2(db, rest, -1, &raw, &tail);
-      detail::stmt_ptr s(raw);
-      detail::check(rc, db, *q);
-      rest = tail;
-      if (!s) continue;  // whitespace or a comment
-      changes += detail::run_to_end(s.get(), db, *q);
-    }
-    return changes;
-  });
+  auto* rowid = &st->last_rowid;
+  co_return co_await detail::submit<std::int64_t>(
+      st->w, st->bind, [q, ps, cache, rowid](sqlite3* db) {
+        detail::rowid_keeper keep(db, *rowid);
+        if (!ps->empty()) {
+          detail::cached_statement s(*cache, db, *q);
+          detail::bind_all(s.get(), *ps, db, *q);
+          return detail::run_to_end(s.get(), db, *q);
+        }
+        // Several statements separated by ';', as sqlite3_exec runs them.
+        std::int64_t changes = 0;
+        const char* rest = q->c_str();
+        while (rest && *rest) {
+          sqlite3_stmt* raw = nullptr;
+          const char* tail = nullptr;
+          int rc = sqlite3_prepare_v2(db, rest, -1, &raw, &tail);
+          detail::stmt_ptr s(raw);
+          detail::check(rc, db, *q);
+          rest = tail;
+          if (!s) continue;  // whitespace or a comment
+          changes += detail::run_to_end(s.get(), db, *q);
+        }
+        return changes;
+      });
+}
+
+awaitable<std::int64_t> connection::execute_many_values(std::string sql,
+                                                        std::vector<std::vector<value>> sets) {
+  auto st = state_;
+  if (!st) throw std::logic_error("sqlite: execute_many on an empty connection");
+  st->require_open("execute_many");
+  FAULTSCOPE_FAULT_POINT("sqlite.execute");
+  const std::string* q = &sql;
+  const auto* ps = &sets;
+  auto* cache = &st->cache;
+  auto* rowid = &st->last_rowid;
+  co_return co_await detail::submit<std::int64_t>(
+      st->w, st->bind, [q, ps, cache, rowid](sqlite3* db) {
+        detail::rowid_keeper keep(db, *rowid);
+        detail::cached_statement s(*cache, db, *q);
+        std::int64_t changes = 0;
+        for (const auto& params : *ps) {
+          detail::rebind(s.get(), params, db, *q);
+          changes += detail::run_to_end(s.get(), db, *q);
+        }
+        return changes;
+      });
 }
 
 awaitable<rows> connection::query_values(std::string sql, std::vector<value> params) {
@@ -395,6 +483,9 @@ awaitable<transaction> connection::begin(std::string_view mode, std::source_loca
   return begin_impl(std::string(mode), loc);
 }
 
+std::int64_t connection::last_insert_rowid() const noexcept {
+  return state_ ? state_->last_rowid.load(std::memory_order_relaxed) : 0;
+}
 bool connection::is_open() const noexcept {
   return state_ && state_->open;
 }
@@ -427,14 +518,6 @@ detail::statement_state& use(const std::shared_ptr<detail::statement_state>& s, 
   if (s->conn->bind.tracker) s->conn->bind.tracker->touch(s->id);
   return *s;
 }
-
-// On the worker: back to the start, with `params` bound in place of the old ones.
-void rebind(sqlite3_stmt* stmt, const std::vector<value>& params, sqlite3* db,
-            const std::string& sql) {
-  sqlite3_reset(stmt);
-  sqlite3_clear_bindings(stmt);
-  detail::bind_all(stmt, params, db, sql);
-}
 }  // namespace
 
 awaitable<std::int64_t> statement::execute_values(std::vector<value> params) {
@@ -444,9 +527,11 @@ awaitable<std::int64_t> statement::execute_values(std::vector<value> params) {
   sqlite3_stmt* stmt = s.stmt;
   const std::string* q = &s.sql;
   const std::vector<value>* ps = &params;
+  auto* rowid = &s.conn->last_rowid;
   co_return co_await detail::submit<std::int64_t>(s.conn->w, s.conn->bind,
-                                                  [stmt, q, ps](sqlite3* db) {
-                                                    rebind(stmt, *ps, db, *q);
+                                                  [stmt, q, ps, rowid](sqlite3* db) {
+                                                    detail::rowid_keeper keep(db, *rowid);
+                                                    detail::rebind(stmt, *ps, db, *q);
                                                     return detail::run_to_end(stmt, db, *q);
                                                   });
 }
@@ -462,7 +547,7 @@ awaitable<rows> statement::query_values(std::vector<value> params) {
   auto* hint = &s.conn->hint;
   co_return co_await detail::submit<rows>(s.conn->w, s.conn->bind,
                                           [stmt, q, ps, c, hint](sqlite3* db) {
-                                            rebind(stmt, *ps, db, *q);
+                                            detail::rebind(stmt, *ps, db, *q);
                                             return detail::step_all(stmt, db, *q, *c, *hint);
                                           });
 }
@@ -476,7 +561,7 @@ awaitable<void> statement::bind_values(std::vector<value> params) {
   bool* done = &s.done;
   co_await detail::submit<detail::none>(s.conn->w, s.conn->bind, [stmt, q, ps, done](sqlite3* db) {
     *done = false;
-    rebind(stmt, *ps, db, *q);
+    detail::rebind(stmt, *ps, db, *q);
   });
 }
 
@@ -506,6 +591,21 @@ awaitable<std::optional<row>> statement::fetch_one() {
         }
         return std::nullopt;
       });
+}
+
+awaitable<rows> statement::fetch_many(std::size_t n) {
+  auto ss = state_;
+  auto& s = use(ss, "fetch_many");
+  FAULTSCOPE_FAULT_POINT("sqlite.fetch");
+  sqlite3_stmt* stmt = s.stmt;
+  const std::string* q = &s.sql;
+  auto* c = &s.columns;
+  bool* done = &s.done;
+  co_return co_await detail::submit<rows>(s.conn->w, s.conn->bind,
+                                          [stmt, q, c, done, n](sqlite3* db) {
+                                            if (*done || n == 0) return rows{};
+                                            return detail::step_some(stmt, db, *q, *c, n, *done);
+                                          });
 }
 
 awaitable<rows> statement::fetch_all() {

@@ -8,6 +8,7 @@
 //       });
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -49,6 +50,9 @@ class statement {
   }
   /// The next row, or nullopt at the end.
   boost::asio::awaitable<std::optional<row>> fetch_one();
+  /// The next `n` rows, fewer only at the end, none after it (aiosqlite's
+  /// `fetchmany`): a large result in pieces, one call to the worker each.
+  boost::asio::awaitable<rows> fetch_many(std::size_t n);
   /// Every remaining row.
   boost::asio::awaitable<rows> fetch_all();
   /// Ends the statement: its handle goes back to the connection's cache of

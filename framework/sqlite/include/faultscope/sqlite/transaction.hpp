@@ -43,6 +43,10 @@ class transaction {
   boost::asio::awaitable<std::int64_t> execute(std::string_view sql, Args&&... args) {
     return conn_.execute(sql, std::forward<Args>(args)...);
   }
+  boost::asio::awaitable<std::int64_t> execute_many(std::string_view sql,
+                                                    std::vector<std::vector<value>> param_sets) {
+    return conn_.execute_many(sql, std::move(param_sets));
+  }
   template <typename... Args>
   boost::asio::awaitable<rows> query(std::string_view sql, Args&&... args) {
     return conn_.query(sql, std::forward<Args>(args)...);

@@ -2,6 +2,7 @@
 // Not public API.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -69,6 +70,9 @@ struct connection_state {
   bool open = false;          // caller's thread
   int open_transactions = 0;  // adapter transactions not yet ended (caller's thread)
   std::uint64_t savepoints = 0;
+  // Written on the worker after an execute, read on any thread: atomic so that
+  // a read while another call is in flight is no data race.
+  std::atomic<std::int64_t> last_rowid{0};
   // Worker thread only: statements the adapter prepared and has not finalized.
   std::unordered_set<sqlite3_stmt*> statements;
   statement_cache cache;  // worker thread only
