@@ -525,6 +525,45 @@ TEST(SqliteConnection, CancellationInterruptsTheRunningStatement) {
   EXPECT_TRUE(r.passed()) << messages(r);
 }
 
+// A batch is many short statements: an interrupt that lands between two of
+// them is cleared by SQLite when the next starts, and each is too short for
+// the progress handler. The batch itself must stop. Here a run is a call to a
+// counting function, so the most of a batch's time is between runs.
+TEST(SqliteConnection, CancellationStopsABatchBetweenItsRuns) {
+  constexpr int sets = 100'000;
+  static std::atomic<int> runs;
+  runs = 0;
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    co_await faultscope::async_with(
+        sq::connect(db.path()), [&](sq::connection& c) -> awaitable<void> {
+          std::vector<std::vector<sq::value>> many(sets, std::vector<sq::value>{nullptr});
+          co_await c.call([](sqlite3* h) {
+            auto count = [](sqlite3_context* f, int, sqlite3_value**) {
+              runs.fetch_add(1, std::memory_order_relaxed);
+              sqlite3_result_null(f);
+            };
+            return sqlite3_create_function(h, "count_run", 1, SQLITE_UTF8, nullptr, count, nullptr,
+                                           nullptr);
+          });
+          auto ex = co_await boost::asio::this_coro::executor;
+          boost::asio::post(ex, [&ctx] {
+            // Once the batch is under way.
+            while (runs.load(std::memory_order_relaxed) < 100) std::this_thread::yield();
+            ctx.cancel();
+          });
+          try {
+            co_await c.execute_many("SELECT count_run(?)", many);
+            ADD_FAILURE() << "not cancelled";
+          } catch (const boost::system::system_error& e) {
+            EXPECT_EQ(e.code(), boost::asio::error::operation_aborted);
+          }
+        });
+  });
+  EXPECT_TRUE(r.passed()) << messages(r);
+  EXPECT_LT(runs.load(), sets) << "the batch ran on after the cancellation";
+}
+
 TEST(SqliteConnection, CancellationBeforeTheStatementStartsStillLands) {
   // The cancellation arrives while the call runs but before its statement
   // does: sqlite3_interrupt alone would be forgotten when the statement starts.

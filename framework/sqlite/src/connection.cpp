@@ -378,12 +378,16 @@ awaitable<std::int64_t> connection::execute_many_values(std::string sql,
   const auto* ps = &sets;
   auto* cache = &st->cache;
   auto* rowid = &st->last_rowid;
+  const auto* w = &st->w;
   co_return co_await detail::submit<std::int64_t>(
-      st->w, st->bind, [q, ps, cache, rowid](sqlite3* db) {
+      st->w, st->bind, [q, ps, cache, rowid, w](sqlite3* db) {
         detail::rowid_keeper keep(db, *rowid);
         detail::cached_statement s(*cache, db, *q);
         std::int64_t changes = 0;
         for (const auto& params : *ps) {
+          // SQLite clears an interrupt that came between two runs when the
+          // next one starts; the progress handler may not fire in a short one.
+          if (w->interrupted()) detail::check(SQLITE_INTERRUPT, db, *q);
           detail::rebind(s.get(), params, db, *q);
           changes += detail::run_to_end(s.get(), db, *q);
         }

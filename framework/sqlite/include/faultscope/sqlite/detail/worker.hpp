@@ -98,6 +98,11 @@ class worker {
   /// `r` still running on any worker and waits up to `limit` for them to stop,
   /// so none outlives the run state it reads. False if one is still running.
   static bool interrupt_run(const run_data* r, std::chrono::milliseconds limit);
+  /// Worker thread: whether the running job was asked to stop. A job of many
+  /// statements checks it between them, where SQLite forgets an interrupt.
+  [[nodiscard]] bool interrupted() const noexcept {
+    return interrupt_.load(std::memory_order_relaxed);
+  }
   /// Owned by the worker thread; read elsewhere only to call sqlite3_interrupt.
   sqlite3* db = nullptr;
 
