@@ -527,17 +527,27 @@ TEST(SqliteConnection, CancellationInterruptsTheRunningStatement) {
 
 // A batch is many short statements: an interrupt that lands between two of
 // them is cleared by SQLite when the next starts, and each is too short for
-// the progress handler. The batch itself must stop. Here a run is a call to a
-// counting function, so the most of a batch's time is between runs.
-TEST(SqliteConnection, CancellationStopsABatchBetweenItsRuns) {
-  constexpr int sets = 100'000;
+// the progress handler. The batch itself must stop, whether it is one
+// statement run for many parameter sets or a script of many statements. Here a
+// statement is a call to a counting function: most of the time is between them.
+class SqliteCancelledBatch : public ::testing::TestWithParam<bool> {};
+
+TEST_P(SqliteCancelledBatch, StopsBetweenItsStatements) {
+  const bool script = GetParam();
+  constexpr int statements = 100'000;
   static std::atomic<int> runs;
   runs = 0;
-  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+  auto r = faultscope::run([script](run_context& ctx) -> awaitable<void> {
     auto& db = sq::test_database::create(ctx, schema);
     co_await faultscope::async_with(
         sq::connect(db.path()), [&](sq::connection& c) -> awaitable<void> {
-          std::vector<std::vector<sq::value>> many(sets, std::vector<sq::value>{nullptr});
+          std::vector<std::vector<sq::value>> sets;
+          std::string sql;
+          if (script) {
+            for (int i = 0; i < statements; ++i) sql += "SELECT count_run(NULL);";
+          } else {
+            sets.assign(statements, std::vector<sq::value>{nullptr});
+          }
           co_await c.call([](sqlite3* h) {
             auto count = [](sqlite3_context* f, int, sqlite3_value**) {
               runs.fetch_add(1, std::memory_order_relaxed);
@@ -553,7 +563,10 @@ TEST(SqliteConnection, CancellationStopsABatchBetweenItsRuns) {
             ctx.cancel();
           });
           try {
-            co_await c.execute_many("SELECT count_run(?)", many);
+            if (script)
+              co_await c.execute(sql);
+            else
+              co_await c.execute_many("SELECT count_run(?)", sets);
             ADD_FAILURE() << "not cancelled";
           } catch (const boost::system::system_error& e) {
             EXPECT_EQ(e.code(), boost::asio::error::operation_aborted);
@@ -561,8 +574,13 @@ TEST(SqliteConnection, CancellationStopsABatchBetweenItsRuns) {
         });
   });
   EXPECT_TRUE(r.passed()) << messages(r);
-  EXPECT_LT(runs.load(), sets) << "the batch ran on after the cancellation";
+  EXPECT_LT(runs.load(), statements) << "the batch ran on after the cancellation";
 }
+
+INSTANTIATE_TEST_SUITE_P(Cancelled, SqliteCancelledBatch, ::testing::Values(false, true),
+                         [](const auto& info) {
+                           return info.param ? std::string("Script") : std::string("ExecuteMany");
+                         });
 
 TEST(SqliteConnection, CancellationBeforeTheStatementStartsStillLands) {
   // The cancellation arrives while the call runs but before its statement

@@ -343,8 +343,9 @@ awaitable<std::int64_t> connection::execute_values(std::string sql, std::vector<
   const std::vector<value>* ps = &params;
   auto* cache = &st->cache;
   auto* rowid = &st->last_rowid;
+  const auto* w = &st->w;
   co_return co_await detail::submit<std::int64_t>(
-      st->w, st->bind, [q, ps, cache, rowid](sqlite3* db) {
+      st->w, st->bind, [q, ps, cache, rowid, w](sqlite3* db) {
         detail::rowid_keeper keep(db, *rowid);
         if (!ps->empty()) {
           detail::cached_statement s(*cache, db, *q);
@@ -355,6 +356,8 @@ awaitable<std::int64_t> connection::execute_values(std::string sql, std::vector<
         std::int64_t changes = 0;
         const char* rest = q->c_str();
         while (rest && *rest) {
+          // As in execute_many: an interrupt between statements is forgotten.
+          if (w->interrupted()) detail::check(SQLITE_INTERRUPT, db, *q);
           sqlite3_stmt* raw = nullptr;
           const char* tail = nullptr;
           int rc = sqlite3_prepare_v2(db, rest, -1, &raw, &tail);
