@@ -439,6 +439,34 @@ TEST(SqliteConnection, ExecuteManyAndFetchManyUnderEveryFaultLoseNothing) {
   }
 }
 
+// After `execute` or `query` ran a statement to its end, fetching finds the
+// end: SQLite would run a stepped-out statement again, and an INSERT twice.
+TEST(SqliteConnection, FetchingAfterExecuteOrQueryFindsTheEndAndRunsNothingAgain) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    co_await faultscope::async_with(sq::prepared(conn, "INSERT INTO users(name) VALUES(?)"),
+                                    [](sq::statement& st) -> awaitable<void> {
+                                      co_await st.execute("edsger");
+                                      EXPECT_FALSE(co_await st.fetch_one());
+                                      EXPECT_TRUE((co_await st.fetch_all()).empty());
+                                      EXPECT_TRUE((co_await st.fetch_many(3)).empty());
+                                    });
+    co_await faultscope::async_with(sq::prepared(conn, "SELECT name FROM users ORDER BY id"),
+                                    [](sq::statement& st) -> awaitable<void> {
+                                      EXPECT_EQ((co_await st.query()).size(), 3u);
+                                      EXPECT_FALSE(co_await st.fetch_one());
+                                      co_await st.bind();
+                                      EXPECT_EQ((co_await st.fetch_all()).size(), 3u)
+                                          << "a bind starts it again";
+                                    });
+    auto users = co_await conn.query("SELECT count(*) FROM users");
+    EXPECT_EQ(users[0].get<int>(0), 3) << "the INSERT ran once";
+    co_await conn.close();
+  });
+  EXPECT_TRUE(r.passed()) << messages(r);
+}
+
 TEST(SqliteTransaction, CommitsOnSuccessRollsBackOnException) {
   auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
     auto& db = sq::test_database::create(ctx, schema);

@@ -535,9 +535,14 @@ awaitable<std::int64_t> statement::execute_values(std::vector<value> params) {
   const std::string* q = &s.sql;
   const std::vector<value>* ps = &params;
   auto* rowid = &s.conn->last_rowid;
+  bool* done = &s.done;
   co_return co_await detail::submit<std::int64_t>(s.conn->w, s.conn->bind,
-                                                  [stmt, q, ps, rowid](sqlite3* db) {
+                                                  [stmt, q, ps, rowid, done](sqlite3* db) {
                                                     detail::rowid_keeper keep(db, *rowid);
+                                                    // Run to its end, or failed: a fetch now finds
+                                                    // the end; SQLite would run the statement
+                                                    // again, an INSERT a second time.
+                                                    *done = true;
                                                     detail::rebind(stmt, *ps, db, *q);
                                                     return detail::run_to_end(stmt, db, *q);
                                                   });
@@ -552,8 +557,10 @@ awaitable<rows> statement::query_values(std::vector<value> params) {
   const std::vector<value>* ps = &params;
   auto* c = &s.columns;
   auto* hint = &s.conn->hint;
+  bool* done = &s.done;
   co_return co_await detail::submit<rows>(s.conn->w, s.conn->bind,
-                                          [stmt, q, ps, c, hint](sqlite3* db) {
+                                          [stmt, q, ps, c, hint, done](sqlite3* db) {
+                                            *done = true;  // as after execute
                                             detail::rebind(stmt, *ps, db, *q);
                                             return detail::step_all(stmt, db, *q, *c, *hint);
                                           });

@@ -33,7 +33,8 @@ class statement {
  public:
   statement() = default;
 
-  /// Resets, binds `params`, runs to the end; returns the rows changed.
+  /// Resets, binds `params`, runs to the end; returns the rows changed. A
+  /// fetch after it (or after `query`) finds the end until the next `bind`.
   template <typename... Args>
   boost::asio::awaitable<std::int64_t> execute(Args&&... args) {
     return execute_values({to_value(std::forward<Args>(args))...});
