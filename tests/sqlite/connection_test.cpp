@@ -516,6 +516,43 @@ TEST(SqliteTransaction, SavepointRollsBackAloneAndTheOuterCommits) {
   EXPECT_TRUE(r.passed()) << messages(r);
 }
 
+// As in Python's `with conn:`, a body may end the transaction itself; the
+// scope then has nothing to commit. What it runs after that is refused, not
+// run outside the transaction.
+TEST(SqliteTransaction, ABodyMayEndItItselfAndNothingRunsInItAfter) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    sq::transaction kept;
+    co_await sq::with_transaction(conn, [&](sq::transaction& tx) -> awaitable<void> {
+      co_await tx.execute("INSERT INTO users(id, name) VALUES(30, 'committed early')");
+      db.wrote(tx, "users", 30);
+      co_await tx.commit();
+      kept = tx;
+    });
+    EXPECT_EQ(kept.state(), sq::outcome::committed);
+    co_await sq::with_transaction(conn, [&](sq::transaction& tx) -> awaitable<void> {
+      co_await tx.execute("INSERT INTO users(id, name) VALUES(31, 'rolled back')");
+      db.wrote(tx, "users", 31);
+      co_await tx.rollback();
+      try {
+        co_await tx.execute("INSERT INTO users(id, name) VALUES(32, 'after the end')");
+        ADD_FAILURE() << "ran outside the transaction";
+      } catch (const sq::error& e) {
+        EXPECT_EQ(e.code(), SQLITE_MISUSE);
+        EXPECT_THAT(e.what(), HasSubstr("execute in an ended transaction"));
+      }
+      std::vector<std::vector<sq::value>> sets{{33}};
+      EXPECT_THROW(co_await tx.execute_many("INSERT INTO users(id) VALUES(?)", sets), sq::error);
+      EXPECT_THROW(co_await tx.query("SELECT 1"), sq::error);
+    });
+    auto ids = co_await conn.query("SELECT id FROM users WHERE id >= 30 ORDER BY id");
+    EXPECT_EQ(ids.size(), 1u) << "30 alone";
+    co_await conn.close();
+  });
+  EXPECT_TRUE(r.passed()) << messages(r);
+}
+
 TEST(SqliteTransaction, InvalidModeIsRejected) {
   auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
     auto& db = sq::test_database::create(ctx, schema);

@@ -708,6 +708,11 @@ outcome transaction::state() const noexcept {
   return state_ ? state_->state : outcome::open;
 }
 
+void transaction::require_open(const char* what) const {
+  if (!state_ || state_->state != outcome::open)
+    throw error(SQLITE_MISUSE, fmt::format("{} in an ended transaction", what));
+}
+
 awaitable<void> transaction::commit() {
   auto ts = state_;
   if (!ts || ts->state != outcome::open)

@@ -39,16 +39,21 @@ class transaction {
  public:
   transaction() = default;
 
+  /// The connection's calls, refused (SQLITE_MISUSE) once the transaction has
+  /// ended: they would run outside it, each committing by itself.
   template <typename... Args>
   boost::asio::awaitable<std::int64_t> execute(std::string_view sql, Args&&... args) {
+    require_open("execute");
     return conn_.execute(sql, std::forward<Args>(args)...);
   }
   boost::asio::awaitable<std::int64_t> execute_many(std::string_view sql,
                                                     std::vector<std::vector<value>> param_sets) {
+    require_open("execute_many");
     return conn_.execute_many(sql, std::move(param_sets));
   }
   template <typename... Args>
   boost::asio::awaitable<rows> query(std::string_view sql, Args&&... args) {
+    require_open("query");
     return conn_.query(sql, std::forward<Args>(args)...);
   }
 
@@ -74,6 +79,7 @@ class transaction {
   transaction(connection c, std::shared_ptr<detail::transaction_state> s)
       : conn_(std::move(c)), state_(std::move(s)) {}
   boost::asio::awaitable<void> end(bool commit);
+  void require_open(const char* what) const;
   connection conn_;
   std::shared_ptr<detail::transaction_state> state_;
 };
@@ -90,13 +96,14 @@ auto committing(Body body) {
   using R = faultscope::detail::awaitable_value_t<std::invoke_result_t<Body&, transaction&>>;
   return [body = std::move(body)](transaction& tx) mutable -> boost::asio::awaitable<R> {
     // The commit is part of the body: cancellable, and bounded by the caller's
-    // deadline like the rest of the work. Only the rollback is cleanup.
+    // deadline like the rest of the work. Only the rollback is cleanup. A body
+    // that ended the transaction itself (commit or rollback) leaves none to do.
     if constexpr (std::is_void_v<R>) {
       co_await body(tx);
-      co_await tx.commit();
+      if (tx.state() == outcome::open) co_await tx.commit();
     } else {
       R result = co_await body(tx);
-      co_await tx.commit();
+      if (tx.state() == outcome::open) co_await tx.commit();
       co_return result;
     }
   };
@@ -104,7 +111,8 @@ auto committing(Body body) {
 }  // namespace detail
 
 /// BEGIN `mode` (DEFERRED, IMMEDIATE or EXCLUSIVE), `body(tx)`, COMMIT; on any
-/// failure, ROLLBACK. Returns what the body returns.
+/// failure, ROLLBACK. Returns what the body returns. The body may also end the
+/// transaction itself, with `tx.commit()` or `tx.rollback()`.
 template <typename Body>
 auto with_transaction(connection& db, std::string_view mode, Body body,
                       std::source_location loc = std::source_location::current()) {
