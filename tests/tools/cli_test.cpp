@@ -92,6 +92,9 @@ TEST(Cli, JsonAndJunitReports) {
   EXPECT_THAT(json.out, HasSubstr("\"name\":\"canary.naive_cleanup\",\"canary\":true,\"ok\":true"));
   EXPECT_THAT(json.out, HasSubstr("\"kind\":\"leak\""));
   EXPECT_THAT(json.out, HasSubstr("\"message\":\"leak: connection #1 \\\"db\\\""));
+  auto attached = cli({"run", "canary.naive_cleanup", "--format=json", "--jobs=2"});
+  EXPECT_EQ(attached.status, 0) << attached.err;
+  EXPECT_THAT(attached.out, HasSubstr("\"kind\":\"leak\"")) << "--opt=value as --opt value";
   auto junit = cli({"run", "scope.with_resource", "--format", "junit"});
   EXPECT_EQ(junit.status, 0);
   EXPECT_THAT(
@@ -317,6 +320,9 @@ INSTANTIATE_TEST_SUITE_P(
                       bad{{"run", "--depth", "two"}, "got 'two'"},
                       bad{{"run", "--jobs"}, "--jobs needs a value"},
                       bad{{"run", "--jobs", "0"}, "from 1 to 256"},
+                      bad{{"run", "--jobs="}, "--jobs needs a whole number from 1 to 256, got ''"},
+                      bad{{"run", "--format=xml"}, "text, json or junit, got 'xml'"},
+                      bad{{"run", "--dpeth=2"}, "unknown option '--dpeth=2'"},
                       bad{{"run", "--swarm", "-5"}, "--swarm needs a whole number"},
                       bad{{"run", "--format", "xml"}, "text, json or junit"},
                       bad{{"run", "a", "b"}, "one FILTER"},

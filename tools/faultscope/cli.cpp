@@ -47,7 +47,7 @@ Explores every registered scenario matching FILTER (when omitted: all but those
 tagged canary or manual; `faultscope run canary` runs the canaries, which must
 be caught).
 
-options:
+options (each also as --option=VALUE):
   --depth 1|2          faults per schedule (default: each scenario's own, usually 1)
   --swarm N            N seeded random plans per scenario instead of enumeration
   --seed S             seed for --swarm (default 1)
@@ -112,7 +112,14 @@ run_args parse_run(const std::vector<std::string_view>& args) {
   bool have_filter = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string_view arg = args[i];
+    // `--jobs=4` as well as `--jobs 4`, as most command-line tools take both.
+    std::optional<std::string_view> attached;
+    if (const auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
+      attached = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+    }
     auto value = [&]() -> std::string_view {
+      if (attached) return *attached;
       if (i + 1 >= args.size()) throw usage_error{fmt::format("{} needs a value", arg)};
       return args[++i];
     };
@@ -135,7 +142,7 @@ run_args parse_run(const std::vector<std::string_view>& args) {
       a.output = std::string(value());
       if (a.output.empty()) throw usage_error{"--output needs a file name"};
     } else if (arg.starts_with("-")) {
-      throw usage_error{fmt::format("unknown option '{}' for run", arg)};
+      throw usage_error{fmt::format("unknown option '{}' for run", args[i])};
     } else if (have_filter) {
       throw usage_error{fmt::format("run takes one FILTER, got a second: '{}'", arg)};
     } else {
