@@ -378,6 +378,12 @@ TEST(SqliteConnection, OneStatementAtATimeExceptInExecute) {
     }
     EXPECT_THROW(co_await conn.execute("DELETE FROM users WHERE id = ?; SELECT 1", 1), sq::error);
     EXPECT_THROW(co_await conn.cursor("SELECT 1; SELECT 2"), sq::error);
+    try {
+      co_await conn.execute("CREATE TABLE t(x); INSERT INTO t VALUES(?)", 1);
+      ADD_FAILURE() << "ran";
+    } catch (const sq::error& e) {
+      EXPECT_EQ(e.code(), SQLITE_MISUSE) << "not 'no such table: t' from the second statement";
+    }
     auto users = co_await conn.query("SELECT count(*) FROM users; -- a comment  ");
     EXPECT_EQ(users[0].get<int>(0), 2) << "nothing deleted; a trailing comment is no statement";
     EXPECT_EQ(co_await conn.execute("UPDATE users SET name = 'x' WHERE id = 1; "

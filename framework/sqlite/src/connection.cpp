@@ -48,12 +48,14 @@ stmt_ptr prepare(sqlite3* db, const std::string& sql) {
   stmt_ptr owned(s);
   check(rc, db, sql);
   if (tail && *tail) {
-    // Whitespace and comments prepare to no statement; anything else is one.
+    // Whitespace and comments prepare to no statement; anything else is a
+    // second one, even one that would not prepare (its table not created yet,
+    // say). Out of memory or an I/O error is what it is.
     sqlite3_stmt* next = nullptr;
     rc = sqlite3_prepare_v2(db, tail, -1, &next, nullptr);
     stmt_ptr second(next);
-    check(rc, db, sql);
-    if (second)
+    if (rc != SQLITE_OK && rc != SQLITE_ERROR) check(rc, db, sql);
+    if (second || rc != SQLITE_OK)
       throw error(SQLITE_MISUSE,
                   "one statement at a time here; execute() without parameters runs several", sql);
   }
