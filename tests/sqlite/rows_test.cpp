@@ -94,6 +94,18 @@ TEST(SqliteRows, MismatchesAndMissingColumnsThrow) {
     EXPECT_THROW(static_cast<void>(a.get<std::int64_t>(4)), std::bad_variant_access);
     EXPECT_DOUBLE_EQ(a.get<double>(0), -7.0);  // integers read as double
     EXPECT_THROW(static_cast<void>(a.get<int>(5)), std::out_of_range);
+    EXPECT_THROW(static_cast<void>(a.get<unsigned>(0)), std::out_of_range) << "-7 as unsigned";
+    EXPECT_THROW(static_cast<void>(a.get<std::uint8_t>("i")), std::out_of_range);
+    try {
+      static_cast<void>(rs[1].get<int>("i"));
+      ADD_FAILURE() << "a 64-bit value read as int";
+    } catch (const std::out_of_range& e) {
+      EXPECT_STREQ(e.what(),
+                   "column 'i' holds 9007199254740993, out of the range of the integer type it "
+                   "is read as");
+    }
+    EXPECT_EQ(rs[1].get<std::int64_t>("i"), 9007199254740993);
+    EXPECT_EQ(rs[0].get<short>("i"), -7);
     EXPECT_THROW(static_cast<void>(a["missing"]), std::out_of_range);
     EXPECT_THROW(static_cast<void>(rs.at(2)), std::out_of_range);
     const sq::row empty;

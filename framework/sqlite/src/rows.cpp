@@ -175,6 +175,14 @@ std::vector<value> row::values() const {
   return out;
 }
 
+void row::throw_out_of_range(std::size_t column, std::int64_t v) const {
+  const auto& cols = columns();
+  throw std::out_of_range(
+      fmt::format("column '{}' holds {}, out of the range of the integer type "
+                  "it is read as",
+                  column < cols.size() ? cols[column] : std::to_string(column), v));
+}
+
 std::size_t row::index(std::string_view column) const {
   const auto& cols = columns();
   auto it = std::find(cols.begin(), cols.end(), column);

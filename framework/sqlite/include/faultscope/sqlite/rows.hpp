@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -52,7 +53,8 @@ class row {
   /// std::string, blob, std::string_view (text or a blob's bytes, valid while
   /// the result set lives), or std::optional of those for a nullable column.
   /// Throws std::bad_variant_access on a mismatch, except that integers read
-  /// as double.
+  /// as double; std::out_of_range for an integer that does not fit in T (a
+  /// 64-bit id read as int), rather than a silently truncated one.
   template <typename T>
   [[nodiscard]] T get(std::size_t i) const {
     const detail::cell c = cell(i);
@@ -62,8 +64,13 @@ class row {
     } else if constexpr (std::is_same_v<T, double>) {
       if (c.type == detail::cell::integer) return static_cast<double>(c.i);
       if (c.type == detail::cell::real) return c.d;
-    } else if constexpr (std::is_same_v<T, bool> || std::is_integral_v<T>) {
-      if (c.type == detail::cell::integer) return static_cast<T>(c.i);
+    } else if constexpr (std::is_same_v<T, bool>) {
+      if (c.type == detail::cell::integer) return c.i != 0;
+    } else if constexpr (std::is_integral_v<T>) {
+      if (c.type == detail::cell::integer) {
+        if (!std::in_range<T>(c.i)) throw_out_of_range(i, c.i);
+        return static_cast<T>(c.i);
+      }
     } else if constexpr (std::is_same_v<T, std::string>) {
       if (c.type == detail::cell::text) return std::string(c.s);
     } else if constexpr (std::is_same_v<T, std::string_view>) {
@@ -91,6 +98,7 @@ class row {
   row(std::shared_ptr<const detail::result_data> data, std::size_t index)
       : data_(std::move(data)), index_(index) {}
   [[nodiscard]] detail::cell cell(std::size_t i) const;
+  [[noreturn]] void throw_out_of_range(std::size_t column, std::int64_t v) const;
   [[nodiscard]] std::size_t index(std::string_view column) const;
   std::shared_ptr<const detail::result_data> data_;
   std::size_t index_ = 0;

@@ -7,9 +7,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -20,7 +22,8 @@ using blob = std::vector<std::byte>;
 using value = std::variant<std::nullptr_t, std::int64_t, double, std::string, blob>;
 
 /// Converts what a caller binds: integers, floating point, strings, blobs,
-/// nullptr and std::optional of those.
+/// nullptr and std::optional of those. An unsigned integer above INT64_MAX is
+/// std::out_of_range, not a negative number.
 namespace detail {
 template <typename T>
 struct is_optional : std::false_type {};
@@ -35,7 +38,13 @@ value to_value(T&& v) {
     return std::forward<T>(v);
   } else if constexpr (std::is_same_v<U, std::nullptr_t>) {
     return nullptr;
-  } else if constexpr (std::is_same_v<U, bool> || std::is_integral_v<U>) {
+  } else if constexpr (std::is_same_v<U, bool>) {
+    return std::int64_t{v ? 1 : 0};
+  } else if constexpr (std::is_integral_v<U>) {
+    // SQLite's integers are signed 64-bit: a larger unsigned one would come
+    // back negative.
+    if (!std::in_range<std::int64_t>(v))
+      throw std::out_of_range("sqlite: an unsigned integer above INT64_MAX cannot be bound");
     return static_cast<std::int64_t>(v);
   } else if constexpr (std::is_floating_point_v<U>) {
     return static_cast<double>(v);
