@@ -559,11 +559,14 @@ TEST(SqliteTransaction, ABodyMayEndItItselfAndNothingRunsInItAfter) {
   EXPECT_TRUE(r.passed()) << messages(r);
 }
 
-TEST(SqliteTransaction, InvalidModeIsRejected) {
+TEST(SqliteTransaction, ModeIsOneOfThreeInAnyCase) {
   auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
     auto& db = sq::test_database::create(ctx, schema);
     auto conn = co_await sq::connection::open(db.path());
     EXPECT_THROW(co_await conn.begin("SOMETIMES"), std::invalid_argument);
+    EXPECT_THROW(co_await conn.begin("IMMEDIATE; DROP TABLE users"), std::invalid_argument);
+    auto tx = co_await conn.begin("immediate");  // SQL's keywords are case-blind
+    co_await tx.rollback();
     co_await conn.close();
   });
   EXPECT_TRUE(r.passed()) << messages(r);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <filesystem>
 #include <stdexcept>
 
@@ -459,6 +460,8 @@ awaitable<transaction> connection::begin_impl(std::string mode, std::source_loca
   auto st = state_;
   if (!st) throw std::logic_error("sqlite: begin on an empty connection");
   st->require_open("begin");
+  // SQL keywords are case-blind: "immediate" is IMMEDIATE.
+  for (char& ch : mode) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
   if (mode != "DEFERRED" && mode != "IMMEDIATE" && mode != "EXCLUSIVE")
     throw std::invalid_argument(fmt::format(
         "sqlite: transaction mode '{}' (expected DEFERRED, IMMEDIATE or EXCLUSIVE)", mode));
