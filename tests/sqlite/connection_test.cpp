@@ -524,7 +524,7 @@ TEST(SqliteTransaction, SavepointRollsBackAloneAndTheOuterCommits) {
 
 // As in Python's `with conn:`, a body may end the transaction itself; the
 // scope then has nothing to commit. What it runs after that is refused, not
-// run outside the transaction.
+// run outside the transaction; savepoints inside end with it.
 TEST(SqliteTransaction, ABodyMayEndItItselfAndNothingRunsInItAfter) {
   auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
     auto& db = sq::test_database::create(ctx, schema);
@@ -552,8 +552,26 @@ TEST(SqliteTransaction, ABodyMayEndItItselfAndNothingRunsInItAfter) {
       EXPECT_THROW(co_await tx.execute_many("INSERT INTO users(id) VALUES(?)", sets), sq::error);
       EXPECT_THROW(co_await tx.query("SELECT 1"), sq::error);
     });
+    // A savepoint handle kept past its transaction ends with it, as SQLite
+    // ends the savepoint: rolled back with a ROLLBACK, kept by a COMMIT.
+    sq::transaction undone, kept_sp;
+    co_await sq::with_transaction(conn, [&](sq::transaction& tx) -> awaitable<void> {
+      undone = co_await tx.savepoint();
+      co_await undone.execute("INSERT INTO users(id) VALUES(34)");
+      db.wrote(undone, "users", 34);
+      co_await tx.rollback();
+    });
+    EXPECT_EQ(undone.state(), sq::outcome::rolled_back);
+    EXPECT_THROW(co_await undone.execute("INSERT INTO users(id) VALUES(34)"), sq::error);
+    co_await sq::with_transaction(conn, [&](sq::transaction& tx) -> awaitable<void> {
+      kept_sp = co_await tx.savepoint();
+      co_await kept_sp.execute("INSERT INTO users(id) VALUES(35)");
+      db.wrote(kept_sp, "users", 35);
+    });
+    EXPECT_EQ(kept_sp.state(), sq::outcome::committed);
+    EXPECT_THROW(co_await sq::transaction().query("SELECT 1"), sq::error);
     auto ids = co_await conn.query("SELECT id FROM users WHERE id >= 30 ORDER BY id");
-    EXPECT_EQ(ids.size(), 1u) << "30 alone";
+    EXPECT_EQ(ids.size(), 2u) << "30 and 35";
     co_await conn.close();
   });
   EXPECT_TRUE(r.passed()) << messages(r);

@@ -714,8 +714,11 @@ outcome transaction::state() const noexcept {
 }
 
 void transaction::require_open(const char* what) const {
-  if (!state_ || state_->state != outcome::open)
-    throw error(SQLITE_MISUSE, fmt::format("{} in an ended transaction", what));
+  // A savepoint is open only while every transaction around it is.
+  for (auto* t = state_.get(); t; t = t->parent.get())
+    if (t->state != outcome::open)
+      throw error(SQLITE_MISUSE, fmt::format("{} in an ended transaction", what));
+  if (!state_) throw error(SQLITE_MISUSE, fmt::format("{} in no transaction", what));
 }
 
 awaitable<void> transaction::commit() {
@@ -744,6 +747,22 @@ struct end_result {
   std::string message;
   bool still_open = false;  // the transaction (or savepoint) is still there
 };
+}  // namespace
+
+namespace {
+// SQLite ends every savepoint inside a transaction or savepoint that ends: a
+// COMMIT or RELEASE keeps their work, a ROLLBACK undoes it. Handles to them
+// still held end with them, rather than stay open on nothing.
+void end_within(detail::transaction_state& t, outcome o, tracker* tr) {
+  for (auto& w : t.savepoints) {
+    auto sp = w.lock();
+    if (!sp || sp->state != outcome::open) continue;
+    sp->state = o;
+    if (tr) tr->release(sp->id);
+    end_within(*sp, o, tr);
+  }
+  t.savepoints.clear();
+}
 }  // namespace
 
 awaitable<void> transaction::end(bool commit) {
@@ -790,6 +809,7 @@ awaitable<void> transaction::end(bool commit) {
     ts->state = o;
     if (conn.bind.tracker) conn.bind.tracker->release(ts->id);
     if (!nested) --conn.open_transactions;
+    end_within(*ts, o, conn.bind.tracker);
   };
   if (commit) {
     if (r.rc == SQLITE_OK) {
@@ -827,6 +847,7 @@ awaitable<transaction> transaction::savepoint(std::source_location loc) {
   if (conn.bind.tracker)
     sp->id = conn.bind.tracker->acquire("sqlite.transaction",
                                         fmt::format("SAVEPOINT on {}", conn.options.label), loc);
+  ts->savepoints.push_back(sp);
   co_return transaction(conn_, std::move(sp));
 }
 

@@ -99,6 +99,9 @@ struct transaction_state {
   resource_id id = 0;
   outcome state{};
   faultscope::site where;
+  // Savepoints taken inside this one (caller's thread): SQLite ends those
+  // still open when this ends, and so do their handles.
+  std::vector<std::weak_ptr<transaction_state>> savepoints;
   /// committed only if this and every enclosing transaction committed.
   [[nodiscard]] outcome effective() const noexcept;
 };
