@@ -158,6 +158,45 @@ TEST(SqliteConnection, ErrorsCarrySqliteCodesAndTheStatement) {
   EXPECT_TRUE(r.passed()) << messages(r);
 }
 
+// aiosqlite users open ":memory:" and "" (a private temporary file) often;
+// both go through faultscope's VFS and are tracked like any other.
+TEST(SqliteConnection, InMemoryAndTemporaryDatabasesWork) {
+  for (const char* path : {":memory:", "", "file::memory:?cache=shared"}) {
+    auto r = faultscope::run([path](run_context&) -> awaitable<void> {
+      sq::connection_options o;
+      o.flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI;
+      o.vfs_faults = o.memory_faults = true;  // the shim's fault paths, with nothing planned
+      co_await faultscope::async_with(
+          sq::connect(path, o), [](sq::connection& db) -> awaitable<void> {
+            co_await db.execute("CREATE TABLE t(x); INSERT INTO t VALUES(1), (2)");
+            auto rows = co_await db.query("SELECT sum(x) FROM t");
+            EXPECT_EQ(rows[0].get<int>(0), 3);
+          });
+    });
+    EXPECT_TRUE(r.passed()) << "'" << path << "': " << messages(r);
+    // And under every fault of the VFS and the allocator: nothing leaks.
+    auto scenario = [path](run_context&) -> awaitable<void> {
+      sq::connection_options o;
+      o.flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI;
+      o.vfs_faults = o.memory_faults = true;
+      o.busy_timeout_ms = 0;
+      co_await faultscope::async_with(
+          sq::connect(path, o), [](sq::connection& db) -> awaitable<void> {
+            co_await sq::with_transaction(db, [](sq::transaction& tx) -> awaitable<void> {
+              co_await tx.execute("CREATE TABLE t(x)");
+              co_await tx.execute("INSERT INTO t VALUES(1)");
+            });
+          });
+    };
+    faultscope::explore_options x;
+    x.only = {"sqlite.vfs.*", "sqlite.malloc"};
+    x.kinds = {faultscope::fault::make_error(EIO), faultscope::fault::make_error(ENOMEM)};
+    auto e = faultscope::explore("temporary", scenario, x);
+    EXPECT_TRUE(e.passed()) << "'" << path << "': " << e.summary();
+    EXPECT_GT(e.schedules_run, 20u) << path;
+  }
+}
+
 TEST(SqliteConnection, OpenFailureThrowsAndLeavesNothing) {
   auto r = faultscope::run([](run_context&) -> awaitable<void> {
     try {
