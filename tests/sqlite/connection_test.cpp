@@ -21,6 +21,7 @@
 
 #include "faultscope/explore.hpp"
 #include "faultscope/run.hpp"
+#include "faultscope/sqlite/detail/connection_impl.hpp"
 #include "faultscope/sqlite/hooks.hpp"
 #include "faultscope/sqlite/statement.hpp"
 #include "faultscope/sqlite/test_database.hpp"
@@ -611,6 +612,24 @@ TEST(SqliteTransaction, ABodyMayEndItItselfAndNothingRunsInItAfter) {
     EXPECT_THROW(co_await sq::transaction().query("SELECT 1"), sq::error);
     auto ids = co_await conn.query("SELECT id FROM users WHERE id >= 30 ORDER BY id");
     EXPECT_EQ(ids.size(), 2u) << "30 and 35";
+    co_await conn.close();
+  });
+  EXPECT_TRUE(r.passed()) << messages(r);
+}
+
+// A transaction remembers its open savepoints, to end them with it; a loop
+// of savepoints must not pile up the ones it ended.
+TEST(SqliteTransaction, ALongTransactionKeepsNoEndedSavepoints) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    co_await sq::with_transaction(conn, [](sq::transaction& tx) -> awaitable<void> {
+      for (int i = 0; i < 200; ++i)
+        co_await sq::with_savepoint(tx, [i](sq::transaction& sp) -> awaitable<void> {
+          co_await sp.execute("INSERT INTO users(name) VALUES(?)", i);
+        });
+      EXPECT_LE(tx.shared_state()->savepoints.size(), 1u);
+    });
     co_await conn.close();
   });
   EXPECT_TRUE(r.passed()) << messages(r);

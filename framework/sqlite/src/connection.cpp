@@ -747,9 +747,7 @@ struct end_result {
   std::string message;
   bool still_open = false;  // the transaction (or savepoint) is still there
 };
-}  // namespace
 
-namespace {
 // SQLite ends every savepoint inside a transaction or savepoint that ends: a
 // COMMIT or RELEASE keeps their work, a ROLLBACK undoes it. Handles to them
 // still held end with them, rather than stay open on nothing.
@@ -847,6 +845,12 @@ awaitable<transaction> transaction::savepoint(std::source_location loc) {
   if (conn.bind.tracker)
     sp->id = conn.bind.tracker->acquire("sqlite.transaction",
                                         fmt::format("SAVEPOINT on {}", conn.options.label), loc);
+  // Only open ones are kept: a loop of savepoints in one long transaction
+  // must not pile up the states of those it ended.
+  std::erase_if(ts->savepoints, [](const std::weak_ptr<detail::transaction_state>& w) {
+    auto p = w.lock();
+    return !p || p->state != outcome::open;
+  });
   ts->savepoints.push_back(sp);
   co_return transaction(conn_, std::move(sp));
 }
