@@ -29,7 +29,10 @@ inline void cpu_relax() noexcept {
 // yielded, the SQLite adapter ran transactions of 50 inserts 11 times slower on
 // one CPU than it does with this one. So the spin yields every
 // couple of microseconds, and at once while its yields show that another
-// thread ran in them (the core is shared).
+// thread ran in them (the core is shared) — unless a yield shows that another
+// program took the core for a whole time slice (a loaded machine), where
+// yields only give the core away: then it blocks, and spins without yielding
+// for a while.
 class spin_wait {
  public:
   using clock = std::chrono::steady_clock;
@@ -42,7 +45,7 @@ class spin_wait {
     cpu_relax();
     const auto now = clock::now();
     if (now >= until_) return false;
-    if (now >= next_yield_) {
+    if (now >= next_yield_ && now >= no_yield_until()) {
       // On a shared core, blocking now and then lets the scheduler, when it
       // wakes this thread, place it on an idle core if there is one: yields
       // alone keep two threads on one core for good.
@@ -52,6 +55,17 @@ class spin_wait {
       // A yield with nothing else to run returns in about half a microsecond.
       core_shared() = after - now > shared_core_yield;
       next_yield_ = core_shared() ? after : after + yield_period;
+      // A yield that lost the core for a scheduler's time slice gave it to
+      // another program, not to the thread this one waits for (whose calls
+      // are shorter). On a loaded machine every yield costs that much: with
+      // two busy programs on two cores, yielding made the SQLite adapter 30 to
+      // 500 times slower than spinning. So block now, where the other
+      // thread's wake-up gets this one the core back at once, and for a while
+      // only spin before blocking.
+      if (after - now > stranger_yield) {
+        no_yield_until() = after + quiet_period;
+        return false;
+      }
     }
     return true;
   }
@@ -63,6 +77,8 @@ class spin_wait {
   static constexpr auto yield_period = std::chrono::microseconds(2);
   static constexpr auto shared_core_yield = std::chrono::microseconds(3);
   static constexpr unsigned block_every = 32;
+  static constexpr auto stranger_yield = std::chrono::microseconds(500);
+  static constexpr auto quiet_period = std::chrono::milliseconds(100);
 
   // Per thread, across waits: a thread that shared its core in the last wait
   // likely shares it in the next.
@@ -73,6 +89,10 @@ class spin_wait {
   static unsigned& shared_turns() noexcept {
     thread_local unsigned turns = 0;
     return turns;
+  }
+  static clock::time_point& no_yield_until() noexcept {
+    thread_local clock::time_point until{};
+    return until;
   }
 
   clock::time_point until_;
