@@ -106,6 +106,8 @@ TEST(SqliteRows, MismatchesAndMissingColumnsThrow) {
     }
     EXPECT_EQ(rs[1].get<std::int64_t>("i"), 9007199254740993);
     EXPECT_EQ(rs[0].get<short>("i"), -7);
+    EXPECT_EQ(rs[0].get<signed char>("i"), -7);
+    EXPECT_THROW(static_cast<void>(rs[1].get<char>("i")), std::out_of_range);
     EXPECT_THROW(static_cast<void>(a["missing"]), std::out_of_range);
     EXPECT_THROW(static_cast<void>(rs.at(2)), std::out_of_range);
     const sq::row empty;

@@ -19,6 +19,7 @@ TEST(SqliteValue, EveryKindConvertsToItsColumnType) {
   EXPECT_EQ(sq::to_value(42), sq::value(std::int64_t{42}));
   EXPECT_EQ(sq::to_value(true), sq::value(std::int64_t{1}));
   EXPECT_EQ(sq::to_value(std::uint32_t{4'000'000'000u}), sq::value(std::int64_t{4'000'000'000}));
+  EXPECT_EQ(sq::to_value('a'), sq::value(std::int64_t{97})) << "a char is a small integer";
   EXPECT_EQ(sq::to_value(2.5f), sq::value(2.5));
   EXPECT_EQ(sq::to_value("ada"), sq::value(std::string("ada")));
   EXPECT_EQ(sq::to_value(std::string_view("grace")), sq::value(std::string("grace")));

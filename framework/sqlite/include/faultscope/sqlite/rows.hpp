@@ -10,12 +10,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
-#include <utility>
 #include <variant>
 #include <vector>
 
@@ -68,7 +68,14 @@ class row {
       if (c.type == detail::cell::integer) return c.i != 0;
     } else if constexpr (std::is_integral_v<T>) {
       if (c.type == detail::cell::integer) {
-        if (!std::in_range<T>(c.i)) throw_out_of_range(i, c.i);
+        // By hand, not std::in_range: that refuses char and wchar_t.
+        using limits = std::numeric_limits<T>;
+        const bool fits = std::is_signed_v<T>
+                              ? c.i >= static_cast<std::int64_t>(limits::min()) &&
+                                    c.i <= static_cast<std::int64_t>(limits::max())
+                              : c.i >= 0 && static_cast<std::uint64_t>(c.i) <=
+                                                static_cast<std::uint64_t>(limits::max());
+        if (!fits) throw_out_of_range(i, c.i);
         return static_cast<T>(c.i);
       }
     } else if constexpr (std::is_same_v<T, std::string>) {

@@ -11,7 +11,6 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
-#include <utility>
 #include <variant>
 #include <vector>
 
@@ -43,8 +42,9 @@ value to_value(T&& v) {
   } else if constexpr (std::is_integral_v<U>) {
     // SQLite's integers are signed 64-bit: a larger unsigned one would come
     // back negative.
-    if (!std::in_range<std::int64_t>(v))
-      throw std::out_of_range("sqlite: an unsigned integer above INT64_MAX cannot be bound");
+    if constexpr (std::is_unsigned_v<U> && sizeof(U) >= sizeof(std::int64_t))
+      if (v > static_cast<U>(INT64_MAX))
+        throw std::out_of_range("sqlite: an unsigned integer above INT64_MAX cannot be bound");
     return static_cast<std::int64_t>(v);
   } else if constexpr (std::is_floating_point_v<U>) {
     return static_cast<double>(v);
