@@ -159,8 +159,9 @@ TEST(SqliteConnection, ErrorsCarrySqliteCodesAndTheStatement) {
   EXPECT_TRUE(r.passed()) << messages(r);
 }
 
-// aiosqlite users open ":memory:" and "" (a private temporary file) often;
-// both go through faultscope's VFS and are tracked like any other.
+// aiosqlite users open ":memory:", "" (a private temporary file) and URIs
+// often: all go through faultscope's VFS, are tracked like any other file, and
+// lose nothing under its faults.
 TEST(SqliteConnection, InMemoryAndTemporaryDatabasesWork) {
   for (const char* path : {":memory:", "", "file::memory:?cache=shared"}) {
     auto r = faultscope::run([path](run_context&) -> awaitable<void> {
@@ -297,8 +298,8 @@ TEST(SqliteConnection, PreparedStatementRunsManyTimes) {
   EXPECT_TRUE(r.passed()) << messages(r);
 }
 
-// One call to the worker for every row, one cached statement, and the rowid of
-// the last insert where the caller reads it.
+// One call to the worker for all the rows, one cached statement, and the rowid
+// of the last insert where the caller reads it.
 TEST(SqliteConnection, ExecuteManyRunsTheStatementOncePerParameterSet) {
   auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
     auto& db = sq::test_database::create(ctx, schema);
