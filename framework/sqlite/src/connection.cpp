@@ -130,23 +130,45 @@ void take_row(rows_builder& out, sqlite3_stmt* s) {
   }
 }
 
-// Steps to the end; a NOMEM or I/O error mid-way throws with the statement reset.
-rows step_all(sqlite3_stmt* s, sqlite3* db, const std::string& sql, column_names& columns,
-              result_hint& hint) {
-  rows_builder out(columns, hint.bytes, hint.rows);
-  for (;;) {
+// Steps on, copying rows into `out`, until it holds `n` or the statement ends:
+// `done` once it ends. A NOMEM or I/O error mid-way throws with the statement
+// reset, and `done` set: the cursor ends, as on a failed step.
+void step_into(rows_builder& out, sqlite3_stmt* s, sqlite3* db, const std::string& sql,
+               std::size_t n, bool& done) {
+  while (out.size() < n) {
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
+      done = true;  // if the copy fails
       take_row(out, s);
+      done = false;
       continue;
     }
+    done = true;
     if (rc != SQLITE_DONE) {
       sqlite3_reset(s);
       check(rc, db, sql);
     }
-    hint = {out.bytes(), out.size()};
-    return std::move(out).finish(s);
+    return;
   }
+}
+
+// Every row, in a buffer the size of the connection's last result.
+rows step_all(sqlite3_stmt* s, sqlite3* db, const std::string& sql, column_names& columns,
+              result_hint& hint) {
+  rows_builder out(columns, hint.bytes, hint.rows);
+  bool done = false;
+  step_into(out, s, db, sql, SIZE_MAX, done);
+  hint = {out.bytes(), out.size()};
+  return std::move(out).finish(s);
+}
+
+// Up to `n` rows: `done` once the statement ends.
+rows step_some(sqlite3_stmt* s, sqlite3* db, const std::string& sql, column_names& columns,
+               std::size_t n, bool& done) {
+  // A few rows reserved, not `n`: a caller may ask for "all" as SIZE_MAX.
+  rows_builder out(columns, 0, std::min<std::size_t>(n, 64));
+  step_into(out, s, db, sql, n, done);
+  return std::move(out).finish(s);
 }
 
 // Keeps the connection's last insert rowid where the caller's thread reads it,
@@ -170,29 +192,6 @@ void rebind(sqlite3_stmt* stmt, const std::vector<value>& params, sqlite3* db,
   sqlite3_reset(stmt);
   sqlite3_clear_bindings(stmt);
   bind_all(stmt, params, db, sql);
-}
-
-// Steps on until `n` rows are taken or the end: `done` once it is reached.
-rows step_some(sqlite3_stmt* s, sqlite3* db, const std::string& sql, column_names& columns,
-               std::size_t n, bool& done) {
-  // A few rows reserved, not `n`: a caller may ask for "all" as SIZE_MAX.
-  rows_builder out(columns, 0, std::min<std::size_t>(n, 64));
-  while (out.size() < n) {
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-      done = true;  // if the copy fails: the cursor ends, as on a failed step
-      take_row(out, s);
-      done = false;
-      continue;
-    }
-    done = true;
-    if (rc != SQLITE_DONE) {
-      sqlite3_reset(s);
-      check(rc, db, sql);
-    }
-    break;
-  }
-  return std::move(out).finish(s);
 }
 
 std::int64_t run_to_end(sqlite3_stmt* s, sqlite3* db, const std::string& sql) {
@@ -595,20 +594,9 @@ awaitable<std::optional<row>> statement::fetch_one() {
   co_return co_await detail::submit<std::optional<row>>(
       s.conn->w, s.conn->bind, [stmt, q, c, done](sqlite3* db) -> std::optional<row> {
         if (*done) return std::nullopt;
-        int rc = sqlite3_step(stmt);
-        if (rc == SQLITE_ROW) {
-          detail::rows_builder one(*c, 0, 1);
-          *done = true;  // if the copy fails: the cursor ends, as on a failed step
-          detail::take_row(one, stmt);
-          *done = false;
-          return std::move(one).finish_one();
-        }
-        *done = true;
-        if (rc != SQLITE_DONE) {
-          sqlite3_reset(stmt);
-          detail::check(rc, db, *q);
-        }
-        return std::nullopt;
+        rows one = detail::step_some(stmt, db, *q, *c, 1, *done);
+        if (one.empty()) return std::nullopt;
+        return one[0];
       });
 }
 

@@ -48,8 +48,6 @@ class rows_builder {
   [[nodiscard]] std::size_t size() const noexcept { return data_->starts.size(); }
   /// After the last step of `s`.
   [[nodiscard]] rows finish(sqlite3_stmt* s) &&;
-  /// The one row added.
-  [[nodiscard]] row finish_one() && { return row(std::move(data_), 0); }
 
  private:
   // The columns of `s` as it runs now: a statement SQLite re-prepared after a

@@ -101,7 +101,6 @@ class row {
 
  private:
   friend class rows;
-  friend class detail::rows_builder;
   row(std::shared_ptr<const detail::result_data> data, std::size_t index)
       : data_(std::move(data)), index_(index) {}
   [[nodiscard]] detail::cell cell(std::size_t i) const;
