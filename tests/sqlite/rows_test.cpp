@@ -117,6 +117,16 @@ TEST(SqliteRows, MismatchesAndMissingColumnsThrow) {
     const sq::rows none;
     EXPECT_TRUE(none.empty());
     EXPECT_EQ(none.begin(), none.end());
+    for (const bool back : {false, true}) {
+      try {
+        static_cast<void>(back ? none.back() : none.front());
+        ADD_FAILURE() << "no throw";
+      } catch (const std::out_of_range& e) {
+        EXPECT_STREQ(e.what(), back ? "back() of an empty result" : "front() of an empty result");
+      }
+    }
+    EXPECT_EQ(rs.front().get<int>("i"), -7);
+    EXPECT_EQ(rs.back().get<std::int64_t>("i"), 9007199254740993);
   });
 }
 

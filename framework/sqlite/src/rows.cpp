@@ -201,6 +201,17 @@ row rows::at(std::size_t i) const {
   return row(data_, i);
 }
 
+row rows::front() const {
+  if (empty()) throw std::out_of_range("front() of an empty result");
+  return row(data_, 0);
+}
+
+// Without its own check, back() of no rows would ask for row SIZE_MAX and say so.
+row rows::back() const {
+  if (empty()) throw std::out_of_range("back() of an empty result");
+  return row(data_, size() - 1);
+}
+
 const std::vector<std::string>& rows::columns() const {
   static const std::vector<std::string> none;
   return data_ && data_->columns ? *data_->columns : none;

@@ -156,8 +156,9 @@ class rows {
   [[nodiscard]] row operator[](std::size_t i) const { return row(data_, i); }
   /// Throws std::out_of_range past the end.
   [[nodiscard]] row at(std::size_t i) const;
-  [[nodiscard]] row front() const { return at(0); }
-  [[nodiscard]] row back() const { return at(size() - 1); }
+  /// Throw std::out_of_range when there are no rows.
+  [[nodiscard]] row front() const;
+  [[nodiscard]] row back() const;
   [[nodiscard]] iterator begin() const { return {this, 0}; }
   [[nodiscard]] iterator end() const { return {this, size()}; }
   [[nodiscard]] const std::vector<std::string>& columns() const;
