@@ -15,7 +15,9 @@
 #include <thread>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 
@@ -764,6 +766,72 @@ TEST(SqliteConnection, CancellationBeforeTheStatementStartsStillLands) {
     co_await conn.close();
   });
   EXPECT_EQ(r.end, faultscope::run_end::cancelled) << messages(r);
+}
+
+// Coroutines that share a connection queue their calls on its one worker, as
+// aiosqlite's tasks do: every call runs, whole, in the order it was made.
+TEST(SqliteConnection, CoroutinesSharingAConnectionTakeTurns) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, "CREATE TABLE log(writer INTEGER, n INTEGER);");
+    auto conn = co_await sq::connection::open(db.path());
+    auto writer = [&conn](int w) -> awaitable<void> {
+      for (int n = 0; n < 25; ++n) co_await conn.execute("INSERT INTO log VALUES(?, ?)", w, n);
+      auto mine = co_await conn.query("SELECT n FROM log WHERE writer = ? ORDER BY rowid", w);
+      EXPECT_EQ(mine.size(), 25u);
+      for (std::size_t n = 0; n < mine.size(); ++n) EXPECT_EQ(mine[n].get<int>(0), int(n));
+    };
+    auto ex = co_await boost::asio::this_coro::executor;
+    using op = decltype(boost::asio::co_spawn(ex, writer(0), boost::asio::deferred));
+    std::vector<op> ops;
+    for (int w = 0; w < 4; ++w)
+      ops.push_back(boost::asio::co_spawn(ex, writer(w), boost::asio::deferred));
+    auto [order, errors] =
+        co_await boost::asio::experimental::make_parallel_group(std::move(ops))
+            .async_wait(boost::asio::experimental::wait_for_all(), boost::asio::use_awaitable);
+    static_cast<void>(order);
+    for (const auto& e : errors) EXPECT_FALSE(e);
+    auto total = co_await conn.query("SELECT count(*), count(DISTINCT writer) FROM log");
+    EXPECT_EQ(total[0].get<int>(0), 100);
+    EXPECT_EQ(total[0].get<int>(1), 4);
+    co_await conn.close();
+  });
+  EXPECT_TRUE(r.passed()) << messages(r);
+}
+
+// A race on one connection: the quick call wins and the group cancels the slow
+// one, queued behind it or already running on the worker (then interrupted);
+// either way it ends at once and the connection serves the next call.
+TEST(SqliteConnection, ARaceLoserIsCancelledAndTheConnectionGoesOn) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    auto start = std::chrono::steady_clock::now();
+    auto quick = [&conn]() -> awaitable<void> {
+      co_await conn.query("SELECT 1");
+    };
+    auto slow = [&conn]() -> awaitable<void> {
+      co_await conn.query(slow_sql);
+    };
+    auto ex = co_await boost::asio::this_coro::executor;
+    auto [order, quick_error, slow_error] =
+        co_await boost::asio::experimental::make_parallel_group(
+            boost::asio::co_spawn(ex, quick(), boost::asio::deferred),
+            boost::asio::co_spawn(ex, slow(), boost::asio::deferred))
+            .async_wait(boost::asio::experimental::wait_for_one(), boost::asio::use_awaitable);
+    EXPECT_EQ(order[0], 0u) << "the quick call finished first";
+    EXPECT_FALSE(quick_error);
+    EXPECT_TRUE(slow_error) << "the slow query ran to its end";
+    try {
+      if (slow_error) std::rethrow_exception(slow_error);
+    } catch (const boost::system::system_error& e) {
+      EXPECT_EQ(e.code(), boost::asio::error::operation_aborted) << e.what();
+    }
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+    auto users = co_await conn.query("SELECT count(*) FROM users");
+    EXPECT_EQ(users[0].get<int>(0), 2);
+    co_await conn.close();
+  });
+  EXPECT_TRUE(r.passed()) << messages(r);
 }
 
 TEST(SqliteConnection, ARunThatHangsStopsItsCallsBeforeItEnds) {
