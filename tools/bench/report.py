@@ -80,6 +80,13 @@ print(f"- machine: {cpu or platform.processor()}, {os.cpu_count()} cores, "
       f"{sh('uname -sr')}, load average at the start {context.get('load_avg', ['?'])[0]:.2f}")
 print(f"- build: the `release` preset (RelWithDebInfo, {sh('g++ --version | head -1')}); "
       f"Google Benchmark medians of 3 repetitions; SQLite workloads with N = {n}")
+probes = rounds_of("machine.json") if os.path.exists(os.path.join(out, "machine.json")) else []
+if probes:
+    trips = [p["core_round_trip_ns"] for p in probes if p["core_round_trip_ns"] is not None]
+    yields = [p["yield_ns"] for p in probes]
+    trip = f"{min(trips):.0f}–{max(trips):.0f} ns" if trips else "— (one CPU)"
+    print(f"- hand-off costs (`machine_probe`, before each SQLite round): a flag to "
+          f"another CPU and back {trip}; `sched_yield` {min(yields):.0f}–{max(yields):.0f} ns")
 print(f"- date: {context.get('date', '?')}\n")
 
 pair_off, pair_on = ns(fw["tracker_pair/0"]), ns(fw["tracker_pair/1"])
@@ -160,19 +167,27 @@ for key, label in [("query_ops_s", "`query` (SELECT 1000 rows, fetch all)"),
     print(f"| {label} | {med(raw):,.0f} | {med(worker):,.0f} | {med(adapter):,.0f} | "
           f"{med(aio):,.0f} | {ratio(key, raw, 2)} | {ratio(key, worker, 2)} | "
           f"{ratio(key, aio, 1)} |")
+trips = [p["core_round_trip_ns"] for p in probes[:rounds] if p["core_round_trip_ns"] is not None]
+if trips:
+    print("\nA flag passed to the other CPU and back took " + ", ".join(f"{t:.0f}" for t in trips)
+          + " ns before the rounds, in order: the adapter moves several cache lines between "
+          "its two threads per call, raw SQLite on a worker thread about one, so where the "
+          "host puts the two CPUs moves the adapter's ratios most.")
 print(f"\nPeers as they report themselves: {raw[0].get('peer', 'raw')}; "
       f"{worker[0].get('peer', 'worker')}; {aio[0].get('peer', 'aiosqlite')}.")
 
-if os.path.exists(os.path.join(out, "adapter_1cpu.json")):
-    raw1, adapter1 = rounds_of("raw_sqlite_1cpu.json"), rounds_of("adapter_1cpu.json")
-    aio1, worker1 = rounds_of("aiosqlite_1cpu.json"), rounds_of("raw_worker_1cpu.json")
-    print("\n## SQLite on one CPU\n")
-    print("The same programs under `taskset -c` one CPU, as in a container limited to one or "
-          "on a busy machine: the caller and the worker thread share a core, so a hand-off "
-          "is a context switch. `raw_sqlite_worker.c` waits on a condition variable here "
-          "(`sleep`; its spin never lets the worker run). Medians of "
-          f"{min(len(raw1), len(adapter1), len(aio1), len(worker1))} interleaved rounds, ops/s.\n")
-    print("| workload | raw SQLite | raw SQLite on a worker thread, blocking | faultscope adapter "
+
+
+def variant(tag, title, intro, worker_label):
+    """A table for the SQLite rounds run under other conditions (files named <program><tag>.json)."""
+    if not os.path.exists(os.path.join(out, f"adapter{tag}.json")):
+        return
+    raw1, adapter1 = rounds_of(f"raw_sqlite{tag}.json"), rounds_of(f"adapter{tag}.json")
+    aio1, worker1 = rounds_of(f"aiosqlite{tag}.json"), rounds_of(f"raw_worker{tag}.json")
+    print(f"\n## {title}\n")
+    print(f"{intro} Medians of {min(len(raw1), len(adapter1), len(aio1), len(worker1))} "
+          "interleaved rounds, ops/s.\n")
+    print(f"| workload | raw SQLite | {worker_label} | faultscope adapter "
           "| aiosqlite | adapter ÷ raw | adapter ÷ aiosqlite |")
     print("|---|---|---|---|---|---|---|")
     for key, label in [("query_ops_s", "`query`"), ("churn_ops_s", "`churn`"),
@@ -185,6 +200,21 @@ if os.path.exists(os.path.join(out, "adapter_1cpu.json")):
             return f"{median(rs):.{digits}f} ({min(rs):.{digits}f}–{max(rs):.{digits}f})"
         print(f"| {label} | {med1(raw1):,.0f} | {med1(worker1):,.0f} | {med1(adapter1):,.0f} | "
               f"{med1(aio1):,.0f} | {ratio1(raw1, 2)} | {ratio1(aio1, 1)} |")
+
+
+variant("_1cpu", "SQLite on one CPU",
+        "The same programs under `taskset -c` one CPU, as in a container limited to one: "
+        "the caller and the worker thread share a core, so a hand-off is a context switch. "
+        "`raw_sqlite_worker.c` waits on a condition variable here (`sleep`; its spin never "
+        "lets the worker run).",
+        "raw SQLite on a worker thread, blocking")
+variant("_busy", "SQLite on a busy machine",
+        "The same programs on all CPUs while one CPU-bound process per CPU (`yes >/dev/null`) "
+        "runs beside them, as on a CI machine that is building something else: every thread "
+        "competes for a core, and a thread that gives its core up waits a whole time slice "
+        "to get it back. `raw_sqlite_worker.c` waits on a condition variable here. Expect "
+        "wide ranges: the scheduler decides most of these figures.",
+        "raw SQLite on a worker thread, blocking")
 
 print("\n## Load\n")
 print("`build/release/tests/load_test`: each ends with every resource released; "
