@@ -9,6 +9,7 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/system/system_error.hpp>
 
 #include "faultscope/detail/fault_session.hpp"
@@ -148,6 +149,7 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
   auto& sched = state.scheduler;
   auto& tr = state.tracker;
   tr.set_clock([&sched] { return sched.now(); });
+  sched.attach(&io, [&io] { boost::asio::post(io, [] {}); });
 
   detail::current_scheduler_scope sched_scope(sched);
   current_tracker_scope tracker_scope(tr);
@@ -173,12 +175,13 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
   for (;;) {
     // poll() would also run what the handlers post, so a busy loop would never
     // return from it: run a bounded batch, then look at the wall clock.
-    // Read before polling: a worker posts its completion before it stops
-    // counting as in flight, so "none in flight" read here means the poll below
-    // sees every completion. Read after, a completion posted between the poll
-    // and the read would be missed, and the clock would jump past it.
+    // Read before polling: a worker hands back (or posts) its completion
+    // before it stops counting as in flight, so "none in flight" read here
+    // means the run_finished and poll below see every completion. Read after,
+    // a completion between the poll and the read would be missed, and the
+    // clock would jump past it.
     const bool external = sched.external_in_flight();
-    std::size_t n = 0;
+    std::size_t n = sched.run_finished();
     while (n < 256 && io.poll_one() > 0) ++n;
     has_work = !io.stopped();
     if (!has_work) io.restart();
@@ -191,23 +194,29 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
     if (external || sched.external_in_flight()) {
       // A call on another thread usually comes back within a few hundred
       // microseconds: spin before sleeping, since a wake-up costs up to 100 µs
-      // here. The spin reads the in-flight count, not the context: poll_one
-      // takes the lock the worker needs to post its completion, and a worker
-      // posts before it stops counting, so a drop means something to run.
+      // here. The spin reads the in-flight count, one cache line the worker
+      // writes once per call, and a worker hands back its completion before
+      // it stops counting, so a drop means something to run.
       detail::spin_wait spin(std::chrono::microseconds(250));
       int seen = sched.externals();  // read before each poll, as above
-      std::size_t got = io.poll_one();
+      std::size_t got = sched.run_finished() + io.poll_one();
       while (got == 0 && seen > 0 && spin.turn()) {
         if (const int now_seen = sched.externals(); now_seen != seen) {
           seen = now_seen;
-          got = io.poll_one();
+          got = sched.run_finished() + io.poll_one();
         }
       }
       if (io.stopped()) io.restart();
       if (got > 0 || !sched.external_in_flight()) continue;
-      if (io.run_one_for(std::chrono::milliseconds(1)) == 0 && clock::now() > wall_deadline) {
-        hang = "work on another thread never completed";
-        break;
+      // Block in the context: a post wakes it, and so does a call finished
+      // through the scheduler while sleep_begin holds.
+      if (sched.sleep_begin()) {
+        const std::size_t ran = io.run_one_for(std::chrono::milliseconds(1));
+        sched.sleep_done();
+        if (ran == 0 && clock::now() > wall_deadline) {
+          hang = "work on another thread never completed";
+          break;
+        }
       }
       if (io.stopped()) io.restart();
       continue;

@@ -1,6 +1,7 @@
 #include "faultscope/detail/virtual_scheduler.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include <boost/asio/error.hpp>
 
@@ -70,6 +71,61 @@ void virtual_scheduler::discard_all() {
   by_deadline_.clear();
   by_key_.clear();
   for (auto& [key, w] : waits) w->discard();
+  for (auto* list :
+       {std::exchange(ready_, nullptr), finished_.exchange(nullptr, std::memory_order_acquire)}) {
+    while (list) {
+      auto* next = list->next;
+      list->discard_finished();
+      list = next;
+    }
+  }
+}
+
+void virtual_scheduler::finish_external(finished_external* f) noexcept {
+  auto* head = finished_.load(std::memory_order_relaxed);
+  do {
+    f->next = head;
+  } while (!finished_.compare_exchange_weak(head, f, std::memory_order_seq_cst,
+                                            std::memory_order_relaxed));
+  // Seq_cst with sleep_begin: either the run's thread sees `f` before it
+  // blocks, or this sees it blocking and wakes it.
+  if (sleeping_.load(std::memory_order_seq_cst) && wake_) wake_();
+  // Last, and only now may the clock move: the run's thread reads the count
+  // before it takes the finished ones, so none in flight means it sees them
+  // all. After this the run may end: nothing here may touch it.
+  end_external();
+}
+
+std::size_t virtual_scheduler::run_finished() {
+  if (!ready_) {
+    // Pushed last first: reverse into the order they finished.
+    for (auto* f = finished_.exchange(nullptr, std::memory_order_acquire); f;) {
+      auto* next = f->next;
+      f->next = ready_;
+      ready_ = f;
+      f = next;
+    }
+  }
+  std::size_t n = 0;
+  // One at a time off the list: should a completion throw, the rest stay
+  // for the next call (or discard_all), as a context keeps its queue.
+  while (auto* f = ready_) {
+    ready_ = f->next;
+    f->run_finished();
+    ++n;
+  }
+  return n;
+}
+
+bool virtual_scheduler::sleep_begin() noexcept {
+  // Seq_cst with finish_external's push: either this load sees the call that
+  // finished, or that thread sees the flag and wakes the context.
+  sleeping_.store(true, std::memory_order_seq_cst);
+  if (finished_.load(std::memory_order_seq_cst) != nullptr) {
+    sleeping_.store(false, std::memory_order_relaxed);
+    return false;
+  }
+  return true;
 }
 
 namespace {

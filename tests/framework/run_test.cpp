@@ -4,11 +4,17 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/channel.hpp>
 #include <boost/asio/post.hpp>
 
+#include "faultscope/detail/virtual_scheduler.hpp"
 #include "faultscope/with_timeout.hpp"
 #include "support/test_resource.hpp"
 
@@ -215,6 +221,59 @@ TEST(Run, HangAlsoReportsTheResourcesItStrands) {
   });
   EXPECT_TRUE(has(r, violation_kind::hang));
   EXPECT_TRUE(has(r, violation_kind::leak));
+}
+
+// Work done on another thread for the run, as the SQLite worker does it: the
+// clock holds while it is away, and the thread hands its completion back
+// through the scheduler, which the run's loop runs on the run's thread.
+struct handed_back final : faultscope::detail::finished_external {
+  std::function<void()> fn;
+  void run_finished() override {
+    fn();
+    delete this;
+  }
+  void discard_finished() override { delete this; }
+};
+
+// Completes after `delay` of real time on a thread of its own, handing back
+// through the run's scheduler.
+awaitable<std::thread::id> away_for(std::chrono::milliseconds delay,
+                                    std::vector<std::thread>& threads) {
+  auto* clock = faultscope::detail::current_scheduler();
+  co_return co_await boost::asio::async_initiate<decltype(use_awaitable),
+                                                 void(std::exception_ptr, std::thread::id)>(
+      [clock, delay, &threads](auto handler) {
+        clock->begin_external();
+        auto* done = new handed_back;
+        done->fn = [h = std::make_shared<decltype(handler)>(std::move(handler))]() mutable {
+          (*h)(nullptr, std::this_thread::get_id());
+        };
+        threads.emplace_back([clock, delay, done] {
+          std::this_thread::sleep_for(delay);
+          clock->finish_external(done);
+        });
+      },
+      use_awaitable);
+}
+
+TEST(Run, WorkHandedBackFromAnotherThreadResumesOnTheRunsThreadInOrder) {
+  std::vector<std::thread> threads;
+  std::vector<int> order;
+  const auto runs_thread = std::this_thread::get_id();
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    auto away = [&](int id, std::chrono::milliseconds delay) -> awaitable<void> {
+      EXPECT_EQ(co_await away_for(delay, threads), runs_thread);
+      order.push_back(id);
+    };
+    // 30 ms: past the run's spin, so its thread blocks and must be woken.
+    boost::asio::co_spawn(ctx.executor(), away(1, 30ms), boost::asio::detached);
+    boost::asio::co_spawn(ctx.executor(), away(2, 1ms), boost::asio::detached);
+    co_await away(3, 60ms);
+  });
+  for (auto& t : threads) t.join();
+  EXPECT_TRUE(r.passed()) << r.describe();
+  EXPECT_EQ(order, (std::vector<int>{2, 1, 3}));
+  EXPECT_EQ(r.virtual_elapsed, 0ns) << "the clock moved while work was away";
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_future.hpp>
 
 #include "faultscope/explore.hpp"
@@ -71,6 +72,32 @@ TEST(SqliteConnection, QueryReturnsTypedRowsOnTheCallersThread) {
   });
   EXPECT_TRUE(r.passed()) << messages(r);
   EXPECT_GE(r.acquired, 2u);  // the connection and its file at least
+}
+
+// A call's caller resumes on its own executor. On the run's context the run's
+// thread resumes it straight from the worker's hand-back; on a strand of that
+// context the completion goes through the strand, which must be running it.
+TEST(SqliteConnection, ACallerOnAStrandResumesOnTheStrand) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto strand = boost::asio::make_strand(ctx.executor());
+    auto on_strand = [&db, strand]() -> awaitable<void> {
+      auto conn = co_await sq::connection::open(db.path());
+      for (int i = 0; i < 20; ++i) {
+        auto rows = co_await conn.query("SELECT count(*) FROM users");
+        EXPECT_TRUE(strand.running_in_this_thread()) << "call " << i;
+        EXPECT_EQ(rows[0].get<int>(0), 2);
+      }
+      co_await conn.close();
+      EXPECT_TRUE(strand.running_in_this_thread());
+    };
+    co_await boost::asio::co_spawn(strand, on_strand(), boost::asio::use_awaitable);
+    auto conn = co_await sq::connection::open(db.path());
+    EXPECT_EQ((co_await conn.query("SELECT 1")).size(), 1u);
+    EXPECT_FALSE(strand.running_in_this_thread());
+    co_await conn.close();
+  });
+  EXPECT_TRUE(r.passed()) << messages(r);
 }
 
 // Statements the connection holds prepared right now (its cache, here).

@@ -143,7 +143,37 @@ worker::~worker() {
 }
 
 void worker::submit(std::shared_ptr<job> j) {
+  if (queued_.load(std::memory_order_acquire) == 0) {
+    job* raw = j.get();
+    raw->in_inbox = std::move(j);
+    std::uintptr_t empty = 0;
+    if (inbox_.job.compare_exchange_strong(empty, reinterpret_cast<std::uintptr_t>(raw),
+                                           std::memory_order_seq_cst)) {
+      // Seq_cst on both sides: either the worker's check before it sleeps
+      // sees the job, or this sees it sleeping. The lock makes the notify
+      // land once the worker waits.
+      if (inbox_.sleeping.load(std::memory_order_seq_cst)) {
+        std::lock_guard lock(mutex_);
+        cv_.notify_one();
+      }
+      return;
+    }
+    j = std::move(raw->in_inbox);
+  }
   enqueue(std::move(j), false);
+}
+
+std::shared_ptr<job> worker::take() {
+  if (const auto in = inbox_.job.load(std::memory_order_acquire); in > closed_inbox) {
+    auto j = std::move(reinterpret_cast<job*>(in)->in_inbox);
+    inbox_.job.store(0, std::memory_order_release);  // only this thread empties it
+    return j;
+  }
+  if (queue_.empty()) return nullptr;
+  auto j = std::move(queue_.front());
+  queue_.pop_front();
+  queued_.fetch_sub(1, std::memory_order_relaxed);
+  return j;
 }
 
 void worker::submit_last(std::shared_ptr<job> j) {
@@ -155,7 +185,7 @@ void worker::enqueue(std::shared_ptr<job> j, bool last) {
     std::lock_guard lock(mutex_);
     if (!last_submitted_ && !stopping_) {
       queue_.push_back(std::move(j));
-      pending_.fetch_add(1, std::memory_order_release);
+      queued_.fetch_add(1, std::memory_order_release);
       j = nullptr;
       last_submitted_ = last;
     }
@@ -224,15 +254,14 @@ void worker::loop() {
     bool last = false;
     // The next call of a busy connection usually follows at once, and so does
     // the open of a connection that just borrowed this thread.
-    spin_for(std::chrono::microseconds(50),
-             [this] { return pending_.load(std::memory_order_acquire) != 0; });
+    spin_for(std::chrono::microseconds(50), [this] { return has_work(); });
     {
       std::unique_lock lock(mutex_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) break;  // stopping, nothing left
-      j = std::move(queue_.front());
-      queue_.pop_front();
-      pending_.fetch_sub(1, std::memory_order_relaxed);
+      inbox_.sleeping.store(true, std::memory_order_seq_cst);
+      cv_.wait(lock, [this] { return stopping_ || has_work(); });
+      inbox_.sleeping.store(false, std::memory_order_relaxed);
+      j = take();
+      if (!j) break;  // stopping, nothing left
       last = last_submitted_ && queue_.empty();
       if (!j->cancel_requested.load(std::memory_order_relaxed)) {
         running_ = j.get();
@@ -257,6 +286,10 @@ void worker::loop() {
     db = nullptr;
   }
   std::lock_guard lock(mutex_);
+  // From here a call finds the inbox closed and queues, to be aborted (below,
+  // or by enqueue once the last job was submitted).
+  if (const auto in = inbox_.job.exchange(closed_inbox); in > closed_inbox)
+    std::move(reinterpret_cast<job*>(in)->in_inbox)->abort();
   while (!queue_.empty()) {
     queue_.front()->abort();
     queue_.pop_front();

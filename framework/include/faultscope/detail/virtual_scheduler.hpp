@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <unordered_map>
@@ -28,6 +29,21 @@ struct timed_wait {
   std::uint64_t seq = 0;
   const void* owner = nullptr;
   std::string what;  ///< "timer wait at x.cpp:12", for hang and quiescence reports
+};
+
+/// A call that another thread finished for the run (the SQLite worker's),
+/// handed back to the run's thread through the scheduler rather than posted
+/// to the context: a post takes the context's lock and queue, cache lines
+/// the run's thread holds, and brings them back. The scheduler holds it from
+/// `finish_external` until the run's thread calls `run_finished` or
+/// `discard_all`.
+struct finished_external {
+  virtual ~finished_external() = default;
+  /// On the run's thread: completes the call (resumes its caller).
+  virtual void run_finished() = 0;
+  /// The run is over: drops the call without completing it.
+  virtual void discard_finished() = 0;
+  finished_external* next = nullptr;
 };
 
 class virtual_scheduler {
@@ -60,8 +76,28 @@ class virtual_scheduler {
 
   /// Work running on another thread that will post back (the SQLite worker):
   /// while any is in flight, the clock must not jump.
-  void begin_external() noexcept { external_.fetch_add(1, std::memory_order_acq_rel); }
-  void end_external() noexcept { external_.fetch_sub(1, std::memory_order_acq_rel); }
+  void begin_external() noexcept { external_.fetch_add(1, std::memory_order_seq_cst); }
+  void end_external() noexcept { external_.fetch_sub(1, std::memory_order_seq_cst); }
+  /// Another thread: ends work begun with begin_external by handing `f` to
+  /// the run's thread, which runs it in run_finished().
+  void finish_external(finished_external* f) noexcept;
+  /// The run's thread: runs every finished external in the order they
+  /// finished; returns how many.
+  std::size_t run_finished();
+  /// Set once, before any external work: the run's io_context, and how to
+  /// wake the run's thread where it blocks in it (a post).
+  void attach(const void* context, std::function<void()> wake) {
+    context_ = context;
+    wake_ = std::move(wake);
+  }
+  /// The run's io_context: a call whose caller resumes there may finish
+  /// through finish_external.
+  [[nodiscard]] const void* context() const noexcept { return context_; }
+  /// The run's thread, about to block in the context: until sleep_done(),
+  /// finish_external also calls the waker. False (do not block) if something
+  /// finished meanwhile.
+  [[nodiscard]] bool sleep_begin() noexcept;
+  void sleep_done() noexcept { sleeping_.store(false, std::memory_order_seq_cst); }
   [[nodiscard]] bool external_in_flight() const noexcept {
     return external_.load(std::memory_order_acquire) > 0;
   }
@@ -74,7 +110,14 @@ class virtual_scheduler {
   std::uint64_t next_seq_ = 1;
   std::map<std::pair<vtime, std::uint64_t>, timed_wait*> by_deadline_;
   std::unordered_map<std::uint64_t, timed_wait*> by_key_;
-  std::atomic<int> external_{0};
+  // Written by the worker threads, read by the run's thread at every turn of
+  // its wait: a line of their own, away from the maps the run's thread writes.
+  alignas(64) std::atomic<int> external_{0};
+  std::atomic<finished_external*> finished_{nullptr};
+  std::atomic<bool> sleeping_{false};
+  const void* context_ = nullptr;
+  std::function<void()> wake_;
+  finished_external* ready_ = nullptr;  // the run's thread's: taken, in order, not yet run
 };
 
 /// The scheduler of the run on this thread, or nullptr outside a run.
