@@ -145,7 +145,7 @@ worker::~worker() {
 void worker::submit(std::shared_ptr<job> j) {
   if (queued_.load(std::memory_order_acquire) == 0) {
     job* raw = j.get();
-    raw->in_inbox = std::move(j);
+    raw->held = std::move(j);
     std::uintptr_t empty = 0;
     if (inbox_.job.compare_exchange_strong(empty, reinterpret_cast<std::uintptr_t>(raw),
                                            std::memory_order_seq_cst)) {
@@ -158,14 +158,14 @@ void worker::submit(std::shared_ptr<job> j) {
       }
       return;
     }
-    j = std::move(raw->in_inbox);
+    j = std::move(raw->held);
   }
   enqueue(std::move(j), false);
 }
 
 std::shared_ptr<job> worker::take() {
   if (const auto in = inbox_.job.load(std::memory_order_acquire); in > closed_inbox) {
-    auto j = std::move(reinterpret_cast<job*>(in)->in_inbox);
+    auto j = std::move(reinterpret_cast<job*>(in)->held);
     inbox_.job.store(0, std::memory_order_release);  // only this thread empties it
     return j;
   }
@@ -289,7 +289,7 @@ void worker::loop() {
   // From here a call finds the inbox closed and queues, to be aborted (below,
   // or by enqueue once the last job was submitted).
   if (const auto in = inbox_.job.exchange(closed_inbox); in > closed_inbox)
-    std::move(reinterpret_cast<job*>(in)->in_inbox)->abort();
+    std::move(reinterpret_cast<job*>(in)->held)->abort();
   while (!queue_.empty()) {
     queue_.front()->abort();
     queue_.pop_front();

@@ -73,8 +73,10 @@ class job {
   virtual void abort() = 0;
   std::atomic<bool> cancel_requested{false};
   const run_data* run = nullptr;  ///< the run the job serves, if any
-  /// The job itself while it sits in a worker's inbox, which holds a plain pointer.
-  std::shared_ptr<job> in_inbox;
+  /// The job itself while a list that holds plain pointers has it: the
+  /// worker's inbox on the way there, the run's finished list on the way back
+  /// (never both at once).
+  std::shared_ptr<job> held;
 };
 
 /// One thread per connection while it is open, as aiosqlite has (borrowed from
@@ -177,10 +179,10 @@ class job_impl final : public job,
   }
 
   void run_finished() override {
-    auto self = std::move(keep_);
+    auto self = std::move(held);
     deliver();
   }
-  void discard_finished() override { keep_.reset(); }
+  void discard_finished() override { held.reset(); }
 
   void start(bool last, bool cancellable) {
     auto slot = boost::asio::get_associated_cancellation_slot(handler_);
@@ -250,7 +252,7 @@ class job_impl final : public job,
 
   void complete() {
     if (direct_) {
-      keep_ = this->shared_from_this();
+      held = this->shared_from_this();
       clock_->finish_external(this);
       return;
     }
@@ -269,8 +271,7 @@ class job_impl final : public job,
   faultscope::detail::virtual_scheduler* clock_;
   std::optional<std::conditional_t<std::is_same_v<R, none>, char, R>> result_;
   std::exception_ptr error_;
-  bool direct_ = false;             // finishes through the run's scheduler
-  std::shared_ptr<job_impl> keep_;  // alive while the scheduler holds it
+  bool direct_ = false;  // finishes through the run's scheduler
 };
 
 enum class call_kind {
