@@ -154,19 +154,22 @@ print("| workload | raw SQLite | raw SQLite on a worker thread | faultscope adap
 print("|---|---|---|---|---|---|---|---|")
 
 
-def ratio(key, peer, digits):
-    rs = [a[key] / p[key] for a, p in zip(adapter, peer)]
+def med(runs, key):
+    return median([r[key] for r in runs])
+
+
+def ratio(ours, peer, key, digits):
+    """The median of the rounds' ratios, with their range."""
+    rs = [a[key] / p[key] for a, p in zip(ours, peer)]
     return f"{median(rs):.{digits}f} ({min(rs):.{digits}f}–{max(rs):.{digits}f})"
 
 
 for key, label in [("query_ops_s", "`query` (SELECT 1000 rows, fetch all)"),
                    ("churn_ops_s", "`churn` (connect, select one, close)"),
                    ("txn_ops_s", "`txn` (50 INSERTs, commit)")]:
-    def med(runs):
-        return median([r[key] for r in runs])
-    print(f"| {label} | {med(raw):,.0f} | {med(worker):,.0f} | {med(adapter):,.0f} | "
-          f"{med(aio):,.0f} | {ratio(key, raw, 2)} | {ratio(key, worker, 2)} | "
-          f"{ratio(key, aio, 1)} |")
+    print(f"| {label} | {med(raw, key):,.0f} | {med(worker, key):,.0f} | "
+          f"{med(adapter, key):,.0f} | {med(aio, key):,.0f} | {ratio(adapter, raw, key, 2)} | "
+          f"{ratio(adapter, worker, key, 2)} | {ratio(adapter, aio, key, 1)} |")
 trips = [p["core_round_trip_ns"] for p in probes[:rounds] if p["core_round_trip_ns"] is not None]
 if trips:
     print("\nA flag passed to the other CPU and back took " + ", ".join(f"{t:.0f}" for t in trips)
@@ -177,8 +180,7 @@ print(f"\nPeers as they report themselves: {raw[0].get('peer', 'raw')}; "
       f"{worker[0].get('peer', 'worker')}; {aio[0].get('peer', 'aiosqlite')}.")
 
 
-
-def variant(tag, title, intro, worker_label):
+def variant(tag, title, intro):
     """A table for the SQLite rounds run under other conditions (files named <program><tag>.json)."""
     if not os.path.exists(os.path.join(out, f"adapter{tag}.json")):
         return
@@ -187,34 +189,27 @@ def variant(tag, title, intro, worker_label):
     print(f"\n## {title}\n")
     print(f"{intro} Medians of {min(len(raw1), len(adapter1), len(aio1), len(worker1))} "
           "interleaved rounds, ops/s.\n")
-    print(f"| workload | raw SQLite | {worker_label} | faultscope adapter "
+    print("| workload | raw SQLite | raw SQLite on a worker thread, blocking | faultscope adapter "
           "| aiosqlite | adapter ÷ raw | adapter ÷ aiosqlite |")
     print("|---|---|---|---|---|---|---|")
     for key, label in [("query_ops_s", "`query`"), ("churn_ops_s", "`churn`"),
                        ("txn_ops_s", "`txn`")]:
-        def med1(runs):
-            return median([r[key] for r in runs])
-
-        def ratio1(peer, digits):
-            rs = [a[key] / p[key] for a, p in zip(adapter1, peer)]
-            return f"{median(rs):.{digits}f} ({min(rs):.{digits}f}–{max(rs):.{digits}f})"
-        print(f"| {label} | {med1(raw1):,.0f} | {med1(worker1):,.0f} | {med1(adapter1):,.0f} | "
-              f"{med1(aio1):,.0f} | {ratio1(raw1, 2)} | {ratio1(aio1, 1)} |")
+        print(f"| {label} | {med(raw1, key):,.0f} | {med(worker1, key):,.0f} | "
+              f"{med(adapter1, key):,.0f} | {med(aio1, key):,.0f} | "
+              f"{ratio(adapter1, raw1, key, 2)} | {ratio(adapter1, aio1, key, 1)} |")
 
 
 variant("_1cpu", "SQLite on one CPU",
         "The same programs under `taskset -c` one CPU, as in a container limited to one: "
         "the caller and the worker thread share a core, so a hand-off is a context switch. "
         "`raw_sqlite_worker.c` waits on a condition variable here (`sleep`; its spin never "
-        "lets the worker run).",
-        "raw SQLite on a worker thread, blocking")
+        "lets the worker run).")
 variant("_busy", "SQLite on a busy machine",
         "The same programs on all CPUs while one CPU-bound process per CPU (`yes >/dev/null`) "
         "runs beside them, as on a CI machine that is building something else: every thread "
         "competes for a core, and a thread that gives its core up waits a whole time slice "
         "to get it back. `raw_sqlite_worker.c` waits on a condition variable here. Expect "
-        "wide ranges: the scheduler decides most of these figures.",
-        "raw SQLite on a worker thread, blocking")
+        "wide ranges: the scheduler decides most of these figures.")
 
 print("\n## Load\n")
 print("`build/release/tests/load_test`: each ends with every resource released; "
