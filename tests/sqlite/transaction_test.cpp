@@ -1,0 +1,158 @@
+// Transactions and savepoints as scopes: commit on success, rollback on an
+// exception, a body that ends its own transaction, the mode.
+#include "faultscope/sqlite/transaction.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include "faultscope/run.hpp"
+#include "faultscope/sqlite/connection.hpp"
+#include "faultscope/sqlite/statement.hpp"
+#include "faultscope/sqlite/test_database.hpp"
+#include "sqlite/support.hpp"
+
+namespace sq = faultscope::sqlite;
+using boost::asio::awaitable;
+using faultscope::run_context;
+using ::testing::HasSubstr;
+using namespace faultscope_sqlite_test;
+
+namespace {
+
+TEST(SqliteTransaction, CommitsOnSuccessRollsBackOnException) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    co_await sq::with_transaction(conn, [&](sq::transaction& tx) -> awaitable<void> {
+      co_await tx.execute("INSERT INTO users(id, name) VALUES(10, 'kept')");
+      db.wrote(tx, "users", 10);
+    });
+    try {
+      co_await sq::with_transaction(conn, "IMMEDIATE", [&](sq::transaction& tx) -> awaitable<void> {
+        co_await tx.execute("INSERT INTO users(id, name) VALUES(11, 'gone')");
+        db.wrote(tx, "users", 11);
+        throw std::runtime_error("body failed");
+      });
+    } catch (const std::runtime_error& e) {
+      EXPECT_STREQ(e.what(), "body failed");
+    }
+    auto rows = co_await conn.query("SELECT count(*) FROM users WHERE id IN (10, 11)");
+    EXPECT_EQ(rows[0].get<int>(0), 1);
+    co_await conn.close();
+  });
+  EXPECT_TRUE(r.passed()) << messages(r);
+}
+
+TEST(SqliteTransaction, SavepointRollsBackAloneAndTheOuterCommits) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    co_await sq::with_transaction(conn, [&](sq::transaction& tx) -> awaitable<void> {
+      co_await tx.execute("INSERT INTO users(id, name) VALUES(20, 'outer')");
+      db.wrote(tx, "users", 20);
+      try {
+        co_await sq::with_savepoint(tx, [&](sq::transaction& sp) -> awaitable<void> {
+          co_await sp.execute("INSERT INTO users(id, name) VALUES(21, 'inner')");
+          db.wrote(sp, "users", 21);
+          throw std::runtime_error("inner failed");
+        });
+      } catch (const std::runtime_error&) {
+      }
+      co_await sq::with_savepoint(tx, [&](sq::transaction& sp) -> awaitable<void> {
+        co_await sp.execute("INSERT INTO users(id, name) VALUES(22, 'inner ok')");
+        db.wrote(sp, "users", 22);
+      });
+    });
+    co_await conn.close();
+  });
+  EXPECT_TRUE(r.passed()) << messages(r);
+}
+
+// As in Python's `with conn:`, a body may end the transaction itself; the
+// scope then has nothing to commit. What it runs after that is refused, not
+// run outside the transaction; savepoints inside end with it.
+TEST(SqliteTransaction, ABodyMayEndItItselfAndNothingRunsInItAfter) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    sq::transaction kept;
+    co_await sq::with_transaction(conn, [&](sq::transaction& tx) -> awaitable<void> {
+      co_await tx.execute("INSERT INTO users(id, name) VALUES(30, 'committed early')");
+      db.wrote(tx, "users", 30);
+      co_await tx.commit();
+      kept = tx;
+    });
+    EXPECT_EQ(kept.state(), sq::outcome::committed);
+    co_await sq::with_transaction(conn, [&](sq::transaction& tx) -> awaitable<void> {
+      co_await tx.execute("INSERT INTO users(id, name) VALUES(31, 'rolled back')");
+      db.wrote(tx, "users", 31);
+      co_await tx.rollback();
+      try {
+        co_await tx.execute("INSERT INTO users(id, name) VALUES(32, 'after the end')");
+        ADD_FAILURE() << "ran outside the transaction";
+      } catch (const sq::error& e) {
+        EXPECT_EQ(e.code(), SQLITE_MISUSE);
+        EXPECT_THAT(e.what(), HasSubstr("execute in an ended transaction"));
+      }
+      std::vector<std::vector<sq::value>> sets{{33}};
+      EXPECT_THROW(co_await tx.execute_many("INSERT INTO users(id) VALUES(?)", sets), sq::error);
+      EXPECT_THROW(co_await tx.query("SELECT 1"), sq::error);
+    });
+    // A savepoint handle kept past its transaction ends with it, as SQLite
+    // ends the savepoint: rolled back with a ROLLBACK, kept by a COMMIT.
+    sq::transaction undone, kept_sp;
+    co_await sq::with_transaction(conn, [&](sq::transaction& tx) -> awaitable<void> {
+      undone = co_await tx.savepoint();
+      co_await undone.execute("INSERT INTO users(id) VALUES(34)");
+      db.wrote(undone, "users", 34);
+      co_await tx.rollback();
+    });
+    EXPECT_EQ(undone.state(), sq::outcome::rolled_back);
+    EXPECT_THROW(co_await undone.execute("INSERT INTO users(id) VALUES(34)"), sq::error);
+    co_await sq::with_transaction(conn, [&](sq::transaction& tx) -> awaitable<void> {
+      kept_sp = co_await tx.savepoint();
+      co_await kept_sp.execute("INSERT INTO users(id) VALUES(35)");
+      db.wrote(kept_sp, "users", 35);
+    });
+    EXPECT_EQ(kept_sp.state(), sq::outcome::committed);
+    EXPECT_THROW(co_await sq::transaction().query("SELECT 1"), sq::error);
+    auto ids = co_await conn.query("SELECT id FROM users WHERE id >= 30 ORDER BY id");
+    EXPECT_EQ(ids.size(), 2u) << "30 and 35";
+    co_await conn.close();
+  });
+  EXPECT_TRUE(r.passed()) << messages(r);
+}
+
+// A transaction remembers its open savepoints, to end them with it; a loop
+// of savepoints must not pile up the ones it ended.
+TEST(SqliteTransaction, ALongTransactionKeepsNoEndedSavepoints) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    co_await sq::with_transaction(conn, [](sq::transaction& tx) -> awaitable<void> {
+      for (int i = 0; i < 200; ++i)
+        co_await sq::with_savepoint(tx, [i](sq::transaction& sp) -> awaitable<void> {
+          co_await sp.execute("INSERT INTO users(name) VALUES(?)", i);
+        });
+      EXPECT_LE(tx.shared_state()->savepoints.size(), 1u);
+    });
+    co_await conn.close();
+  });
+  EXPECT_TRUE(r.passed()) << messages(r);
+}
+
+TEST(SqliteTransaction, ModeIsOneOfThreeInAnyCase) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    EXPECT_THROW(co_await conn.begin("SOMETIMES"), std::invalid_argument);
+    EXPECT_THROW(co_await conn.begin("IMMEDIATE; DROP TABLE users"), std::invalid_argument);
+    auto tx = co_await conn.begin("immediate");  // SQL's keywords are case-blind
+    co_await tx.rollback();
+    co_await conn.close();
+  });
+  EXPECT_TRUE(r.passed()) << messages(r);
+}
+
+}  // namespace
