@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include "faultscope/fault_point.hpp"
 #include "faultscope/virtual_time.hpp"
 
@@ -12,6 +14,13 @@ using boost::asio::awaitable;
 using faultscope::registry;
 using faultscope::scenario_info;
 using ::testing::HasSubstr;
+
+namespace faultscope {
+// Names the scenario in test output; GoogleTest would dump its bytes.
+void PrintTo(const scenario_info& s, std::ostream* os) {
+  *os << s.name;
+}
+}  // namespace faultscope
 
 namespace {
 
