@@ -25,6 +25,7 @@
 #include "faultscope/sqlite/statement.hpp"
 #include "faultscope/sqlite/test_database.hpp"
 #include "faultscope/sqlite/transaction.hpp"
+#include "faultscope/testing/gtest.hpp"
 #include "faultscope/with_timeout.hpp"
 #include "sqlite/support.hpp"
 
@@ -414,7 +415,7 @@ TEST(SqliteConnection, ARunThatHangsStopsItsCallsBeforeItEnds) {
       },
       options);
   EXPECT_EQ(r.end, faultscope::run_end::hung);
-  EXPECT_TRUE(has_kind(r, violation_kind::hang)) << messages(r);
+  EXPECT_THAT(r, faultscope::testing::HasViolation(violation_kind::hang));
   EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
 }
 

@@ -19,12 +19,6 @@ inline std::string messages(const faultscope::run_result& r) {
   return r.describe();
 }
 
-inline bool has_kind(const faultscope::run_result& r, faultscope::violation_kind k) {
-  for (const auto& v : r.violations)
-    if (v.kind == k) return true;
-  return false;
-}
-
 // Statements the connection holds prepared right now (its cache, here).
 inline int prepared_count(sqlite3* h) {
   int n = 0;
