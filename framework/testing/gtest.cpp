@@ -82,3 +82,16 @@ int register_exploration(const char* suite, const char* name, const char* file, 
 }
 
 }  // namespace faultscope::testing
+
+namespace faultscope {
+
+void PrintTo(const run_result& r, std::ostream* os) {
+  *os << fmt::format("a run with {} violation(s)", r.violations.size());
+}
+
+void PrintTo(const exploration& e, std::ostream* os) {
+  *os << fmt::format("an exploration of the clean run and {} schedule(s), {} failing",
+                     e.schedules_run, e.failures.size() + (e.clean.passed() ? 0 : 1));
+}
+
+}  // namespace faultscope

@@ -45,6 +45,14 @@ TEST(Assertions, Matchers) {
   EXPECT_THAT(faultscope::run(leaky), Not(HasViolation(violation_kind::hang)));
 }
 
+// A failed matcher shows its subject: in a line, then the violations.
+TEST(Assertions, AFailedMatcherNamesTheRunNotItsBytes) {
+  EXPECT_NONFATAL_FAILURE(EXPECT_THAT(faultscope::run(leaky), HasNoViolations()),
+                          "Actual: a run with 1 violation(s)");
+  EXPECT_NONFATAL_FAILURE(EXPECT_THAT(faultscope::explore("leaky", leaky), HasNoViolations()),
+                          "Actual: an exploration of the clean run and 0 schedule(s), 1 failing");
+}
+
 TEST(Listener, CanaryFailsATestThatLeavesTheTestTrackerUnbalanced) {
   const auto& info = *::testing::UnitTest::GetInstance()->current_test_info();
   faultscope::resource_id planted = 0;

@@ -19,6 +19,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 
 #include "faultscope/explore.hpp"
@@ -71,6 +72,13 @@ MATCHER_P(HasViolation, kind, "has a violation of kind " + std::string(to_string
 }
 
 }  // namespace faultscope::testing
+
+namespace faultscope {
+// How GoogleTest shows a run or an exploration in a failed EXPECT_THAT: its
+// outcome in a line (the matchers list the violations), not its bytes.
+void PrintTo(const run_result& r, std::ostream* os);
+void PrintTo(const exploration& e, std::ostream* os);
+}  // namespace faultscope
 
 /// Fails (non-fatally) with every violation of a run_result, exploration or tracker.
 #define EXPECT_NO_LEAKS(subject)                                                          \
