@@ -94,4 +94,8 @@ void PrintTo(const exploration& e, std::ostream* os) {
                      e.schedules_run, e.failures.size() + (e.clean.passed() ? 0 : 1));
 }
 
+void PrintTo(const scenario_info& s, std::ostream* os) {
+  *os << s.name;
+}
+
 }  // namespace faultscope

@@ -5,22 +5,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <ostream>
-
 #include "faultscope/fault_point.hpp"
+#include "faultscope/testing/gtest.hpp"
 #include "faultscope/virtual_time.hpp"
 
 using boost::asio::awaitable;
 using faultscope::registry;
 using faultscope::scenario_info;
 using ::testing::HasSubstr;
-
-namespace faultscope {
-// Names the scenario in test output; GoogleTest would dump its bytes.
-void PrintTo(const scenario_info& s, std::ostream* os) {
-  *os << s.name;
-}
-}  // namespace faultscope
 
 namespace {
 

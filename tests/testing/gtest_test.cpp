@@ -53,6 +53,13 @@ TEST(Assertions, AFailedMatcherNamesTheRunNotItsBytes) {
                           "Actual: an exploration of the clean run and 0 schedule(s), 1 failing");
 }
 
+// A test parameterized over the registry names each scenario, not its bytes.
+TEST(Assertions, AScenarioPrintsAsItsName) {
+  faultscope::scenario_info s;
+  s.name = "pool.exhaustion";
+  EXPECT_EQ(::testing::PrintToString(s), "pool.exhaustion");
+}
+
 TEST(Listener, CanaryFailsATestThatLeavesTheTestTrackerUnbalanced) {
   const auto& info = *::testing::UnitTest::GetInstance()->current_test_info();
   faultscope::resource_id planted = 0;

@@ -23,6 +23,7 @@
 #include <string>
 
 #include "faultscope/explore.hpp"
+#include "faultscope/registry.hpp"
 #include "faultscope/run.hpp"
 #include "faultscope/tracker.hpp"
 
@@ -75,9 +76,11 @@ MATCHER_P(HasViolation, kind, "has a violation of kind " + std::string(to_string
 
 namespace faultscope {
 // How GoogleTest shows a run or an exploration in a failed EXPECT_THAT: its
-// outcome in a line (the matchers list the violations), not its bytes.
+// outcome in a line (the matchers list the violations), not its bytes; and a
+// scenario, as the parameter of a test over the registry, by its name.
 void PrintTo(const run_result& r, std::ostream* os);
 void PrintTo(const exploration& e, std::ostream* os);
+void PrintTo(const scenario_info& s, std::ostream* os);
 }  // namespace faultscope
 
 /// Fails (non-fatally) with every violation of a run_result, exploration or tracker.
