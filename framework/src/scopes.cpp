@@ -1,5 +1,8 @@
+#include <stdexcept>
+
 #include <fmt/format.h>
 
+#include <boost/asio/post.hpp>
 #include <boost/system/system_error.hpp>
 
 #include "faultscope/detail/awaitable_traits.hpp"
@@ -37,6 +40,18 @@ void report(violation_kind kind, std::string message) {
   if (auto* t = current_tracker()) t->report(kind, std::move(message));
 }
 
+void check_manager_end(const scope_state_base& st, const std::exception_ptr& manager_error) {
+  if (!st.yielded) {
+    if (manager_error) std::rethrow_exception(manager_error);
+    throw std::logic_error(
+        fmt::format("the context manager used at {} finished without yielding", st.where.str()));
+  }
+  if (manager_error && !st.cleanup_timed_out && !st.cleanup_reported)
+    report(violation_kind::release_failed,
+           fmt::format("cleanup of the scope at {} in {} threw: {}", st.where.str(),
+                       st.where.function(), describe_exception(manager_error)));
+}
+
 void scope_state_base::start_watchdog(const boost::asio::any_io_executor& ex,
                                       const std::shared_ptr<scope_state_base>& self) {
   auto* run = current_run();
@@ -56,13 +71,72 @@ void scope_state_base::start_watchdog(const boost::asio::any_io_executor& ex,
 
 }  // namespace faultscope::detail
 
+namespace faultscope::detail {
+
+void wake(wakeup& waiter, const boost::asio::any_io_executor& ex) {
+  if (!waiter) return;
+  // Moving out leaves `waiter` empty.
+  boost::asio::post(ex, [h = std::move(waiter)]() mutable { std::move(h)(); });
+}
+
+void throw_unentered(const scope_state_base& st, const parking& p) {
+  check_manager_end(st, p.manager_error);
+  // It yielded, yet its body never ran: cancelled in setup, it has cleaned up.
+  if (st.body_error) std::rethrow_exception(st.body_error);
+  if (p.manager_error) std::rethrow_exception(p.manager_error);
+  throw std::logic_error(
+      fmt::format("the context manager entered at {} ended before its body", st.where.str()));
+}
+
+exit_outcome finish_exit(const scope_state_base& st, const parking& p) {
+  check_manager_end(st, p.manager_error);
+  exit_outcome out;
+  out.suppressed = st.suppressed && p.pending;
+  if (st.cleanup_timed_out)
+    out.error = std::make_exception_ptr(
+        boost::system::system_error(boost::asio::error::timed_out, "cleanup overran its deadline"));
+  else
+    out.error = p.manager_error;
+  return out;
+}
+
+boost::asio::awaitable<void> exit_stack_scope(yield<async_exit_stack> y) {
+  async_exit_stack stack;
+  auto exit = co_await y(stack);
+  y.cleanup_reported();  // unwind reports each failure itself
+  bool suppressed = false;
+  std::exception_ptr failed;
+  try {
+    co_await stack.unwind(exit.error(), suppressed);
+  } catch (...) {
+    failed = std::current_exception();
+  }
+  if (suppressed) exit.suppress();
+  if (failed) std::rethrow_exception(failed);
+}
+
+}  // namespace faultscope::detail
+
 namespace faultscope {
 
 boost::asio::awaitable<void> async_exit_stack::close() {
+  bool suppressed = false;
+  co_await unwind(nullptr, suppressed);
+}
+
+boost::asio::awaitable<bool> async_exit_stack::close(std::exception_ptr error) {
+  bool suppressed = false;
+  co_await unwind(std::move(error), suppressed);
+  co_return suppressed;
+}
+
+boost::asio::awaitable<void> async_exit_stack::unwind(std::exception_ptr pending,
+                                                      bool& suppressed) {
   // Every release is attempted, even after a cancellation (the caller's, or the
   // cleanup deadline's) made one of them fail: the sticky cancelled flag must
   // not turn the rest into no-ops. A new cancellation still reaches the
-  // release in progress.
+  // callback in progress; an entered manager's cleanup is shielded, under its
+  // own deadline.
   bool throw_if_cancelled = co_await boost::asio::this_coro::throw_if_cancelled();
   co_await boost::asio::this_coro::throw_if_cancelled(false);
   std::exception_ptr first;
@@ -70,16 +144,27 @@ boost::asio::awaitable<void> async_exit_stack::close() {
     entry e = std::move(entries_.back());
     entries_.pop_back();
     std::exception_ptr error;
-    try {
-      co_await e.release();
-    } catch (...) {
-      error = std::current_exception();
+    if (e.context) {
+      // Reported by the exit itself, which knows the manager.
+      detail::exit_outcome out = co_await e.context->exit(pending);
+      if (out.suppressed) {
+        pending = nullptr;
+        suppressed = true;
+      }
+      error = out.error;
+    } else {
+      try {
+        co_await e.release();
+      } catch (...) {
+        error = std::current_exception();
+      }
+      if (error)
+        detail::report(
+            violation_kind::release_failed,
+            fmt::format("exit-stack release registered at {} in {} threw: {}", e.where.str(),
+                        e.where.function(), detail::describe_exception(error)));
     }
-    if (!error) continue;
-    detail::report(violation_kind::release_failed,
-                   fmt::format("exit-stack release registered at {} in {} threw: {}", e.where.str(),
-                               e.where.function(), detail::describe_exception(error)));
-    if (!first) first = error;
+    if (error && !first) first = error;
   }
   co_await boost::asio::this_coro::throw_if_cancelled(throw_if_cancelled);
   if (first) std::rethrow_exception(first);

@@ -1,8 +1,12 @@
-// async_exit_stack: reverse order, every release attempted, first error rethrown.
+// async_exit_stack: reverse order, every release attempted, first error rethrown;
+// context managers entered into it see how the stack's body ended.
 #include "faultscope/exit_stack.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include "faultscope/run.hpp"
 #include "support/test_resource.hpp"
@@ -11,9 +15,11 @@ namespace ft = faultscope::test;
 using namespace std::chrono_literals;
 using boost::asio::awaitable;
 using faultscope::async_exit_stack;
+using faultscope::exit_kind;
 using faultscope::run_context;
 using faultscope::run_end;
 using faultscope::violation_kind;
+using faultscope::yield;
 using ::testing::HasSubstr;
 
 namespace {
@@ -100,6 +106,251 @@ TEST(ExitStack, CloseOutsideAScopeWorksToo) {
     co_await stack.close();  // closing twice releases nothing twice
   });
   EXPECT_TRUE(r.passed()) << r.describe();
+}
+
+// --- enter_context: a context manager whose body is the rest of the stack ----
+
+struct conn {
+  faultscope::resource_id id;
+  std::string name;
+};
+
+// Logs "open name" / "close name", and how its body ended into `seen`.
+faultscope::context_manager<conn> named_connection(faultscope::tracker& t, std::string name,
+                                                   std::vector<std::string>& log,
+                                                   exit_kind* seen = nullptr,
+                                                   bool suppress = false) {
+  return [&t, name, &log, seen, suppress](yield<conn> y) -> awaitable<void> {
+    co_await ft::sleep_for(2ms);
+    conn c{t.acquire("connection", name), name};
+    log.push_back("open " + name);
+    auto exit = co_await y(c);
+    if (seen) *seen = exit.kind();
+    if (suppress && !exit.ok()) exit.suppress();
+    co_await ft::sleep_for(2ms);
+    t.release(c.id);
+    log.push_back("close " + name);
+  };
+}
+
+TEST(ExitStackContext, ManagersAndCallbacksUnwindTogetherNewestFirst) {
+  std::vector<std::string> log;
+  std::string used;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    auto& t = ctx.tracker();
+    co_await faultscope::with_exit_stack([&](async_exit_stack& stack) -> awaitable<void> {
+      conn& a = co_await stack.enter_context(named_connection(t, "a", log));
+      stack.push([&log]() -> awaitable<void> {
+        log.push_back("callback");
+        co_return;
+      });
+      conn& b = co_await stack.enter_context(named_connection(t, "b", log));
+      EXPECT_EQ(stack.size(), 3u);
+      t.touch(a.id);
+      t.touch(b.id);
+      used = a.name + b.name;
+      co_await ft::sleep_for(10ms);
+    });
+  });
+  EXPECT_TRUE(r.passed()) << r.describe();
+  EXPECT_EQ(used, "ab") << "each reference stays valid until close";
+  EXPECT_EQ(log, (std::vector<std::string>{"open a", "open b", "close b", "callback", "close a"}));
+  EXPECT_EQ(r.virtual_elapsed, 2ms + 2ms + 10ms + 2ms + 2ms);
+}
+
+TEST(ExitStackContext, ManagerSeesHowTheStacksBodyEnded) {
+  for (auto expected : {exit_kind::ok, exit_kind::exception, exit_kind::cancelled}) {
+    std::vector<std::string> log;
+    exit_kind seen = exit_kind::ok;
+    auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+      if (expected == exit_kind::cancelled) ctx.cancel_after(8ms);
+      co_await faultscope::with_exit_stack([&](async_exit_stack& stack) -> awaitable<void> {
+        co_await stack.enter_context(named_connection(ctx.tracker(), "db", log, &seen));
+        co_await ft::sleep_for(10ms);
+        if (expected == exit_kind::exception) throw ft::planted_error("query failed", 4);
+      });
+    });
+    EXPECT_EQ(seen, expected);
+    EXPECT_EQ(r.end, expected == exit_kind::ok          ? run_end::ok
+                     : expected == exit_kind::exception ? run_end::exception
+                                                        : run_end::cancelled);
+    EXPECT_TRUE(r.passed()) << r.describe();
+  }
+}
+
+TEST(ExitStackContext, SuppressionHidesTheExceptionFromOlderManagers) {
+  std::vector<std::string> log;
+  exit_kind older = exit_kind::exception;
+  exit_kind newer = exit_kind::ok;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    auto& t = ctx.tracker();
+    co_await faultscope::with_exit_stack([&](async_exit_stack& stack) -> awaitable<void> {
+      co_await stack.enter_context(named_connection(t, "older", log, &older));
+      co_await stack.enter_context(named_connection(t, "newer", log, &newer, true));
+      throw std::runtime_error("handled by the newer manager");
+    });
+  });
+  EXPECT_EQ(r.end, run_end::ok) << r.error_message;
+  EXPECT_EQ(newer, exit_kind::exception);
+  EXPECT_EQ(older, exit_kind::ok) << "what a newer manager suppressed, older ones never see";
+  EXPECT_TRUE(r.passed()) << r.describe();
+}
+
+TEST(ExitStackContext, ManualCloseTellsWhetherTheErrorWasSuppressed) {
+  std::vector<std::string> log;
+  bool suppressed = false;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    async_exit_stack stack;
+    co_await stack.enter_context(named_connection(ctx.tracker(), "db", log, nullptr, true));
+    suppressed = co_await stack.close(std::make_exception_ptr(std::runtime_error("x")));
+    EXPECT_EQ(stack.size(), 0u);
+  });
+  EXPECT_TRUE(suppressed);
+  EXPECT_TRUE(r.passed()) << r.describe();
+}
+
+// A run whose exit stack holds one tracked connection from a manager whose
+// code after its yield is `cleanup(tracker, id)`.
+template <typename Cleanup>
+faultscope::run_result run_one_context(Cleanup cleanup) {
+  return faultscope::run([cleanup](run_context& ctx) -> awaitable<void> {
+    auto& t = ctx.tracker();
+    co_await faultscope::with_exit_stack([&](async_exit_stack& stack) -> awaitable<void> {
+      co_await stack.enter_context<faultscope::resource_id>(
+          [&](yield<faultscope::resource_id> y) -> awaitable<void> {
+            auto id = t.acquire("connection");
+            co_await y(id);
+            co_await cleanup(t, id);
+          });
+    });
+  });
+}
+
+TEST(ExitStackContext, CleanupFailureIsReportedOnceAndRethrown) {
+  auto r =
+      run_one_context([](faultscope::tracker& t, faultscope::resource_id id) -> awaitable<void> {
+        t.release(id);
+        throw std::runtime_error("close(2) failed");
+        co_return;
+      });
+  EXPECT_EQ(r.error_message, "close(2) failed");
+  ASSERT_EQ(r.violations.size(), 1u) << r.describe();
+  EXPECT_EQ(r.violations[0].kind, violation_kind::release_failed);
+  EXPECT_THAT(r.violations[0].message, HasSubstr("exit_stack_test.cpp"));
+  EXPECT_THAT(r.violations[0].message, HasSubstr("close(2) failed"));
+}
+
+TEST(ExitStackContext, CancellationDuringSetupReachesTheManager) {
+  std::vector<std::string> log;
+  bool after_enter = false;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    ctx.cancel_after(1ms);  // the manager's setup sleeps 2 ms
+    co_await faultscope::with_exit_stack([&](async_exit_stack& stack) -> awaitable<void> {
+      co_await stack.enter_context(named_connection(ctx.tracker(), "db", log));
+      after_enter = true;
+    });
+  });
+  EXPECT_EQ(r.end, run_end::cancelled) << r.error_message;
+  EXPECT_TRUE(log.empty());
+  EXPECT_FALSE(after_enter);
+  EXPECT_TRUE(r.passed()) << r.describe();
+  EXPECT_EQ(r.virtual_elapsed, 1ms);
+}
+
+TEST(ExitStackContext, SetupThatCompletesDespiteCancellationIsStillCleanedUp) {
+  bool after_enter = false;
+  bool released = false;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    auto& t = ctx.tracker();
+    co_await faultscope::with_exit_stack([&](async_exit_stack& stack) -> awaitable<void> {
+      co_await stack.enter_context<faultscope::resource_id>(
+          [&](yield<faultscope::resource_id> y) -> awaitable<void> {
+            ctx.cancel();  // arrives while setup is still under way
+            co_await boost::asio::post(co_await boost::asio::this_coro::executor,
+                                       boost::asio::use_awaitable);  // not cancellable
+            auto id = t.acquire("connection");
+            auto exit = co_await y(id);
+            EXPECT_TRUE(exit.cancelled());
+            t.release(id);
+            released = true;
+          });
+      after_enter = true;
+    });
+  });
+  EXPECT_EQ(r.end, run_end::cancelled) << r.error_message;
+  EXPECT_FALSE(after_enter);
+  EXPECT_TRUE(released);
+  EXPECT_TRUE(r.passed()) << r.describe();
+}
+
+TEST(ExitStackContext, ManagerThatNeverYieldsIsAClearError) {
+  auto r = faultscope::run([](run_context&) -> awaitable<void> {
+    async_exit_stack stack;
+    co_await stack.enter_context<int>([](yield<int>) -> awaitable<void> { co_return; });
+  });
+  EXPECT_EQ(r.end, run_end::exception);
+  EXPECT_THAT(r.error_message, HasSubstr("finished without yielding"));
+}
+
+// The manager's cleanup has a deadline of its own, started when the stack
+// resumes it; the stack's scope has its deadline too. Both are overrun here,
+// and both are reported: the manager's report names the culprit.
+TEST(ExitStackContext, CleanupOverrunningItsDeadlineIsReportedNotAHang) {
+  auto r =
+      run_one_context([](faultscope::tracker& t, faultscope::resource_id id) -> awaitable<void> {
+        co_await ft::sleep_for(1h);
+        t.release(id);
+      });
+  EXPECT_NE(r.end, run_end::hung);
+  EXPECT_THAT(r.error_message, HasSubstr("deadline"));
+  std::vector<std::string> timeouts;
+  for (auto& v : r.violations)
+    if (v.kind == violation_kind::release_timeout) timeouts.push_back(v.message);
+  ASSERT_EQ(timeouts.size(), 2u) << r.describe();
+  EXPECT_NE(timeouts[0], timeouts[1]) << "one for the stack's scope, one for the manager";
+  EXPECT_THAT(timeouts, ::testing::Each(HasSubstr("exit_stack_test.cpp:")));
+  EXPECT_EQ(r.virtual_elapsed, 5s);
+}
+
+// A stack dropped without close: the manager's cleanup never runs, so what it
+// holds is a leak, and the parked manager must not keep the run (or the
+// memory: ASan checks) alive.
+TEST(ExitStackContext, StackDroppedUnclosedReportsTheLeakAndDoesNotHang) {
+  std::vector<std::string> log;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    async_exit_stack stack;
+    co_await stack.enter_context(named_connection(ctx.tracker(), "forgotten", log));
+  });
+  EXPECT_NE(r.end, run_end::hung) << r.describe();
+  ASSERT_EQ(r.violations.size(), 1u) << r.describe();
+  EXPECT_EQ(r.violations[0].kind, violation_kind::leak);
+  EXPECT_THAT(r.violations[0].message, HasSubstr("\"forgotten\""));
+}
+
+// Canary: the detector must see a manager that skips its cleanup on one path,
+// when it sits in a stack as much as under async_with.
+faultscope::context_manager<conn> leaky_on_error(faultscope::tracker& t) {
+  return [&t](yield<conn> y) -> awaitable<void> {
+    conn c{t.acquire("connection", "db"), "db"};
+    auto exit = co_await y(c);
+    if (exit.ok()) t.release(c.id);  // the bug: no release on the error path
+  };
+}
+
+TEST(ExitStackContext, CanaryManagerThatSkipsCleanupOnErrorIsReported) {
+  auto use = [](bool fail) {
+    return faultscope::run([fail](run_context& ctx) -> awaitable<void> {
+      co_await faultscope::with_exit_stack([&](async_exit_stack& stack) -> awaitable<void> {
+        co_await stack.enter_context(leaky_on_error(ctx.tracker()));
+        if (fail) throw std::runtime_error("query failed");
+      });
+    });
+  };
+  EXPECT_TRUE(use(false).passed()) << "the leak hides on the happy path";
+  auto r = use(true);
+  ASSERT_EQ(r.violations.size(), 1u) << r.describe();
+  EXPECT_EQ(r.violations[0].kind, violation_kind::leak);
+  EXPECT_THAT(r.violations[0].message, HasSubstr("exit_stack_test.cpp"));
 }
 
 }  // namespace

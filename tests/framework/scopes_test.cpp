@@ -23,7 +23,7 @@ using ::testing::HasSubstr;
 
 namespace {
 
-enum class scope_kind { with_resource, async_with, exit_stack };
+enum class scope_kind { with_resource, async_with, exit_stack, exit_stack_context };
 
 std::string name_of(scope_kind k) {
   switch (k) {
@@ -33,6 +33,8 @@ std::string name_of(scope_kind k) {
       return "async_with";
     case scope_kind::exit_stack:
       return "exit_stack";
+    case scope_kind::exit_stack_context:
+      return "exit_stack_context";
   }
   return "?";
 }
@@ -64,6 +66,12 @@ awaitable<int> use_scope(scope_kind k, faultscope::tracker& t, const ft::behavio
             ft::handle& h =
                 co_await stack.enter([&] { return ft::acquire(t, b, c); },
                                      [&](ft::handle& x) { return ft::release(t, b, c, x); });
+            co_return co_await ft::body(t, b, c, h);
+          });
+    case scope_kind::exit_stack_context:
+      co_return co_await faultscope::with_exit_stack(
+          [&](faultscope::async_exit_stack& stack) -> awaitable<int> {
+            ft::handle& h = co_await stack.enter_context(connection_manager(t, b, c));
             co_return co_await ft::body(t, b, c, h);
           });
   }
@@ -199,7 +207,7 @@ TEST_P(Scopes, ReleaseOverrunningTheCleanupDeadlineIsReportedNotAHang) {
 
 INSTANTIATE_TEST_SUITE_P(AllScopes, Scopes,
                          ::testing::Values(scope_kind::with_resource, scope_kind::async_with,
-                                           scope_kind::exit_stack),
+                                           scope_kind::exit_stack, scope_kind::exit_stack_context),
                          [](const auto& info) { return name_of(info.param); });
 
 }  // namespace

@@ -163,15 +163,7 @@ auto async_with_impl(Manager manager, Body body, faultscope::site where)
   std::exception_ptr manager_error =
       co_await launch_manager(st, run_manager<T>(std::move(manager), yield<T>(st)));
 
-  if (!st->yielded) {
-    if (manager_error) std::rethrow_exception(manager_error);
-    throw std::logic_error(
-        fmt::format("the context manager used at {} finished without yielding", st->where.str()));
-  }
-  if (manager_error && !st->cleanup_timed_out && !st->cleanup_reported)
-    report(violation_kind::release_failed,
-           fmt::format("cleanup of the scope at {} in {} threw: {}", st->where.str(),
-                       st->where.function(), describe_exception(manager_error)));
+  check_manager_end(*st, manager_error);
   if (st->body_error && !st->suppressed) std::rethrow_exception(st->body_error);
   if (st->cleanup_timed_out)
     throw boost::system::system_error(boost::asio::error::timed_out,

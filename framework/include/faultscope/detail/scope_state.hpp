@@ -53,6 +53,24 @@ struct scope_state_base {
 /// Reports to the current tracker, if there is one.
 void report(violation_kind kind, std::string message);
 
+/// Forwards the caller's cancellation to the manager while the scope is at most
+/// in phase `last`; after that, a cancellation is not the manager's business.
+struct cancel_forwarder {
+  // A constructor, not an aggregate: the slot emplaces with parentheses.
+  cancel_forwarder(std::shared_ptr<scope_state_base> s, scope_phase l) noexcept
+      : st(std::move(s)), last(l) {}
+  std::shared_ptr<scope_state_base> st;
+  scope_phase last;
+  void operator()(boost::asio::cancellation_type type) const {
+    if (st->phase <= last) st->child_signal.emit(type);
+  }
+};
+
+/// After a manager ended: one that never yielded is the caller's error (its
+/// own exception, or a logic_error); a cleanup that threw is reported, unless
+/// the deadline's report already covers it or the manager reported it itself.
+void check_manager_end(const scope_state_base& st, const std::exception_ptr& manager_error);
+
 /// Runs `manager` in a thread of its own and waits for it. The caller's
 /// cancellation is forwarded while the scope is in setup or body; in cleanup it
 /// is not, so a release is never interrupted by the cancellation that caused it.
@@ -61,18 +79,9 @@ template <typename Manager>
 boost::asio::awaitable<std::exception_ptr> launch_manager(std::shared_ptr<scope_state_base> st,
                                                           Manager manager) {
   auto ex = co_await boost::asio::this_coro::executor;
-  struct forwarder {
-    // A constructor, not an aggregate: the slot emplaces with parentheses.
-    explicit forwarder(std::shared_ptr<scope_state_base> s) noexcept : st(std::move(s)) {}
-    std::shared_ptr<scope_state_base> st;
-    void operator()(boost::asio::cancellation_type type) const {
-      if (st->phase == scope_phase::setup || st->phase == scope_phase::body)
-        st->child_signal.emit(type);
-    }
-  };
   auto initiate = [ex, st, &manager](auto handler) mutable {
     auto slot = boost::asio::get_associated_cancellation_slot(handler);
-    if (slot.is_connected()) slot.template emplace<forwarder>(st);
+    if (slot.is_connected()) slot.template emplace<cancel_forwarder>(st, scope_phase::body);
     boost::asio::co_spawn(
         ex, std::move(manager),
         boost::asio::bind_cancellation_slot(
