@@ -143,16 +143,22 @@ awaitable<void> pool_exhaustion(run_context& ctx) {
   });
 }
 
+// A pooled connection entered as a context manager, then four files: a fault
+// anywhere unwinds what was entered, the manager seeing how the body ended.
 awaitable<void> partial_setup(run_context& ctx) {
   fakes::filesystem fs(ctx.tracker());
-  co_await with_exit_stack([&fs](async_exit_stack& stack) -> awaitable<void> {
-    std::vector<fakes::file*> files;
-    for (auto name : {"a.log", "b.log", "c.log", "d.log"}) {
-      fakes::file& f = co_await stack.enter([&fs, name] { return fs.open(name); },
-                                            [](fakes::file& x) { return x.close(); });
-      files.push_back(&f);
-    }
-    for (auto* f : files) co_await f->write("entry\n");
+  co_await with_pool(ctx, 1, [&fs](fakes::pool& p) -> awaitable<void> {
+    co_await with_exit_stack([&fs, &p](async_exit_stack& stack) -> awaitable<void> {
+      fakes::connection& db = co_await stack.enter_context(get_connection(p));
+      std::vector<fakes::file*> files;
+      for (auto name : {"a.log", "b.log", "c.log", "d.log"}) {
+        fakes::file& f = co_await stack.enter([&fs, name] { return fs.open(name); },
+                                              [](fakes::file& x) { return x.close(); });
+        files.push_back(&f);
+      }
+      for (auto* f : files) co_await f->write("entry\n");
+      co_await db.execute("insert into rotations default values");
+    });
   });
 }
 
@@ -271,7 +277,8 @@ std::vector<scenario_info> builtins() {
                      pool_exhaustion, {.kinds = all_kinds, .skip = release_points}));
   out.push_back(failing_release_while_unwinding("scope.failing_release", query_once));
   out.push_back(make("exit_stack.partial_setup", {"exit-stack"},
-                     "four files entered one by one; a failure at any open unwinds the rest",
+                     "a pooled connection entered as a context manager, then four files; a "
+                     "failure anywhere unwinds what was entered",
                      partial_setup, {.kinds = all_kinds, .skip = release_points}));
   out.push_back(every_suspension("stream.request_response", request_response));
   out.push_back(make("retry.open", {"retry"}, "open with retry and backoff, then query",
