@@ -165,6 +165,32 @@ TEST(SqliteConnection, ErrorsCarrySqliteCodesAndTheStatement) {
   EXPECT_TRUE(r.passed()) << messages(r);
 }
 
+// Misuse of a connection is a clear exception, never a crash: a call after
+// close() is SQLite's MISUSE, one on a moved-from connection a logic_error.
+TEST(SqliteConnection, CallsOnAClosedOrMovedFromConnectionAreClearErrors) {
+  std::vector<std::string> errors;
+  auto r = faultscope::run([&errors](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    auto moved = std::move(conn);
+    try {
+      co_await conn.query("SELECT 1");  // NOLINT(bugprone-use-after-move): the point
+    } catch (const std::logic_error& e) {
+      errors.emplace_back(e.what());
+    }
+    co_await moved.close();
+    try {
+      co_await moved.execute("DELETE FROM users");
+    } catch (const sq::error& e) {
+      EXPECT_EQ(e.code(), SQLITE_MISUSE);
+      errors.emplace_back(e.what());
+    }
+  });
+  EXPECT_TRUE(r.passed()) << messages(r);
+  EXPECT_THAT(errors, ::testing::ElementsAre(HasSubstr("sqlite: query on an empty connection"),
+                                             HasSubstr("execute on a closed connection")));
+}
+
 // aiosqlite users open ":memory:", "" (a private temporary file) and URIs
 // often: all go through faultscope's VFS, are tracked like any other file, and
 // lose nothing under its faults.

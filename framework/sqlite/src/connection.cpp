@@ -263,6 +263,16 @@ outcome transaction_state::effective() const noexcept {
 
 // ---- connection ------------------------------------------------------------
 
+namespace {
+// The state of a connection about to run `what`: not moved-from, still open.
+std::shared_ptr<detail::connection_state> live(const std::shared_ptr<detail::connection_state>& st,
+                                               const char* what) {
+  if (!st) throw std::logic_error(fmt::format("sqlite: {} on an empty connection", what));
+  st->require_open(what);
+  return st;
+}
+}  // namespace
+
 awaitable<connection> connection::open(std::string path, connection_options options,
                                        std::source_location loc) {
   install();
@@ -337,9 +347,7 @@ awaitable<void> connection::close() {
 }
 
 awaitable<std::int64_t> connection::execute_values(std::string sql, std::vector<value> params) {
-  auto st = state_;
-  if (!st) throw std::logic_error("sqlite: execute on an empty connection");
-  st->require_open("execute");
+  auto st = live(state_, "execute");
   FAULTSCOPE_FAULT_POINT("sqlite.execute");
   const std::string* q = &sql;
   const std::vector<value>* ps = &params;
@@ -375,9 +383,7 @@ awaitable<std::int64_t> connection::execute_values(std::string sql, std::vector<
 
 awaitable<std::int64_t> connection::execute_many_values(std::string sql,
                                                         std::vector<std::vector<value>> sets) {
-  auto st = state_;
-  if (!st) throw std::logic_error("sqlite: execute_many on an empty connection");
-  st->require_open("execute_many");
+  auto st = live(state_, "execute_many");
   FAULTSCOPE_FAULT_POINT("sqlite.execute");
   const std::string* q = &sql;
   const auto* ps = &sets;
@@ -401,9 +407,7 @@ awaitable<std::int64_t> connection::execute_many_values(std::string sql,
 }
 
 awaitable<rows> connection::query_values(std::string sql, std::vector<value> params) {
-  auto st = state_;
-  if (!st) throw std::logic_error("sqlite: query on an empty connection");
-  st->require_open("query");
+  auto st = live(state_, "query");
   FAULTSCOPE_FAULT_POINT("sqlite.query");
   const std::string* q = &sql;
   const std::vector<value>* ps = &params;
@@ -418,9 +422,7 @@ awaitable<rows> connection::query_values(std::string sql, std::vector<value> par
 
 awaitable<statement> connection::cursor_values(std::string sql, std::vector<value> params,
                                                std::source_location loc) {
-  auto st = state_;
-  if (!st) throw std::logic_error("sqlite: prepare on an empty connection");
-  st->require_open("prepare");
+  auto st = live(state_, "prepare");
   FAULTSCOPE_FAULT_POINT("sqlite.prepare");
   const std::string* q = &sql;
   const std::vector<value>* ps = &params;
@@ -456,9 +458,7 @@ awaitable<statement> connection::cursor_values(std::string sql, std::vector<valu
 }
 
 awaitable<transaction> connection::begin_impl(std::string mode, std::source_location loc) {
-  auto st = state_;
-  if (!st) throw std::logic_error("sqlite: begin on an empty connection");
-  st->require_open("begin");
+  auto st = live(state_, "begin");
   // SQL keywords are case-blind: "immediate" is IMMEDIATE.
   for (char& ch : mode) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
   if (mode != "DEFERRED" && mode != "IMMEDIATE" && mode != "EXCLUSIVE")
