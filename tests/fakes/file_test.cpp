@@ -15,6 +15,7 @@ using namespace std::chrono_literals;
 using boost::asio::awaitable;
 using faultscope::run_context;
 using faultscope::violation_kind;
+using faultscope::testing::HasViolation;
 
 namespace {
 
@@ -74,7 +75,7 @@ TEST(File, CanaryDoubleCloseIsReported) {
     co_await f.close();
     co_await f.close();
   });
-  EXPECT_TRUE(ft::has(r, violation_kind::double_release)) << r.describe();
+  EXPECT_THAT(r, HasViolation(violation_kind::double_release));
 }
 
 }  // namespace

@@ -23,6 +23,7 @@ using namespace std::chrono_literals;
 using boost::asio::awaitable;
 using faultscope::run_context;
 using faultscope::violation_kind;
+using faultscope::testing::HasViolation;
 using ::testing::HasSubstr;
 
 namespace {
@@ -229,7 +230,7 @@ TEST(Pool, CanaryMisuseIsReportedByExploration) {
   auto on_timeout = faultscope::explore("leaks_on_timeout", leaks_on_timeout, kinds);
   EXPECT_TRUE(ft::any_failure_has(on_timeout, violation_kind::leak)) << on_timeout.summary();
   auto twice = faultscope::run(double_release);
-  EXPECT_TRUE(ft::has(twice, violation_kind::double_release)) << twice.describe();
+  EXPECT_THAT(twice, HasViolation(violation_kind::double_release));
 }
 
 TEST(Connection, UseAfterCloseAndDoubleCloseAreReported) {
@@ -239,8 +240,8 @@ TEST(Connection, UseAfterCloseAndDoubleCloseAreReported) {
     co_await c.close();
     co_await c.query("select 1");
   });
-  EXPECT_TRUE(ft::has(r, violation_kind::double_release)) << r.describe();
-  EXPECT_TRUE(ft::has(r, violation_kind::use_after_release)) << r.describe();
+  EXPECT_THAT(r, HasViolation(violation_kind::double_release));
+  EXPECT_THAT(r, HasViolation(violation_kind::use_after_release));
 }
 
 awaitable<void> pool_release_only_on_success(run_context& ctx) {

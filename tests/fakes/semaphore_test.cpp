@@ -21,6 +21,7 @@ using namespace std::chrono_literals;
 using boost::asio::awaitable;
 using faultscope::run_context;
 using faultscope::violation_kind;
+using faultscope::testing::HasViolation;
 
 namespace {
 
@@ -121,7 +122,7 @@ TEST(Mutex, CanaryLockNotReleasedOnThrowOrCancelIsReported) {
     m.unlock(h);
     m.unlock(h);
   });
-  EXPECT_TRUE(ft::has(twice, violation_kind::double_release));
+  EXPECT_THAT(twice, HasViolation(violation_kind::double_release));
 }
 
 TEST(Mutex, CanaryUnlockOnlyOnSuccessIsCaughtUnderThrowCancelAndTimeout) {

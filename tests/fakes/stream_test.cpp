@@ -19,6 +19,7 @@ using namespace std::chrono_literals;
 using boost::asio::awaitable;
 using faultscope::run_context;
 using faultscope::violation_kind;
+using faultscope::testing::HasViolation;
 
 namespace {
 
@@ -78,7 +79,7 @@ TEST(Stream, ReadWithNoWriterIsAHangNamingIt) {
   });
   EXPECT_EQ(r.end, faultscope::run_end::hung);
   EXPECT_THAT(r.describe(), ::testing::HasSubstr("stream.read waiting for the peer"));
-  EXPECT_TRUE(ft::has(r, violation_kind::leak)) << "both ends were stranded";
+  EXPECT_THAT(r, HasViolation(violation_kind::leak)) << "both ends were stranded";
 }
 
 awaitable<void> closes_only_one_end_on_error(run_context& ctx) {
@@ -118,7 +119,7 @@ TEST(Stream, CanaryDoubleCloseIsReported) {
     co_await a.close();
     co_await b.close();
   });
-  EXPECT_TRUE(ft::has(r, violation_kind::double_release)) << r.describe();
+  EXPECT_THAT(r, HasViolation(violation_kind::double_release));
 }
 
 }  // namespace

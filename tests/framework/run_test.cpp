@@ -15,6 +15,7 @@
 #include <boost/asio/post.hpp>
 
 #include "faultscope/detail/virtual_scheduler.hpp"
+#include "faultscope/testing/gtest.hpp"
 #include "faultscope/with_timeout.hpp"
 #include "support/test_resource.hpp"
 
@@ -25,15 +26,10 @@ using boost::asio::use_awaitable;
 using faultscope::run_context;
 using faultscope::run_end;
 using faultscope::violation_kind;
+using faultscope::testing::HasViolation;
 using ::testing::HasSubstr;
 
 namespace {
-
-bool has(const faultscope::run_result& r, violation_kind k) {
-  for (auto& v : r.violations)
-    if (v.kind == k) return true;
-  return false;
-}
 
 TEST(Run, EmptyScenarioPasses) {
   auto r = faultscope::run([](run_context&) -> awaitable<void> { co_return; });
@@ -150,7 +146,7 @@ TEST(Run, CanaryWaitingForeverIsAHangNamingThePendingOperation) {
     co_await t.async_wait(use_awaitable);
   });
   EXPECT_EQ(r.end, run_end::hung);
-  ASSERT_TRUE(has(r, violation_kind::hang)) << r.describe();
+  ASSERT_THAT(r, HasViolation(violation_kind::hang));
   EXPECT_THAT(r.violations[0].message,
               HasSubstr("timer wait at tests/framework/run_test.cpp:" + std::to_string(line)));
   EXPECT_THAT(r.violations[0].message, HasSubstr("forever"));
@@ -164,7 +160,7 @@ TEST(Run, CanaryHangOnAForeignOperationIsReported) {
       },
       {.foreign_grace = 20ms});
   EXPECT_EQ(r.end, run_end::hung);
-  ASSERT_TRUE(has(r, violation_kind::hang));
+  ASSERT_THAT(r, HasViolation(violation_kind::hang));
   EXPECT_THAT(r.violations[0].message, HasSubstr("cannot see"));
 }
 
@@ -175,7 +171,7 @@ TEST(Run, CanaryBusyLoopHitsTheWallLimit) {
       },
       {.wall_limit = 100ms});
   EXPECT_EQ(r.end, run_end::hung);
-  EXPECT_TRUE(has(r, violation_kind::hang));
+  EXPECT_THAT(r, HasViolation(violation_kind::hang));
   EXPECT_THAT(r.violations[0].message, HasSubstr("busy loop"));
 }
 
@@ -193,7 +189,7 @@ TEST(Run, CanaryDetachedWaitAfterRootEndsIsNotQuiescent) {
     boost::asio::co_spawn(ctx.executor(), ft::sleep_for(1h), boost::asio::detached);
     co_return;
   });
-  ASSERT_TRUE(has(r, violation_kind::not_quiescent)) << r.describe();
+  ASSERT_THAT(r, HasViolation(violation_kind::not_quiescent));
   EXPECT_THAT(r.violations[0].message, HasSubstr("timer wait at tests/support/test_resource.hpp:"));
   EXPECT_THAT(r.violations[0].message, HasSubstr("after the root coroutine ended"));
   EXPECT_EQ(r.virtual_elapsed, 0ns) << "the clock does not jump for leftovers";
@@ -208,7 +204,7 @@ TEST(Run, CanaryForeignOperationLeftAfterRootEndsIsNotQuiescent) {
     boost::asio::co_spawn(ctx.executor(), waiter(ctx.executor()), boost::asio::detached);
     co_return;
   });
-  ASSERT_TRUE(has(r, violation_kind::not_quiescent)) << r.describe();
+  ASSERT_THAT(r, HasViolation(violation_kind::not_quiescent));
   EXPECT_THAT(r.violations[0].message, HasSubstr("cannot see"));
 }
 
@@ -219,8 +215,8 @@ TEST(Run, HangAlsoReportsTheResourcesItStrands) {
     faultscope::timer t(ctx.executor(), faultscope::timer::time_point::max());
     co_await t.async_wait(use_awaitable);
   });
-  EXPECT_TRUE(has(r, violation_kind::hang));
-  EXPECT_TRUE(has(r, violation_kind::leak));
+  EXPECT_THAT(r, HasViolation(violation_kind::hang));
+  EXPECT_THAT(r, HasViolation(violation_kind::leak));
 }
 
 // Work done on another thread for the run, as the SQLite worker does it: the

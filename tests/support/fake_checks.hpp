@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "faultscope/explore.hpp"
+#include "faultscope/testing/gtest.hpp"
 #include "faultscope/with_timeout.hpp"
 
 namespace faultscope::test {
@@ -27,15 +28,9 @@ inline void expect_fake_never_leaks(const exploration& ex) {
   EXPECT_GT(ex.schedules_run, 0u);
 }
 
-inline bool has(const run_result& r, violation_kind k) {
-  for (const auto& v : r.violations)
-    if (v.kind == k) return true;
-  return false;
-}
-
 inline bool any_failure_has(const exploration& ex, violation_kind k) {
   for (const auto& f : ex.failures)
-    if (has(f.run, k)) return true;
+    if (::testing::Value(f.run, testing::HasViolation(k))) return true;
   return false;
 }
 
@@ -54,7 +49,8 @@ inline void expect_misuse_caught_under_every_kind(const std::string& name, scena
   for (std::string kind : {"=throw", "=cancel", "=timeout"}) {
     bool caught = false;
     for (const auto& f : ex.failures)
-      if (f.plan.to_string().find(kind) != std::string::npos && has(f.run, violation_kind::leak))
+      if (f.plan.to_string().find(kind) != std::string::npos &&
+          ::testing::Value(f.run, testing::HasViolation(violation_kind::leak)))
         caught = true;
     EXPECT_TRUE(caught) << name << ": no leak reported under a" << kind.substr(1) << " fault\n"
                         << ex.summary();
