@@ -29,7 +29,7 @@ using wakeup = boost::asio::any_completion_handler<void()>;
 /// child_signal), and any_completion_handler would otherwise put a proxy in
 /// the handler's cancellation slot. Not by assignment: Asio 1.26's
 /// move-assignment of any_completion_handler wraps the source again, without
-/// end (fixed in later Asio).
+/// end (chriskohlhoff/asio issue 1180).
 template <typename Handler>
 void store(wakeup& slot, Handler handler) {
   wakeup stored([h = std::move(handler)]() mutable { std::move(h)(); });
