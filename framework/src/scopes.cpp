@@ -1,8 +1,13 @@
+#include <functional>
 #include <stdexcept>
 
 #include <fmt/format.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
 
 #include "faultscope/detail/awaitable_traits.hpp"
@@ -11,6 +16,7 @@
 #include "faultscope/exit_stack.hpp"
 #include "faultscope/run.hpp"
 #include "faultscope/tracker.hpp"
+#include "faultscope/virtual_time.hpp"
 
 namespace faultscope::detail {
 
@@ -55,7 +61,7 @@ void check_manager_end(const scope_state_base& st, const std::exception_ptr& man
 void scope_state_base::start_watchdog(const boost::asio::any_io_executor& ex,
                                       const std::shared_ptr<scope_state_base>& self) {
   auto* run = current_run();
-  if (!run || !current_scheduler()) return;
+  if (!run || !current_scheduler() || deadline_delegated) return;
   watchdog.emplace(ex, run->options().cleanup_deadline);
   auto deadline = run->options().cleanup_deadline;
   // The wait holds the state; stop_watchdog (when the manager ends) cancels it.
@@ -102,8 +108,11 @@ exit_outcome finish_exit(const scope_state_base& st, const parking& p) {
 
 boost::asio::awaitable<void> exit_stack_scope(yield<async_exit_stack> y) {
   async_exit_stack stack;
+  // unwind reports each failure itself, and bounds each entry by the deadline
+  // (an entered manager has a deadline of its own).
+  y.cleanup_reported();
+  y.delegate_deadline();
   auto exit = co_await y(stack);
-  y.cleanup_reported();  // unwind reports each failure itself
   bool suppressed = false;
   std::exception_ptr failed;
   try {
@@ -118,6 +127,50 @@ boost::asio::awaitable<void> exit_stack_scope(yield<async_exit_stack> y) {
 }  // namespace faultscope::detail
 
 namespace faultscope {
+
+namespace {
+
+// Runs one registered release, inside a run under the run's cleanup deadline,
+// and reports its failure. Returns its exception (timed_out for an overrun).
+boost::asio::awaitable<std::exception_ptr> release_within_deadline(
+    const std::function<boost::asio::awaitable<void>()>& release, const site& where) {
+  std::exception_ptr error;
+  auto* run = current_run();
+  if (!run || !detail::current_scheduler()) {
+    try {
+      co_await release();
+    } catch (...) {
+      error = std::current_exception();
+    }
+  } else {
+    auto ex = co_await boost::asio::this_coro::executor;
+    const auto limit = run->options().cleanup_deadline;
+    timer deadline(ex, limit);
+    auto [order, release_error, timer_error] =
+        co_await boost::asio::experimental::make_parallel_group(
+            boost::asio::co_spawn(ex, release(), boost::asio::deferred),
+            deadline.async_wait(boost::asio::deferred))
+            .async_wait(boost::asio::experimental::wait_for_one(), boost::asio::use_awaitable);
+    // The deadline came first and was not itself cancelled: the release was
+    // interrupted at it, whatever it threw then.
+    if (order[0] == 1 && !timer_error) {
+      detail::report(
+          violation_kind::release_timeout,
+          fmt::format("exit-stack release registered at {} in {} overran its {} deadline",
+                      where.str(), where.function(), detail::format_duration(limit)));
+      co_return std::make_exception_ptr(boost::system::system_error(
+          boost::asio::error::timed_out, "cleanup overran its deadline"));
+    }
+    error = release_error;
+  }
+  if (error)
+    detail::report(violation_kind::release_failed,
+                   fmt::format("exit-stack release registered at {} in {} threw: {}", where.str(),
+                               where.function(), detail::describe_exception(error)));
+  co_return error;
+}
+
+}  // namespace
 
 boost::asio::awaitable<void> async_exit_stack::close() {
   bool suppressed = false;
@@ -153,16 +206,7 @@ boost::asio::awaitable<void> async_exit_stack::unwind(std::exception_ptr pending
       }
       error = out.error;
     } else {
-      try {
-        co_await e.release();
-      } catch (...) {
-        error = std::current_exception();
-      }
-      if (error)
-        detail::report(
-            violation_kind::release_failed,
-            fmt::format("exit-stack release registered at {} in {} threw: {}", e.where.str(),
-                        e.where.function(), detail::describe_exception(error)));
+      error = co_await release_within_deadline(e.release, e.where);
     }
     if (error && !first) first = error;
   }

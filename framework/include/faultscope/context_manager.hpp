@@ -114,6 +114,10 @@ class yield {
 
   /// For managers that report their own cleanup failures (the exit stack).
   void cleanup_reported() const noexcept { st_->cleanup_reported = true; }
+  /// For managers that bound each part of their cleanup by the deadline
+  /// themselves (the exit stack), so an overrun is reported once, under the
+  /// part's site. Call it before yielding.
+  void delegate_deadline() const noexcept { st_->deadline_delegated = true; }
 
  private:
   std::shared_ptr<detail::body_runner<T>> st_;

@@ -36,7 +36,8 @@ struct scope_state_base {
   bool yielded = false;
   bool suppressed = false;
   bool cleanup_timed_out = false;
-  bool cleanup_reported = false;  ///< the manager already reported its own cleanup failure
+  bool cleanup_reported = false;    ///< the manager already reported its own cleanup failure
+  bool deadline_delegated = false;  ///< the manager bounds each part of its cleanup itself
   std::exception_ptr body_error;
   // Carries the caller's cancellation into setup and body, never into cleanup.
   boost::asio::cancellation_signal child_signal;
