@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -350,6 +352,36 @@ TEST(ExitStackContext, CleanupOverrunningItsDeadlineIsReportedOnceNotAHang) {
                             HasSubstr("exit_stack_test.cpp:" + std::to_string(here.line()) + " ")))
       << r.describe();
   EXPECT_EQ(r.virtual_elapsed, 5s);
+}
+
+// Scopes are plain Asio code: outside a run (no tracker, no virtual clock, no
+// deadline) a stack with an entered manager unwinds the same way.
+TEST(ExitStackContext, WorksOutsideARun) {
+  boost::asio::io_context io;
+  std::vector<std::string> log;
+  std::exception_ptr error = std::make_exception_ptr(std::runtime_error("not run"));
+  auto body = [&log]() -> awaitable<void> {
+    co_await faultscope::with_exit_stack([&log](async_exit_stack& stack) -> awaitable<void> {
+      std::string& name = co_await stack.enter_context<std::string>(
+          [&log](yield<std::string> y) -> awaitable<void> {
+            std::string db = "db";
+            log.push_back("open");
+            auto exit = co_await y(db);
+            log.push_back(exit.ok() ? "close" : "rollback and close");
+            exit.suppress();
+          });
+      stack.push([&log]() -> awaitable<void> {
+        log.push_back("callback");
+        co_return;
+      });
+      log.push_back("use " + name);
+      throw std::runtime_error("query failed");
+    });
+  };
+  boost::asio::co_spawn(io, body(), [&error](std::exception_ptr e) { error = e; });
+  io.run();
+  EXPECT_FALSE(error) << "the manager suppressed the body's exception";
+  EXPECT_EQ(log, (std::vector<std::string>{"open", "use db", "callback", "rollback and close"}));
 }
 
 // A stack dropped without close: the manager's cleanup never runs, so what it
