@@ -75,10 +75,6 @@ void scope_state_base::start_watchdog(const boost::asio::any_io_executor& ex,
   });
 }
 
-}  // namespace faultscope::detail
-
-namespace faultscope::detail {
-
 void wake(wakeup& waiter, const boost::asio::any_io_executor& ex) {
   if (!waiter) return;
   // Moving out leaves `waiter` empty.
@@ -185,11 +181,11 @@ boost::asio::awaitable<bool> async_exit_stack::close(std::exception_ptr error) {
 
 boost::asio::awaitable<void> async_exit_stack::unwind(std::exception_ptr pending,
                                                       bool& suppressed) {
-  // Every release is attempted, even after a cancellation (the caller's, or the
-  // cleanup deadline's) made one of them fail: the sticky cancelled flag must
-  // not turn the rest into no-ops. A new cancellation still reaches the
-  // callback in progress; an entered manager's cleanup is shielded, under its
-  // own deadline.
+  // Every release is attempted, even after a cancellation (the caller's, or a
+  // deadline's) made one of them fail: the sticky cancelled flag must not turn
+  // the rest into no-ops. A new cancellation of a stack closed by hand still
+  // reaches the callback in progress; an entered manager's cleanup is
+  // shielded, under its own deadline.
   bool throw_if_cancelled = co_await boost::asio::this_coro::throw_if_cancelled();
   co_await boost::asio::this_coro::throw_if_cancelled(false);
   std::exception_ptr first;
