@@ -7,6 +7,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "faultscope/exit_stack.hpp"
 #include "faultscope/run.hpp"
 #include "faultscope/tracker.hpp"
 #include "faultscope/virtual_time.hpp"
@@ -66,6 +67,31 @@ awaitable<int> scoped(faultscope::tracker& t) {
       [&t](faultscope::resource_id& id) { return release(t, id); });
 }
 
+// The same resource held by an exit stack: by an acquire/release pair, and by
+// a context manager entered into it (its own thread, parked until close).
+awaitable<int> stacked(faultscope::tracker& t) {
+  co_return co_await faultscope::with_exit_stack(
+      [&t](faultscope::async_exit_stack& stack) -> awaitable<int> {
+        faultscope::resource_id& id =
+            co_await stack.enter([&t] { return acquire(t); },
+                                 [&t](faultscope::resource_id& r) { return release(t, r); });
+        co_return co_await body(t, id);
+      });
+}
+
+awaitable<int> stacked_context(faultscope::tracker& t) {
+  co_return co_await faultscope::with_exit_stack(
+      [&t](faultscope::async_exit_stack& stack) -> awaitable<int> {
+        faultscope::resource_id& id = co_await stack.enter_context<faultscope::resource_id>(
+            [&t](faultscope::yield<faultscope::resource_id> y) -> awaitable<void> {
+              auto r = co_await acquire(t);
+              co_await y(r);
+              co_await release(t, r);
+            });
+        co_return co_await body(t, id);
+      });
+}
+
 template <awaitable<int> (*Scope)(faultscope::tracker&)>
 void scope_cost(benchmark::State& state) {
   auto result = faultscope::run(
@@ -77,6 +103,8 @@ void scope_cost(benchmark::State& state) {
 }
 BENCHMARK(scope_cost<hand_written>)->Name("hand_written_cleanup");
 BENCHMARK(scope_cost<scoped>)->Name("with_resource");
+BENCHMARK(scope_cost<stacked>)->Name("exit_stack_enter");
+BENCHMARK(scope_cost<stacked_context>)->Name("exit_stack_enter_context");
 
 // A whole run whose 30 s timeout fires: the peer is Trio's autojump MockClock
 // (../shared/bench/trio_virtual_time.py), about 38 us per scenario here.

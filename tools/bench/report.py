@@ -99,6 +99,11 @@ print(f"| tracker acquire + release, timeline on | {fmt_time(pair_on)} | {pair_o
 print(f"| hand-written acquire / body / release (not cancellation-safe) | {fmt_time(hand)} | |")
 print(f"| `with_resource`, same work, cancellation-safe, cleanup deadline | {fmt_time(scoped)} | "
       f"{scoped / hand:.1f}× hand-written |")
+for name, label in [("exit_stack_enter", "`with_exit_stack` holding it (`enter`), a deadline per entry"),
+                    ("exit_stack_enter_context",
+                     "`with_exit_stack` holding it through a context manager (`enter_context`)")]:
+    if name in fw:
+        print(f"| {label} | {fmt_time(ns(fw[name]))} | {ns(fw[name]) / scoped:.1f}× `with_resource` |")
 
 fiu_none = ns(fb["libfiu_fiu_fail_nothing_enabled"]) if "libfiu_fiu_fail_nothing_enabled" in fb else None
 fiu_other = ns(fb["libfiu_fiu_fail_other_enabled"]) if "libfiu_fiu_fail_other_enabled" in fb else None
