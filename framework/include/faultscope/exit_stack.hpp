@@ -11,7 +11,8 @@
 //     for (auto& name : files) {
 //       file& f = co_await stack.enter([&] { return fs.open(name); },
 //                                      [&](file& f) { return f.close(); });
-//       co_await db.store(co_await f.read());
+//       auto data = co_await f.read();
+//       co_await db.store(data);
 //     }
 //   });
 #pragma once
