@@ -162,6 +162,7 @@ bool skipped(const explore_options& o, std::string_view point) {
     return glob_match(p, point);
   };
   if (!o.only.empty() && std::none_of(o.only.begin(), o.only.end(), matches)) return true;
+  if (!o.focus.empty() && std::none_of(o.focus.begin(), o.focus.end(), matches)) return true;
   return std::any_of(o.skip.begin(), o.skip.end(), matches);
 }
 

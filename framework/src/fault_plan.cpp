@@ -45,7 +45,7 @@ std::string_view cancel_name(boost::asio::cancellation_type t) {
 // A cursor over the token that knows its column, for errors a user can act on.
 class parser {
  public:
-  explicit parser(std::string_view text) : text_(text) {}
+  parser(std::string_view text, std::string_view subject) : text_(text), subject_(subject) {}
 
   fault_plan parse() {
     fault_plan plan;
@@ -74,9 +74,16 @@ class parser {
     return plan;
   }
 
+  fault single_fault() {
+    if (text_.empty()) fail(0, "empty (expected throw, error(code), cancel, timeout or delay(d))");
+    fault f = fault_spec();
+    if (!at_end()) fail(pos_, fmt::format("unexpected '{}' after the fault", peek()));
+    return f;
+  }
+
  private:
   [[noreturn]] void fail(std::size_t at, const std::string& message) const {
-    throw plan_error(at + 1, message);
+    throw plan_error(at + 1, message, subject_);
   }
   bool at_end() const { return pos_ >= text_.size(); }
   char peek() const { return text_[pos_]; }
@@ -235,6 +242,7 @@ class parser {
   }
 
   std::string_view text_;
+  std::string_view subject_;  // what an error calls the text: "fault plan", "fault"
   std::size_t pos_ = 0;
 };
 
@@ -247,10 +255,14 @@ std::uint64_t detail::mix64(std::uint64_t x) noexcept {
   return x ^ (x >> 31);
 }
 
-plan_error::plan_error(std::size_t column, const std::string& message)
-    : std::invalid_argument(
-          fmt::format("bad fault plan at column {}: {}", column, detail::one_line(message))),
+plan_error::plan_error(std::size_t column, const std::string& message, std::string_view subject)
+    : std::invalid_argument(fmt::format("bad {} at column {}: {}", detail::one_line(subject),
+                                        column, detail::one_line(message))),
       column_(column) {}
+
+fault fault::parse(std::string_view text) {
+  return parser(text, "fault").single_fault();
+}
 
 std::string fault::to_string() const {
   switch (kind) {
@@ -324,7 +336,7 @@ std::string fault_rule::to_string() const {
 }
 
 fault_plan fault_plan::parse(std::string_view text) {
-  return parser(text).parse();
+  return parser(text, "fault plan").parse();
 }
 
 std::string fault_plan::to_string() const {

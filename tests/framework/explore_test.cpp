@@ -262,6 +262,22 @@ TEST(Explore, ProgressCountsEverySchedulePerDepthAndThreadsNeverOverlap) {
   }
 }
 
+TEST(Explore, FocusNarrowsOnlyAndNeverWidensIt) {
+  explore_options o;
+  o.kinds = {fault::make_throw()};
+  o.focus = {"conn.query"};
+  auto ex = faultscope::explore("focused", correct_subject, o);
+  EXPECT_EQ(ex.ran, (std::vector<std::string>{"conn.query#1=throw", "conn.query#2=throw",
+                                              "conn.query#3=throw"}));
+  // With the scenario's own `only`, a point must match both.
+  o.only = {"conn.open"};
+  EXPECT_EQ(faultscope::explore("disjoint", correct_subject, o).total_schedules, 0u);
+  o.only = {"conn.*"};
+  EXPECT_EQ(faultscope::explore("inside", correct_subject, o).ran.size(), 3u);
+  EXPECT_TRUE(faultscope::skipped(o, "conn.open"));
+  EXPECT_FALSE(faultscope::skipped(o, "conn.query"));
+}
+
 TEST(Explore, ThreeShardsCoverEveryScheduleExactlyOnce) {
   auto all = faultscope::explore("third", leaks_when_cancelled_at_third, {.depth = 2});
   std::multiset<std::string> covered;

@@ -40,6 +40,33 @@ TEST(FaultPlan, EveryFormRoundTrips) {
   }
 }
 
+TEST(FaultPlan, OneFaultParsesAsAPlanWritesIt) {
+  for (std::string text : {"throw", "throw(io_error)", "error(no_space)", "error(77)", "cancel",
+                           "cancel(partial)", "cancel(total)", "timeout", "delay(250ms)"}) {
+    auto f = fault::parse(text);
+    EXPECT_EQ(f.to_string(), text);
+    EXPECT_EQ(fault_plan::parse("p=" + text).rules.at(0).fault, f) << text;
+  }
+}
+
+TEST(FaultPlan, AMalformedFaultNamesItselfAndTheColumn) {
+  auto rejects = [](std::string_view text, std::size_t column, std::string_view says) {
+    try {
+      (void)fault::parse(text);
+      ADD_FAILURE() << "accepted: " << text;
+    } catch (const plan_error& e) {
+      EXPECT_EQ(e.column(), column) << e.what();
+      EXPECT_THAT(e.what(), HasSubstr("bad fault at column"));
+      EXPECT_THAT(e.what(), HasSubstr(says));
+    }
+  };
+  rejects("", 1, "empty");
+  rejects("thorw", 1, "unknown fault kind 'thorw'");
+  rejects("throw;b", 6, "unexpected ';' after the fault");
+  rejects("cancel(sideways)", 8, "terminal, partial or total");
+  rejects("p=throw", 1, "unknown fault kind 'p'");
+}
+
 TEST(FaultPlan, SelectorsMatchHits) {
   auto p = fault_plan::parse("a#2=throw;b#3+=throw;c#2-4=throw;d=throw;e.*.f=throw");
   EXPECT_FALSE(p.rules[0].matches("a", 1));

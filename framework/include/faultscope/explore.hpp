@@ -54,6 +54,11 @@ struct explore_options {
   /// If not empty, only points matching one of these patterns are faulted
   /// (an out-of-memory sweep: {"sqlite.malloc"}).
   std::vector<std::string> only{};
+  /// Narrows `only` further: if not empty, a point must also match one of
+  /// these. The runner's `--only` sets it, so a command line can focus a
+  /// scenario but never widen one that faults only some points (an
+  /// out-of-memory sweep stays one).
+  std::vector<std::string> focus{};
   /// Each single fault fires at its hit and at every later one (`point#N+`):
   /// a persistent failure (a full disk) instead of a transient one.
   bool persistent = false;
@@ -103,7 +108,8 @@ void apply_outcome_rules(run_result& r, const std::vector<outcome_rule>& expect)
 [[nodiscard]] std::vector<fault_plan> single_fault_plans(const run_result& clean,
                                                          const explore_options& options);
 
-/// True if `options.skip` or `options.only` excludes `point` from the schedule space.
+/// True if `options.skip`, `options.only` or `options.focus` excludes `point`
+/// from the schedule space.
 [[nodiscard]] bool skipped(const explore_options& options, std::string_view point);
 
 /// "name@plan": what `faultscope replay` takes.

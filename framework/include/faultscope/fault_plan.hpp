@@ -49,6 +49,10 @@ struct fault {
   [[nodiscard]] boost::system::error_code error_code() const;
   friend bool operator==(const fault&, const fault&) = default;
 
+  /// Parses one fault as a plan writes it (`cancel(partial)`, `error(io_error)`,
+  /// `delay(5ms)`). Throws `plan_error` naming the offending column.
+  [[nodiscard]] static fault parse(std::string_view text);
+
   static fault make_throw(int code = 0) { return {fault_kind::throw_, code}; }
   static fault make_error(int code) { return {fault_kind::error, code}; }
   static fault make_cancel(
@@ -77,7 +81,9 @@ struct fault_rule {
 /// Thrown by `fault_plan::parse`; `what()` is one line naming the column.
 class plan_error : public std::invalid_argument {
  public:
-  plan_error(std::size_t column, const std::string& message);
+  /// "bad fault plan at column N: message"; `subject` replaces "fault plan".
+  plan_error(std::size_t column, const std::string& message,
+             std::string_view subject = "fault plan");
   [[nodiscard]] std::size_t column() const noexcept { return column_; }
 
  private:
