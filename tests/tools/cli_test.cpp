@@ -8,6 +8,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -25,6 +26,16 @@ using ::testing::HasSubstr;
 FAULTSCOPE_SCENARIO(cli_test_leaky, "manual") {
   auto id = ctx.tracker().acquire("handle", "<\"odd\" & label>");
   co_await faultscope::fault_point("cli_test.step");
+  ctx.tracker().release(id);
+}
+
+// Two points, three hits, a handle held across them: every throw or cancel
+// leaks it, so each faulted schedule shows in the report with its plan.
+FAULTSCOPE_SCENARIO(cli_test_points, "manual") {
+  auto id = ctx.tracker().acquire("handle", "h");
+  co_await faultscope::fault_point("cli_test.a");
+  co_await faultscope::fault_point("cli_test.b");
+  co_await faultscope::fault_point("cli_test.b");
   ctx.tracker().release(id);
 }
 
@@ -66,6 +77,79 @@ TEST(Cli, ReplayReproducesTheViolationAndExitsOne) {
   EXPECT_THAT(r.out, HasSubstr("leak: connection #1"));
   EXPECT_THAT(r.out, HasSubstr("injected conn.query#1=cancel"));
   EXPECT_EQ(cli({"replay", "scope.with_resource@none"}).status, 0);
+}
+
+// The plans a text report shows under its failing schedules, in order.
+std::vector<std::string> failing_plans(const std::string& report) {
+  std::vector<std::string> plans;
+  static const std::regex under(R"(under (\S+))");
+  for (auto it = std::sregex_iterator(report.begin(), report.end(), under);
+       it != std::sregex_iterator(); ++it)
+    plans.push_back((*it)[1]);
+  return plans;
+}
+
+using plans = std::vector<std::string>;
+
+TEST(Cli, OnlyAndSkipChooseThePointsFaulted) {
+  auto all = cli({"run", "cli_test_points"});
+  EXPECT_EQ(all.status, 1);
+  EXPECT_EQ(failing_plans(all.out).size(), 6u) << all.out;
+  auto only = cli({"run", "cli_test_points", "--only", "cli_test.b"});
+  EXPECT_EQ(failing_plans(only.out), (plans{"cli_test.b#1=throw", "cli_test.b#1=cancel",
+                                            "cli_test.b#2=throw", "cli_test.b#2=cancel"}))
+      << only.out;
+  auto skip = cli({"run", "cli_test_points", "--skip=cli_test.b"});
+  EXPECT_EQ(failing_plans(skip.out), (plans{"cli_test.a#1=throw", "cli_test.a#1=cancel"}));
+  auto both = cli({"run", "cli_test_points", "--only", "cli_test.*,other", "--skip", "*.a"});
+  EXPECT_EQ(failing_plans(both.out), failing_plans(only.out));
+}
+
+TEST(Cli, OnlyThatLeavesNothingToFaultIsAUsageError) {
+  auto r = cli({"run", "cli_test_points", "--only", "cli_test.c"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(r.out.empty());
+  EXPECT_THAT(r.err, HasSubstr("--only 'cli_test.c' leaves no fault point to explore"));
+  EXPECT_THAT(r.err, HasSubstr("they pass through cli_test.a, cli_test.b"));
+  // It narrows a scenario's own choice, never widens it: the out-of-memory
+  // sweep passes through sqlite.commit but faults allocations only.
+  auto widen = cli({"run", "sqlite.oom_sweep", "--only", "sqlite.commit"});
+  EXPECT_EQ(widen.status, 2);
+  EXPECT_THAT(widen.err, HasSubstr("leaves no fault point"));
+  EXPECT_THAT(widen.err, HasSubstr("sqlite.commit"));
+}
+
+TEST(Cli, KindsReplaceTheScenariosFaults) {
+  auto r = cli({"run", "cli_test_points", "--kinds", "error(io_error),delay(5ms)"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.out, HasSubstr("7 schedules"));  // 3 hits x 2 kinds, and the clean run
+  // A delay leaks nothing; an error at any hit does.
+  EXPECT_EQ(failing_plans(r.out),
+            (plans{"cli_test.a#1=error(io_error)", "cli_test.b#1=error(io_error)",
+                   "cli_test.b#2=error(io_error)"}));
+}
+
+TEST(Cli, PersistentFaultsFireAtTheirHitAndEveryLaterOne) {
+  auto r =
+      cli({"run", "cli_test_points", "--persistent", "--only", "cli_test.b", "--kinds", "throw"});
+  // From the first hit on is every hit: a plan writes that without a selector.
+  EXPECT_EQ(failing_plans(r.out), (plans{"cli_test.b=throw", "cli_test.b#2+=throw"}));
+  EXPECT_THAT(r.out, HasSubstr("faultscope replay 'cli_test_points@cli_test.b#2+=throw'"));
+}
+
+TEST(Cli, ShardsSplitTheSchedulesAndTogetherRunThemAll) {
+  plans together;
+  for (const char* k : {"1/3", "2/3", "3/3"}) {
+    auto r = cli({"run", "cli_test_points", "--shard", k});
+    EXPECT_THAT(r.out, HasSubstr(std::string("shard ") + k)) << r.out;
+    auto mine = failing_plans(r.out);
+    EXPECT_EQ(mine.size(), 2u) << k;
+    together.insert(together.end(), mine.begin(), mine.end());
+  }
+  auto all = failing_plans(cli({"run", "cli_test_points"}).out);
+  std::sort(together.begin(), together.end());
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(together, all);
 }
 
 TEST(Cli, HelpAndVersion) {
@@ -313,27 +397,35 @@ TEST_P(BadInput, IsAOneLineErrorWithExitTwo) {
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, BadInput,
-    ::testing::Values(bad{{}, "no command given"}, bad{{"frobnicate"}, "unknown command"},
-                      bad{{"frob\nnicate"}, "unknown command 'frob\\x0anicate'"},
-                      bad{{"run", "--dpeth", "2"}, "unknown option '--dpeth'"},
-                      bad{{"run", "--depth", "3"}, "from 1 to 2"},
-                      bad{{"run", "--depth", "two"}, "got 'two'"},
-                      bad{{"run", "--jobs"}, "--jobs needs a value"},
-                      bad{{"run", "--jobs", "0"}, "from 1 to 256"},
-                      bad{{"run", "--jobs="}, "--jobs needs a whole number from 1 to 256, got ''"},
-                      bad{{"run", "--format=xml"}, "text, json or junit, got 'xml'"},
-                      bad{{"run", "--dpeth=2"}, "unknown option '--dpeth=2'"},
-                      bad{{"run", "--swarm", "-5"}, "--swarm needs a whole number"},
-                      bad{{"run", "--format", "xml"}, "text, json or junit"},
-                      bad{{"run", "a", "b"}, "one FILTER"},
-                      bad{{"run", "nosuch"}, "no scenario matches 'nosuch'"},
-                      bad{{"list", "a", "b"}, "at most one FILTER"},
-                      bad{{"replay"}, "exactly one TOKEN"},
-                      bad{{"replay", "no-at-sign"}, "SCENARIO@PLAN"},
-                      bad{{"replay", "nobody@none"}, "no scenario named 'nobody'"},
-                      bad{{"replay", "scope.nested@conn.open#0=throw"}, "hit numbers start at 1"},
-                      bad{{"run", "--output", "/nonexistent-dir/x.json"}, "cannot write"},
-                      bad{{"run", "--html"}, "--html needs a value"},
-                      bad{{"run", "canary", "--html", "/nonexistent-dir/x.html"}, "cannot write"}));
+    ::testing::Values(
+        bad{{}, "no command given"}, bad{{"frobnicate"}, "unknown command"},
+        bad{{"frob\nnicate"}, "unknown command 'frob\\x0anicate'"},
+        bad{{"run", "--dpeth", "2"}, "unknown option '--dpeth'"},
+        bad{{"run", "--depth", "3"}, "from 1 to 2"}, bad{{"run", "--depth", "two"}, "got 'two'"},
+        bad{{"run", "--jobs"}, "--jobs needs a value"},
+        bad{{"run", "--jobs", "0"}, "from 1 to 256"},
+        bad{{"run", "--jobs="}, "--jobs needs a whole number from 1 to 256, got ''"},
+        bad{{"run", "--format=xml"}, "text, json or junit, got 'xml'"},
+        bad{{"run", "--dpeth=2"}, "unknown option '--dpeth=2'"},
+        bad{{"run", "--swarm", "-5"}, "--swarm needs a whole number"},
+        bad{{"run", "--format", "xml"}, "text, json or junit"},
+        bad{{"run", "a", "b"}, "one FILTER"},
+        bad{{"run", "nosuch"}, "no scenario matches 'nosuch'"},
+        bad{{"list", "a", "b"}, "at most one FILTER"}, bad{{"replay"}, "exactly one TOKEN"},
+        bad{{"replay", "no-at-sign"}, "SCENARIO@PLAN"},
+        bad{{"replay", "nobody@none"}, "no scenario named 'nobody'"},
+        bad{{"replay", "scope.nested@conn.open#0=throw"}, "hit numbers start at 1"},
+        bad{{"run", "--output", "/nonexistent-dir/x.json"}, "cannot write"},
+        bad{{"run", "--html"}, "--html needs a value"},
+        bad{{"run", "canary", "--html", "/nonexistent-dir/x.html"}, "cannot write"},
+        bad{{"run", "--only"}, "--only needs a value"},
+        bad{{"run", "--only", "a,,b"}, "non-empty list"}, bad{{"run", "--skip="}, "non-empty list"},
+        bad{{"run", "--kinds", "throw,thorw"},
+            "--kinds: bad fault at column 1: unknown fault kind 'thorw'"},
+        bad{{"run", "--kinds", "delay(5)"}, "duration unit"},
+        bad{{"run", "--persistent=yes"}, "--persistent takes no value"},
+        bad{{"run", "--shard", "0/2"}, "--shard needs K/N"},
+        bad{{"run", "--shard", "3/2"}, "got '3/2'"}, bad{{"run", "--shard", "2"}, "got '2'"},
+        bad{{"run", "--shard", "1/x"}, "got '1/x'"}));
 
 }  // namespace

@@ -14,9 +14,12 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "faultscope/detail/format.hpp"
+#include "faultscope/fault_plan.hpp"
 #include "faultscope/registry.hpp"
 #include "faultscope/scenarios/library.hpp"
 
@@ -52,6 +55,18 @@ options (each also as --option=VALUE):
   --swarm N            N seeded random plans per scenario instead of enumeration
   --seed S             seed for --swarm (default 1)
   --jobs N             threads (default 1); the report is the same for any N
+  --only PATTERN       fault only points matching PATTERN ('*' wildcards; several
+                       separated by commas, or the option repeated). Narrows each
+                       scenario's own choice of points, never widens it
+  --skip PATTERN       never fault points matching PATTERN (as for --only)
+  --kinds LIST         the faults to inject, separated by commas, as a plan writes
+                       them: throw, throw(code), error(code), cancel,
+                       cancel(partial|total), timeout, delay(d) (default: each
+                       scenario's own, usually throw,cancel)
+  --persistent         each fault fires at its hit and at every later one (a full
+                       disk) instead of once
+  --shard K/N          run only the K-th of N shares of every scenario's schedules
+                       (K from 1): N machines with K = 1..N together run them all
   --format text|json|junit
                        report format on standard output or --output (default text)
   --output FILE        write the report to FILE instead of standard output
@@ -95,6 +110,12 @@ struct run_args {
   std::string format = "text";
   std::string output;
   std::string html;
+  std::vector<std::string> only;  // explore_options::focus
+  std::vector<std::string> skip;
+  std::optional<std::vector<fault>> kinds;
+  bool persistent = false;
+  std::size_t shard_index = 0;  // from 0, as explore_options counts
+  std::size_t shard_count = 1;
 };
 
 std::uint64_t number(std::string_view flag, std::string_view value, std::uint64_t min,
@@ -105,6 +126,49 @@ std::uint64_t number(std::string_view flag, std::string_view value, std::uint64_
     throw usage_error{
         fmt::format("{} needs a whole number from {} to {}, got '{}'", flag, min, max, value)};
   return v;
+}
+
+// "a,b,c" as its parts; an empty part is a usage error.
+std::vector<std::string> comma_list(std::string_view flag, std::string_view value) {
+  std::vector<std::string> out;
+  for (std::size_t start = 0;;) {
+    const auto comma = value.find(',', start);
+    auto part = value.substr(start, comma == std::string_view::npos ? value.npos : comma - start);
+    if (part.empty())
+      throw usage_error{
+          fmt::format("{} needs a non-empty list separated by commas, got '{}'", flag, value)};
+    out.emplace_back(part);
+    if (comma == std::string_view::npos) return out;
+    start = comma + 1;
+  }
+}
+
+std::vector<fault> fault_list(std::string_view value) {
+  std::vector<fault> out;
+  for (const auto& part : comma_list("--kinds", value)) {
+    try {
+      out.push_back(fault::parse(part));
+    } catch (const plan_error& e) {
+      throw usage_error{fmt::format("--kinds: {} (in '{}')", e.what(), part)};
+    }
+  }
+  return out;
+}
+
+// "K/N" with 1 <= K <= N: the K-th share, counted from 1 as people count
+// machines (as `jest --shard=1/3` does).
+std::pair<std::size_t, std::size_t> shard(std::string_view value) {
+  const auto slash = value.find('/');
+  auto whole = [](std::string_view t, std::size_t& v) {
+    auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+    return ec == std::errc() && p == t.data() + t.size() && !t.empty();
+  };
+  std::size_t k = 0, n = 0;
+  if (slash == std::string_view::npos || !whole(value.substr(0, slash), k) ||
+      !whole(value.substr(slash + 1), n) || k < 1 || n > 100000 || k > n)
+    throw usage_error{
+        fmt::format("--shard needs K/N with 1 <= K <= N <= 100000 (as in 2/4), got '{}'", value)};
+  return {k - 1, n};
 }
 
 run_args parse_run(const std::vector<std::string_view>& args) {
@@ -131,6 +195,17 @@ run_args parse_run(const std::vector<std::string_view>& args) {
       a.seed = number(arg, value(), 0, UINT64_MAX);
     } else if (arg == "--jobs") {
       a.jobs = static_cast<unsigned>(number(arg, value(), 1, 256));
+    } else if (arg == "--only") {
+      for (auto& p : comma_list(arg, value())) a.only.push_back(std::move(p));
+    } else if (arg == "--skip") {
+      for (auto& p : comma_list(arg, value())) a.skip.push_back(std::move(p));
+    } else if (arg == "--kinds") {
+      a.kinds = fault_list(value());
+    } else if (arg == "--persistent") {
+      if (attached) throw usage_error{"--persistent takes no value"};
+      a.persistent = true;
+    } else if (arg == "--shard") {
+      std::tie(a.shard_index, a.shard_count) = shard(value());
     } else if (arg == "--format") {
       a.format = std::string(value());
       if (a.format != "text" && a.format != "json" && a.format != "junit")
@@ -524,6 +599,38 @@ li{margin:2px 0}
   return out;
 }
 
+// --only or --skip that leaves no point to fault would pass vacuously: a typo
+// must not look like a clean run. (A scenario whose run without faults failed
+// is reported as it is; scenarios that pass through no point at all have
+// nothing the flags could have taken away.)
+std::optional<std::string> nothing_to_explore(const run_args& a,
+                                              const std::vector<result>& results) {
+  if (a.only.empty() && a.skip.empty()) return std::nullopt;
+  for (const auto& r : results)
+    if (r.report.total_schedules > 0 || !r.report.clean.passed()) return std::nullopt;
+  std::vector<std::string> seen;
+  for (const auto& r : results)
+    for (const auto& h : r.report.clean.trace)
+      if (std::find(seen.begin(), seen.end(), h.point) == seen.end()) seen.push_back(h.point);
+  if (seen.empty()) return std::nullopt;  // nothing to fault with or without the flags
+  constexpr std::size_t shown = 8;
+  std::string points;
+  for (std::size_t i = 0; i < std::min(seen.size(), shown); ++i)
+    points += (i ? ", " : "") + seen[i];
+  if (seen.size() > shown) points += ", …";
+  auto list = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& p : v) out += (out.empty() ? "" : ",") + p;
+    return out;
+  };
+  std::string flags;
+  if (!a.only.empty()) flags += fmt::format("--only '{}'", list(a.only));
+  if (!a.skip.empty())
+    flags += fmt::format("{}--skip '{}'", flags.empty() ? "" : " with ", list(a.skip));
+  return fmt::format("{} leaves no fault point to explore in the chosen scenarios ({})", flags,
+                     "they pass through " + points);
+}
+
 int run_command(const run_args& a, std::ostream& out, std::ostream& err) {
   auto& reg = registry::instance();
   std::vector<const scenario_info*> chosen;
@@ -554,6 +661,12 @@ int run_command(const run_args& a, std::ostream& out, std::ostream& err) {
       o.seed = a.seed;
     }
     o.jobs = a.jobs;
+    o.focus = a.only;
+    o.skip.insert(o.skip.end(), a.skip.begin(), a.skip.end());
+    if (a.kinds) o.kinds = *a.kinds;
+    if (a.persistent) o.persistent = true;
+    o.shard_index = a.shard_index;
+    o.shard_count = a.shard_count;
     bar.start(s->name);
     o.progress = [&bar](std::size_t done, std::size_t known) {
       bar.update(done, known);
@@ -561,12 +674,19 @@ int run_command(const run_args& a, std::ostream& out, std::ostream& err) {
     results.push_back({s, explore(s->name, s->fn, o)});
     bar.finish();
   }
+  if (auto why = nothing_to_explore(a, results)) {
+    say(err, *why);
+    return 2;
+  }
   std::string report = a.format == "json"    ? json_report(results)
                        : a.format == "junit" ? junit_report(results)
                                              : text_report(results, colour);
   if (a.format == "text" && a.output.empty())
-    report = fmt::format("faultscope {}: exploring {} scenario{}\n", version, results.size(),
-                         results.size() == 1 ? "" : "s") +
+    report = fmt::format("faultscope {}: exploring {} scenario{}{}\n", version, results.size(),
+                         results.size() == 1 ? "" : "s",
+                         a.shard_count > 1
+                             ? fmt::format(", shard {}/{}", a.shard_index + 1, a.shard_count)
+                             : "") +
              report;
   (a.output.empty() ? out : output_file) << report;
   if (!a.html.empty()) html_file << html_report(results);
