@@ -14,6 +14,7 @@
 #include <iterator>
 #include <regex>
 #include <sstream>
+#include <stdexcept>
 
 #include <boost/property_tree/ptree.hpp>
 #include <boost/property_tree/xml_parser.hpp>
@@ -37,6 +38,12 @@ FAULTSCOPE_SCENARIO(cli_test_points, "manual") {
   co_await faultscope::fault_point("cli_test.b");
   co_await faultscope::fault_point("cli_test.b");
   ctx.tracker().release(id);
+}
+
+// Fails before it reaches a point, with no fault injected.
+FAULTSCOPE_SCENARIO(cli_test_broken, "manual") {
+  co_await faultscope::fault_point("cli_test.never");
+  throw std::runtime_error("broken\nsetup");
 }
 
 namespace {
@@ -150,6 +157,22 @@ TEST(Cli, ShardsSplitTheSchedulesAndTogetherRunThemAll) {
   std::sort(together.begin(), together.end());
   std::sort(all.begin(), all.end());
   EXPECT_EQ(together, all);
+}
+
+TEST(Cli, ListPointsShowsEveryPointWithItsHits) {
+  auto r = cli({"list", "cli_test_points", "--points"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("\n    cli_test\\.a +1 hit\n"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("\n    cli_test\\.b +2 hits\n"));
+  // Points the scenario's own options leave out say so.
+  auto nested = cli({"list", "--points", "scope.nested"});
+  EXPECT_THAT(nested.out, ::testing::ContainsRegex("file\\.close +1 hit +not faulted"));
+  EXPECT_THAT(nested.out, ::testing::ContainsRegex("file\\.write +3 hits\n"));
+  EXPECT_THAT(cli({"list", "cli_test_points"}).out, ::testing::Not(HasSubstr("hit")));
+  // A run without faults that fails is shown, on one line.
+  auto broken = cli({"list", "cli_test_broken", "--points"});
+  EXPECT_THAT(broken.out, HasSubstr("cli_test.never"));
+  EXPECT_THAT(broken.out, HasSubstr("the run without faults ended exception: broken\\x0asetup"));
 }
 
 TEST(Cli, HelpAndVersion) {
@@ -411,8 +434,10 @@ INSTANTIATE_TEST_SUITE_P(
         bad{{"run", "--format", "xml"}, "text, json or junit"},
         bad{{"run", "a", "b"}, "one FILTER"},
         bad{{"run", "nosuch"}, "no scenario matches 'nosuch'"},
-        bad{{"list", "a", "b"}, "at most one FILTER"}, bad{{"replay"}, "exactly one TOKEN"},
-        bad{{"replay", "no-at-sign"}, "SCENARIO@PLAN"},
+        bad{{"list", "a", "b"}, "at most one FILTER"},
+        bad{{"list", "--pionts"}, "unknown option '--pionts' for list"},
+        bad{{"list", "--points", "a", "b"}, "at most one FILTER"},
+        bad{{"replay"}, "exactly one TOKEN"}, bad{{"replay", "no-at-sign"}, "SCENARIO@PLAN"},
         bad{{"replay", "nobody@none"}, "no scenario named 'nobody'"},
         bad{{"replay", "scope.nested@conn.open#0=throw"}, "hit numbers start at 1"},
         bad{{"run", "--output", "/nonexistent-dir/x.json"}, "cannot write"},

@@ -80,9 +80,14 @@ environment:
                        has explored for a second), always, or never
 )";
 
-constexpr std::string_view list_help = R"(usage: faultscope list [FILTER]
+constexpr std::string_view list_help = R"(usage: faultscope list [FILTER] [--points]
 
 Lists registered scenarios with their tags and descriptions.
+
+options:
+  --points             also run each scenario once without faults and list the
+                       fault points it passes through, with their hits: the
+                       names `run --only` and `--skip` take
 )";
 
 constexpr std::string_view replay_help = R"(usage: faultscope replay SCENARIO@PLAN
@@ -694,7 +699,34 @@ int run_command(const run_args& a, std::ostream& out, std::ostream& err) {
   return ok ? 0 : 1;
 }
 
-int list_command(std::string_view filter, std::ostream& out, std::ostream& err) {
+// The points a scenario's run without faults passes through, in the order
+// first reached, with their hits; those its own options never fault say so.
+void list_points(const scenario_info& s, std::ostream& out) {
+  run_result clean = run_schedule(s.fn, fault_plan{}, s.options);
+  std::vector<std::pair<std::string, std::size_t>> points;
+  for (const auto& h : clean.trace) {
+    auto it = std::find_if(points.begin(), points.end(),
+                           [&](const auto& p) { return p.first == h.point; });
+    if (it == points.end())
+      points.emplace_back(h.point, 1);
+    else
+      ++it->second;
+  }
+  for (const auto& [name, hits] : points) {
+    out << fmt::format("    {:<32} {:>5} {}", detail::one_line(name), hits,
+                       hits == 1 ? "hit" : "hits");
+    if (skipped(s.options, name))
+      out << (hits == 1 ? "   " : "  ") << "not faulted by this scenario";
+    out << "\n";
+  }
+  if (points.empty()) out << "    (no fault point)\n";
+  if (clean.end != run_end::ok)
+    out << fmt::format(
+        "    the run without faults ended {}{}\n", to_string(clean.end),
+        clean.error_message.empty() ? "" : ": " + detail::one_line(clean.error_message));
+}
+
+int list_command(std::string_view filter, bool points, std::ostream& out, std::ostream& err) {
   auto found = registry::instance().match(filter);
   if (found.empty()) {
     say(err, fmt::format("no scenario matches '{}'", filter));
@@ -704,6 +736,7 @@ int list_command(std::string_view filter, std::ostream& out, std::ostream& err) 
     std::string tags;
     for (const auto& t : s->tags) tags += (tags.empty() ? "" : ",") + t;
     out << fmt::format("{:<28} [{}] {}\n", s->name, tags, s->description);
+    if (points) list_points(*s, out);
   }
   return 0;
 }
@@ -740,6 +773,7 @@ namespace {
 struct command {
   enum class kind { help, version, run, list, replay } what = kind::help;
   std::string_view text;  // help: which text; list: the filter; replay: the token
+  bool points = false;    // list --points
   run_args run;
   std::pair<std::string, fault_plan> replay;
 };
@@ -766,11 +800,20 @@ command parse(int argc, const char* const* argv) {
     if (help) {
       c.text = list_help;
     } else {
-      if (rest.size() > 1) throw usage_error{"list takes at most one FILTER"};
-      if (!rest.empty() && rest[0].starts_with("-"))
-        throw usage_error{fmt::format("unknown option '{}' for list", rest[0])};
+      bool have_filter = false;
+      for (std::string_view arg : rest) {
+        if (arg == "--points") {
+          c.points = true;
+        } else if (arg.starts_with("-")) {
+          throw usage_error{fmt::format("unknown option '{}' for list", arg)};
+        } else if (have_filter) {
+          throw usage_error{"list takes at most one FILTER"};
+        } else {
+          c.text = arg;
+          have_filter = true;
+        }
+      }
       c.what = command::kind::list;
-      c.text = rest.empty() ? "" : rest[0];
     }
   } else if (cmd == "replay") {
     if (help) {
@@ -818,7 +861,7 @@ int main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
       case command::kind::run:
         return run_command(c.run, out, err);
       case command::kind::list:
-        return list_command(c.text, out, err);
+        return list_command(c.text, c.points, out, err);
       case command::kind::replay:
         return replay_command_run(c.replay, out, err);
     }
