@@ -1,0 +1,324 @@
+#include "report.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "faultscope/detail/format.hpp"
+
+namespace faultscope::cli {
+namespace {
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (c < 0x20)
+          out += fmt::format("\\u{:04x}", c);
+        else
+          out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+std::string xml_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string replay_command(const std::string& scenario, const fault_plan& plan) {
+  return fmt::format("faultscope replay '{}'", replay_token(scenario, plan));
+}
+
+// The clean run and every failing schedule, as (plan, minimal, run) triples.
+template <typename F>
+void each_failure(const exploration& e, F f) {
+  if (!e.clean.passed()) f(fault_plan{}, fault_plan{}, e.clean);
+  for (const auto& s : e.failures) f(s.plan, s.minimal, s.run);
+}
+
+// One failing run as an SVG: a bar per resource from acquire to release on the
+// virtual clock (red and marked when it never ended), faults as dashed lines.
+std::string lifetime_svg(const run_result& run) {
+  struct life {
+    std::uint64_t id;
+    std::string name;
+    double from;
+    double to = -1;
+  };
+  std::vector<life> lives;
+  std::vector<std::pair<double, std::string>> faults;
+  double end = std::chrono::duration<double, std::milli>(run.virtual_elapsed).count();
+  for (const auto& e : run.timeline) {
+    double at = std::chrono::duration<double, std::milli>(e.at).count();
+    end = std::max(end, at);
+    if (e.type == event_type::acquire) {
+      lives.push_back({e.resource, fmt::format("{} #{} {}", e.kind, e.resource, e.label), at});
+    } else if (e.type == event_type::release) {
+      for (auto& l : lives)
+        if (l.id == e.resource && l.to < 0) l.to = at;
+    } else if (e.type == event_type::fault) {
+      faults.emplace_back(at, e.detail);
+    }
+  }
+  if (end <= 0) end = 1;
+  // The axis runs a little past the end of the run, so that a resource still
+  // held at the end shows as a bar running off it, even one acquired last.
+  const double left = 230, width = 560, right = 190, row = 22, top = 24;
+  const double span = end * 1.12;
+  double height = top + row * static_cast<double>(lives.size()) + 30;
+  auto x = [&](double ms) {
+    return left + width * ms / span;
+  };
+  std::string svg = fmt::format(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" "
+      "role=\"img\"><title>resource lifetimes</title>\n",
+      left + width + right, height);
+  svg += fmt::format(
+      "<text x=\"{:.1f}\" y=\"14\" class=\"axis\">0 ms</text><text x=\"{:.1f}\" y=\"14\" "
+      "class=\"axis\" text-anchor=\"end\">{:.3f} ms (virtual): run ended</text>\n"
+      "<line class=\"end\" x1=\"{:.1f}\" x2=\"{:.1f}\" y1=\"18\" y2=\"{}\"/>\n",
+      left, x(end), end, x(end), x(end), height - 18);
+  for (std::size_t i = 0; i < lives.size(); ++i) {
+    const auto& l = lives[i];
+    double y = top + row * static_cast<double>(i);
+    bool leaked = l.to < 0;
+    double to_x = leaked ? left + width : x(l.to);
+    svg += fmt::format("<text x=\"4\" y=\"{}\" class=\"name\">{}</text>\n", y + 14,
+                       xml_escape(l.name));
+    svg += fmt::format(
+        "<rect class=\"life{}\" x=\"{:.1f}\" y=\"{}\" width=\"{:.1f}\" height=\"14\">"
+        "<title>{}: acquired at {:.3f} ms, {}</title></rect>\n",
+        leaked ? " leaked" : "", x(l.from), y + 3, std::max(2.0, to_x - x(l.from)),
+        xml_escape(l.name), l.from,
+        leaked ? std::string("never released") : fmt::format("released at {:.3f} ms", l.to));
+    if (leaked)
+      svg +=
+          fmt::format("<text x=\"{:.1f}\" y=\"{}\" class=\"leak\">leaked: never released</text>\n",
+                      left + width + 6, y + 14);
+  }
+  for (const auto& [at, what] : faults)
+    svg += fmt::format(
+        "<line class=\"fault\" x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"18\" y2=\"{1}\">"
+        "<title>{2}</title></line><text x=\"{0:.1f}\" y=\"{3}\" class=\"fault\" "
+        "text-anchor=\"middle\">{2}</text>\n",
+        x(at), height - 18, xml_escape(what), height - 6);
+  svg += "</svg>\n";
+  return svg;
+}
+
+}  // namespace
+
+std::string paint(std::string_view text, std::string_view code, bool colour) {
+  return colour ? fmt::format("\x1b[{}m{}\x1b[0m", code, text) : std::string(text);
+}
+
+std::string text_report(const std::vector<result>& results, bool colour) {
+  std::string out;
+  std::size_t schedules = 0, failed = 0;
+  for (const auto& r : results) {
+    schedules += r.report.schedules_run + 1;
+    std::string status =
+        r.canary() ? (r.ok() ? paint("CAUGHT", "32", colour) : paint("MISSED", "31;1", colour))
+                   : (r.ok() ? paint("PASS", "32", colour) : paint("FAIL", "31;1", colour));
+    std::size_t n = r.report.failures.size() + (r.report.clean.passed() ? 0 : 1);
+    out += fmt::format("  {:<6} {:<28} {:>5} schedules  {:>3} failing  {:>8.1f} ms\n", status,
+                       r.scenario->name, r.report.schedules_run + 1, n,
+                       std::chrono::duration<double, std::milli>(r.report.wall).count());
+    if (!r.ok()) ++failed;
+    if (r.canary() && !r.ok())
+      out += "         a canary plants a leak on purpose: faultscope failed to report it\n";
+    each_failure(r.report, [&](const fault_plan& plan, const fault_plan& minimal,
+                               const run_result& run) {
+      out += fmt::format("         {} {}\n", paint("under", "2", colour), plan.to_string());
+      for (const auto& v : run.violations)
+        out += fmt::format("           {}\n", paint(v.message, r.canary() ? "33" : "31", colour));
+      out += fmt::format("           replay: {}\n", replay_command(r.scenario->name, minimal));
+    });
+  }
+  std::size_t canaries = 0, caught = 0;
+  for (const auto& r : results)
+    if (r.canary()) {
+      ++canaries;
+      caught += r.ok() ? 1 : 0;
+    }
+  std::size_t regular_failed = failed - (canaries - caught);
+  out += fmt::format("\nsummary: {} scenario{}, {} schedules explored", results.size(),
+                     results.size() == 1 ? "" : "s", schedules);
+  if (canaries < results.size())
+    out +=
+        fmt::format(", violations: {}",
+                    regular_failed == 0 ? paint("none", "32", colour)
+                                        : paint(fmt::format("{} scenario{} failed", regular_failed,
+                                                            regular_failed == 1 ? "" : "s"),
+                                                "31;1", colour));
+  if (canaries)
+    out += fmt::format(", canaries caught: {}", paint(fmt::format("{}/{}", caught, canaries),
+                                                      caught == canaries ? "32" : "31;1", colour));
+  out += "\n";
+  return out;
+}
+
+std::string json_report(const std::vector<result>& results) {
+  std::string out = fmt::format("{{\"faultscope\":\"{}\",\"scenarios\":[", version);
+  std::size_t schedules = 0, failed = 0;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const auto& r = results[i];
+    schedules += r.report.schedules_run + 1;
+    failed += r.ok() ? 0 : 1;
+    out += fmt::format(
+        "{}{{\"name\":\"{}\",\"canary\":{},\"ok\":{},\"schedules\":{},\"points\":{},\"hits\":{},"
+        "\"wall_ms\":{:.3f},\"failures\":[",
+        i ? "," : "", json_escape(r.scenario->name), r.canary(), r.ok(), r.report.schedules_run + 1,
+        r.report.points, r.report.hits,
+        std::chrono::duration<double, std::milli>(r.report.wall).count());
+    bool first = true;
+    each_failure(r.report, [&](const fault_plan& plan, const fault_plan& minimal,
+                               const run_result& run) {
+      out += fmt::format(
+          "{}{{\"plan\":\"{}\",\"minimal\":\"{}\",\"end\":\"{}\",\"replay\":\"{}\","
+          "\"acquired\":{},\"violations\":[",
+          first ? "" : ",", json_escape(plan.to_string()), json_escape(minimal.to_string()),
+          to_string(run.end), json_escape(replay_command(r.scenario->name, minimal)), run.acquired);
+      first = false;
+      for (std::size_t k = 0; k < run.violations.size(); ++k)
+        out +=
+            fmt::format("{}{{\"kind\":\"{}\",\"message\":\"{}\"}}", k ? "," : "",
+                        to_string(run.violations[k].kind), json_escape(run.violations[k].message));
+      out += "]}";
+    });
+    out += "]}";
+  }
+  out += fmt::format("],\"summary\":{{\"scenarios\":{},\"schedules\":{},\"failed\":{}}}}}\n",
+                     results.size(), schedules, failed);
+  return out;
+}
+
+std::string junit_report(const std::vector<result>& results) {
+  std::string out =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"faultscope\">\n";
+  for (const auto& r : results) {
+    std::map<std::string, std::string> failure_text;
+    each_failure(r.report,
+                 [&](const fault_plan& plan, const fault_plan& minimal, const run_result& run) {
+                   std::string text;
+                   for (const auto& v : run.violations) text += v.message + "\n";
+                   text += "replay: " + replay_command(r.scenario->name, minimal) + "\n";
+                   failure_text[plan.to_string()] = text;
+                 });
+    std::vector<std::string> names{"none"};
+    names.insert(names.end(), r.report.ran.begin(), r.report.ran.end());
+    std::size_t failures = 0;
+    for (auto& n : names)
+      if (failure_text.count(n) && !r.canary()) ++failures;
+    if (r.canary() && r.report.passed()) failures = 1;
+    out += fmt::format("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" time=\"{:.6f}\">\n",
+                       xml_escape(r.scenario->name), names.size(), failures,
+                       std::chrono::duration<double>(r.report.wall).count());
+    for (auto& n : names) {
+      out += fmt::format("    <testcase classname=\"{}\" name=\"{}\"", xml_escape(r.scenario->name),
+                         xml_escape(n));
+      auto it = failure_text.find(n);
+      if (it != failure_text.end() && !r.canary()) {
+        auto first_line = it->second.substr(0, it->second.find('\n'));
+        out += fmt::format(">\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
+                           xml_escape(first_line), xml_escape(it->second));
+      } else {
+        out += "/>\n";
+      }
+    }
+    if (r.canary() && r.report.passed())
+      out += fmt::format(
+          "    <testcase classname=\"{}\" name=\"canary caught\">\n      <failure "
+          "message=\"a canary's planted leak went unreported\"/>\n    </testcase>\n",
+          xml_escape(r.scenario->name));
+    out += "  </testsuite>\n";
+  }
+  out += "</testsuites>\n";
+  return out;
+}
+
+std::string html_report(const std::vector<result>& results) {
+  std::string out = R"(<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"/><title>faultscope report</title>
+<style>
+body{font:14px system-ui,sans-serif;margin:24px;color:#222}
+h1{font-size:20px} h2{font-size:16px;margin-top:28px} h3{font-size:14px;font-weight:600}
+.pass{color:#1a7f37} .fail{color:#cf222e} code{background:#f3f3f3;padding:1px 4px}
+svg{display:block;margin:8px 0 16px} .name,.axis{font:12px monospace;fill:#444}
+rect.life{fill:#4c8bf5} rect.life.leaked{fill:#cf222e} text.leak{font:12px monospace;fill:#cf222e}
+line.fault{stroke:#e36209;stroke-dasharray:4 3} line.end{stroke:#999} text.fault{font:11px monospace;fill:#e36209}
+li{margin:2px 0}
+</style></head><body>
+<h1>faultscope report</h1>
+)";
+  for (const auto& r : results) {
+    out += fmt::format(
+        "<h2>{} <span class=\"{}\">{}</span></h2>\n<p>{} schedules over {} fault "
+        "points ({} hits).</p>\n",
+        xml_escape(r.scenario->name), r.ok() ? "pass" : "fail",
+        r.canary() ? (r.ok() ? "canary caught" : "canary missed")
+                   : (r.ok() ? "no violation" : "violations"),
+        r.report.schedules_run + 1, r.report.points, r.report.hits);
+    each_failure(r.report,
+                 [&](const fault_plan& plan, const fault_plan& minimal, const run_result& run) {
+                   out += fmt::format("<h3>under <code>{}</code>: {}</h3>\n<ul>\n",
+                                      xml_escape(plan.to_string()), to_string(run.end));
+                   for (const auto& v : run.violations)
+                     out += fmt::format("<li>{}</li>\n", xml_escape(v.message));
+                   out += fmt::format("<li>replay: <code>{}</code></li>\n</ul>\n",
+                                      xml_escape(replay_command(r.scenario->name, minimal)));
+                   out += lifetime_svg(run);
+                 });
+  }
+  out += "</body></html>\n";
+  return out;
+}
+
+}  // namespace faultscope::cli

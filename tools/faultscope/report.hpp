@@ -1,0 +1,41 @@
+// The runner's reports of an exploration: text (for a terminal or a log), JSON,
+// JUnit XML (for CI) and a self-contained HTML page. Internal to the runner.
+//
+//   std::vector<cli::result> results{{&scenario, explore(name, fn, options)}};
+//   std::cout << cli::text_report(results, /*colour=*/false);
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "faultscope/explore.hpp"
+#include "faultscope/registry.hpp"
+
+namespace faultscope::cli {
+
+inline constexpr std::string_view version = "0.1.0";
+
+/// One scenario explored.
+struct result {
+  const scenario_info* scenario;
+  exploration report;
+  [[nodiscard]] bool canary() const { return scenario->has_tag("canary"); }
+  /// A canary passes when it is caught.
+  [[nodiscard]] bool ok() const { return canary() ? !report.passed() : report.passed(); }
+};
+
+/// `text` in the colour of an SGR `code` (as "31;1"), or plain.
+[[nodiscard]] std::string paint(std::string_view text, std::string_view code, bool colour);
+
+/// A line per scenario, then each failing schedule: its plan, violations and
+/// the replay command; a summary line.
+[[nodiscard]] std::string text_report(const std::vector<result>& results, bool colour);
+/// The keys the README lists as stable.
+[[nodiscard]] std::string json_report(const std::vector<result>& results);
+/// A testsuite per scenario, a testcase per schedule.
+[[nodiscard]] std::string junit_report(const std::vector<result>& results);
+/// Per failing run: violations, replay command and an SVG timeline of resources.
+[[nodiscard]] std::string html_report(const std::vector<result>& results);
+
+}  // namespace faultscope::cli
