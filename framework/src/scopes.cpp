@@ -46,6 +46,11 @@ void report(violation_kind kind, std::string message) {
   if (auto* t = current_tracker()) t->report(kind, std::move(message));
 }
 
+std::exception_ptr cleanup_overran() {
+  return std::make_exception_ptr(
+      boost::system::system_error(boost::asio::error::timed_out, "cleanup overran its deadline"));
+}
+
 void check_manager_end(const scope_state_base& st, const std::exception_ptr& manager_error) {
   if (!st.yielded) {
     if (manager_error) std::rethrow_exception(manager_error);
@@ -94,11 +99,7 @@ exit_outcome finish_exit(const scope_state_base& st, const parking& p) {
   check_manager_end(st, p.manager_error);
   exit_outcome out;
   out.suppressed = st.suppressed && p.pending;
-  if (st.cleanup_timed_out)
-    out.error = std::make_exception_ptr(
-        boost::system::system_error(boost::asio::error::timed_out, "cleanup overran its deadline"));
-  else
-    out.error = p.manager_error;
+  out.error = st.cleanup_timed_out ? cleanup_overran() : p.manager_error;
   return out;
 }
 
@@ -154,8 +155,7 @@ boost::asio::awaitable<std::exception_ptr> release_within_deadline(
           violation_kind::release_timeout,
           fmt::format("exit-stack release registered at {} in {} overran its {} deadline",
                       where.str(), where.function(), detail::format_duration(limit)));
-      co_return std::make_exception_ptr(boost::system::system_error(
-          boost::asio::error::timed_out, "cleanup overran its deadline"));
+      co_return detail::cleanup_overran();
     }
     error = release_error;
   }

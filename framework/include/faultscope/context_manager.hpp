@@ -169,9 +169,7 @@ auto async_with_impl(Manager manager, Body body, faultscope::site where)
 
   check_manager_end(*st, manager_error);
   if (st->body_error && !st->suppressed) std::rethrow_exception(st->body_error);
-  if (st->cleanup_timed_out)
-    throw boost::system::system_error(boost::asio::error::timed_out,
-                                      "cleanup overran its deadline");
+  if (st->cleanup_timed_out) std::rethrow_exception(cleanup_overran());
   if (manager_error) std::rethrow_exception(manager_error);
   if constexpr (!std::is_void_v<U>) {
     if (!st->result)

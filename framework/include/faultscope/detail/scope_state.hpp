@@ -67,6 +67,10 @@ struct cancel_forwarder {
   }
 };
 
+/// The error a cleanup that overran the run's cleanup deadline ends with:
+/// `timed_out`, after the overrun was reported.
+[[nodiscard]] std::exception_ptr cleanup_overran();
+
 /// After a manager ended: one that never yielded is the caller's error (its
 /// own exception, or a logic_error); a cleanup that threw is reported, unless
 /// the deadline's report already covers it or the manager reported it itself.
