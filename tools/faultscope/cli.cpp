@@ -1,6 +1,7 @@
 #include "cli.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <ranges>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -120,14 +122,21 @@ struct run_args {
   std::size_t shard_count = 1;
 };
 
-std::uint64_t number(std::string_view flag, std::string_view value, std::uint64_t min,
-                     std::uint64_t max) {
+// `value` read as a whole number: digits only, nothing after them, in range.
+std::optional<std::uint64_t> whole_number(std::string_view value) {
   std::uint64_t v = 0;
   auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
-  if (ec != std::errc() || p != value.data() + value.size() || v < min || v > max)
+  if (ec != std::errc() || p != value.data() + value.size()) return std::nullopt;
+  return v;
+}
+
+std::uint64_t number(std::string_view flag, std::string_view value, std::uint64_t min,
+                     std::uint64_t max) {
+  const auto v = whole_number(value);
+  if (!v || *v < min || *v > max)
     throw usage_error{
         fmt::format("{} needs a whole number from {} to {}, got '{}'", flag, min, max, value)};
-  return v;
+  return *v;
 }
 
 // "a,b,c" as its parts; an empty part is a usage error.
@@ -161,16 +170,15 @@ std::vector<fault> fault_list(std::string_view value) {
 // machines (as `jest --shard=1/3` does).
 std::pair<std::size_t, std::size_t> shard(std::string_view value) {
   const auto slash = value.find('/');
-  auto whole = [](std::string_view t, std::size_t& v) {
-    auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
-    return ec == std::errc() && p == t.data() + t.size() && !t.empty();
-  };
-  std::size_t k = 0, n = 0;
-  if (slash == std::string_view::npos || !whole(value.substr(0, slash), k) ||
-      !whole(value.substr(slash + 1), n) || k < 1 || n > 100000 || k > n)
+  std::optional<std::uint64_t> k, n;
+  if (slash != std::string_view::npos) {
+    k = whole_number(value.substr(0, slash));
+    n = whole_number(value.substr(slash + 1));
+  }
+  if (!k || !n || *k < 1 || *n > 100000 || *k > *n)
     throw usage_error{
         fmt::format("--shard needs K/N with 1 <= K <= N <= 100000 (as in 2/4), got '{}'", value)};
-  return {k - 1, n};
+  return {static_cast<std::size_t>(*k - 1), static_cast<std::size_t>(*n)};
 }
 
 run_args parse_run(const std::vector<std::string_view>& args) {
@@ -291,6 +299,21 @@ progress_bar make_progress(std::ostream& err) {
   return {err, &err == &std::cerr && isatty(STDERR_FILENO), std::chrono::seconds(1)};
 }
 
+// Fault points with their hits, in the order first reached.
+using point_hits = std::vector<std::pair<std::string, std::size_t>>;
+
+// Adds the points `run` passed through to `into`.
+void tally_points(const run_result& run, point_hits& into) {
+  for (const auto& h : run.trace) {
+    auto it =
+        std::find_if(into.begin(), into.end(), [&](const auto& p) { return p.first == h.point; });
+    if (it == into.end())
+      into.emplace_back(h.point, 1);
+    else
+      ++it->second;
+  }
+}
+
 // --only or --skip that leaves no point to fault would pass vacuously: a typo
 // must not look like a clean run. (A scenario whose run without faults failed
 // is reported as it is; scenarios that pass through no point at all have
@@ -300,27 +323,18 @@ std::optional<std::string> nothing_to_explore(const run_args& a,
   if (a.only.empty() && a.skip.empty()) return std::nullopt;
   for (const auto& r : results)
     if (r.report.total_schedules > 0 || !r.report.clean.passed()) return std::nullopt;
-  std::vector<std::string> seen;
-  for (const auto& r : results)
-    for (const auto& h : r.report.clean.trace)
-      if (std::find(seen.begin(), seen.end(), h.point) == seen.end()) seen.push_back(h.point);
+  point_hits seen;
+  for (const auto& r : results) tally_points(r.report.clean, seen);
   if (seen.empty()) return std::nullopt;  // nothing to fault with or without the flags
   constexpr std::size_t shown = 8;
-  std::string points;
-  for (std::size_t i = 0; i < std::min(seen.size(), shown); ++i)
-    points += (i ? ", " : "") + seen[i];
-  if (seen.size() > shown) points += ", …";
-  auto list = [](const std::vector<std::string>& v) {
-    std::string out;
-    for (const auto& p : v) out += (out.empty() ? "" : ",") + p;
-    return out;
-  };
   std::string flags;
-  if (!a.only.empty()) flags += fmt::format("--only '{}'", list(a.only));
+  if (!a.only.empty()) flags += fmt::format("--only '{}'", fmt::join(a.only, ","));
   if (!a.skip.empty())
-    flags += fmt::format("{}--skip '{}'", flags.empty() ? "" : " with ", list(a.skip));
-  return fmt::format("{} leaves no fault point to explore in the chosen scenarios ({})", flags,
-                     "they pass through " + points);
+    flags += fmt::format("{}--skip '{}'", flags.empty() ? "" : " with ", fmt::join(a.skip, ","));
+  return fmt::format(
+      "{} leaves no fault point to explore in the chosen scenarios (they pass through {}{})", flags,
+      fmt::join(seen | std::views::keys | std::views::take(shown), ", "),
+      seen.size() > shown ? ", …" : "");
 }
 
 int run_command(const run_args& a, std::ostream& out, std::ostream& err) {
@@ -390,15 +404,8 @@ int run_command(const run_args& a, std::ostream& out, std::ostream& err) {
 // first reached, with their hits; those its own options never fault say so.
 void list_points(const scenario_info& s, std::ostream& out) {
   run_result clean = run_schedule(s.fn, fault_plan{}, s.options);
-  std::vector<std::pair<std::string, std::size_t>> points;
-  for (const auto& h : clean.trace) {
-    auto it = std::find_if(points.begin(), points.end(),
-                           [&](const auto& p) { return p.first == h.point; });
-    if (it == points.end())
-      points.emplace_back(h.point, 1);
-    else
-      ++it->second;
-  }
+  point_hits points;
+  tally_points(clean, points);
   for (const auto& [name, hits] : points) {
     out << fmt::format("    {:<32} {:>5} {}", detail::one_line(name), hits,
                        hits == 1 ? "hit" : "hits");
@@ -420,9 +427,7 @@ int list_command(std::string_view filter, bool points, std::ostream& out, std::o
     return 2;
   }
   for (const auto* s : found) {
-    std::string tags;
-    for (const auto& t : s->tags) tags += (tags.empty() ? "" : ",") + t;
-    out << fmt::format("{:<28} [{}] {}\n", s->name, tags, s->description);
+    out << fmt::format("{:<28} [{}] {}\n", s->name, fmt::join(s->tags, ","), s->description);
     if (points) list_points(*s, out);
   }
   return 0;
