@@ -181,8 +181,14 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
     // a completion between the poll and the read would be missed, and the
     // clock would jump past it.
     const bool external = sched.external_in_flight();
+    const bool turn_was_free = sched.turn_free();  // read before polling, likewise
     std::size_t n = sched.run_finished();
-    while (n < 256 && io.poll_one() > 0) ++n;
+    bool drained = false;
+    for (; n < 256; ++n)
+      if (io.poll_one() == 0) {
+        drained = true;
+        break;
+      }
     has_work = !io.stopped();
     if (!has_work) io.restart();
     if (clock::now() > wall_deadline) {
@@ -190,21 +196,30 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
                          options.wall_limit.count());
       break;
     }
+    // Nothing left to run here: the one moment a call on another thread may
+    // start (see the scheduler's turns), and the sooner the better. Granted
+    // only if the turn was free before the poll, which then saw what the last
+    // call handed back.
+    if (drained && turn_was_free && sched.grant_turn()) continue;
     if (n > 0) continue;
     if (external || sched.external_in_flight()) {
       // A call on another thread usually comes back within a few hundred
       // microseconds: spin before sleeping, since a wake-up costs up to 100 µs
       // here. The spin reads the in-flight count, one cache line the worker
       // writes once per call, and a worker hands back its completion before
-      // it stops counting, so a drop means something to run.
+      // it stops counting, so a drop means something to run; a turn given
+      // back means a call to start.
       detail::spin_wait spin(std::chrono::microseconds(250));
-      int seen = sched.externals();  // read before each poll, as above
-      std::size_t got = sched.run_finished() + io.poll_one();
-      while (got == 0 && seen > 0 && spin.turn()) {
-        if (const int now_seen = sched.externals(); now_seen != seen) {
-          seen = now_seen;
-          got = sched.run_finished() + io.poll_one();
-        }
+      std::size_t got = 0;
+      for (bool spinning = true; spinning;) {
+        const int seen = sched.externals();   // read before each poll, as above
+        const bool free = sched.turn_free();  // likewise
+        got = sched.run_finished() + io.poll_one();
+        if (got == 0 && free && sched.grant_turn()) got = 1;
+        if (got > 0 || seen == 0) break;
+        do {
+          spinning = spin.turn();
+        } while (spinning && sched.externals() == seen && sched.turn_free() == free);
       }
       if (io.stopped()) io.restart();
       if (got > 0 || !sched.external_in_flight()) continue;
@@ -284,6 +299,9 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
     }
   }
 
+  // Calls still waiting for a turn (a hung run's) go on without one, so that
+  // extensions can stop them (the SQLite adapter interrupts its calls).
+  sched.open_turns();
   // Extensions may add an extension while finishing: index, not iterators.
   for (std::size_t i = 0; i < state.extensions.size(); ++i) state.extensions[i].second->finish(tr);
 

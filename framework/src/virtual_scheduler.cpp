@@ -5,6 +5,8 @@
 
 #include <boost/asio/error.hpp>
 
+#include "faultscope/detail/spin_wait.hpp"
+
 namespace faultscope::detail {
 
 virtual_scheduler::~virtual_scheduler() {
@@ -81,7 +83,7 @@ void virtual_scheduler::discard_all() {
   }
 }
 
-void virtual_scheduler::finish_external(finished_external* f) noexcept {
+void virtual_scheduler::finish_external(finished_external* f, bool holds_turn) noexcept {
   auto* head = finished_.load(std::memory_order_relaxed);
   do {
     f->next = head;
@@ -90,10 +92,114 @@ void virtual_scheduler::finish_external(finished_external* f) noexcept {
   // Seq_cst with sleep_begin: either the run's thread sees `f` before it
   // blocks, or this sees it blocking and wakes it.
   if (sleeping_.load(std::memory_order_seq_cst) && wake_) wake_();
-  // Last, and only now may the clock move: the run's thread reads the count
-  // before it takes the finished ones, so none in flight means it sees them
-  // all. After this the run may end: nothing here may touch it.
-  end_external();
+  // Last, and only now may the clock move (and the next call start): the
+  // run's thread reads the count, and the turn, before it takes the finished
+  // ones, so none in flight means it sees them all. After this the run may
+  // end: nothing here may touch it.
+  end_external(holds_turn);
+}
+
+void virtual_scheduler::wake_run() noexcept {
+  if (sleeping_.load(std::memory_order_seq_cst) && wake_) wake_();
+}
+
+virtual_scheduler::ticket virtual_scheduler::issue_turn(const void* lane) {
+  if (turns_open_) return no_ticket;
+  const ticket t = next_ticket_++;
+  fresh_.push_back({t, lane});
+  return t;
+}
+
+void virtual_scheduler::drop_turn(ticket t) {
+  std::erase_if(fresh_, [t](const waiting_call& c) { return c.t == t; });
+}
+
+bool virtual_scheduler::grant_turn() {
+  if (!turn_free()) return false;
+  waiting_call next{};
+  if (parked_count_.load(std::memory_order_seq_cst) == 0) {
+    if (fresh_.empty()) return false;
+    next = fresh_.front();
+    fresh_.pop_front();
+  } else {
+    std::lock_guard lock(turn_mutex_);
+    // The oldest call whose lane can reach it: not behind a parked call of
+    // its own lane. Failing that, a parked call tries again.
+    auto reachable = std::find_if(fresh_.begin(), fresh_.end(), [this](const waiting_call& c) {
+      return std::none_of(parked_.begin(), parked_.end(),
+                          [&c](const waiting_call& p) { return p.lane == c.lane; });
+    });
+    if (reachable != fresh_.end()) {
+      next = *reachable;
+      fresh_.erase(reachable);
+    } else {
+      next = parked_.front();
+      parked_.pop_front();
+      parked_count_.fetch_sub(1, std::memory_order_relaxed);
+    }
+  }
+  granted_lane_ = next.lane;
+  // Seq_cst with await_turn's count of sleepers: either it sees the grant
+  // before it sleeps, or this sees it sleeping and wakes it.
+  granted_.store(next.t, std::memory_order_seq_cst);
+  if (turn_sleepers_.load(std::memory_order_seq_cst) > 0) {
+    std::lock_guard lock(turn_mutex_);
+    turn_cv_.notify_all();
+  }
+  return true;
+}
+
+bool virtual_scheduler::may_grant() const noexcept {
+  return turn_free() && (!fresh_.empty() || parked_count_.load(std::memory_order_seq_cst) > 0);
+}
+
+void virtual_scheduler::await_turn(ticket t) {
+  auto mine = [this, t] {
+    const ticket g = granted_.load(std::memory_order_seq_cst);
+    return g == t || g == all_tickets;
+  };
+  if (mine()) return;
+  // The run's thread grants a turn within microseconds of going idle.
+  spin_for(std::chrono::microseconds(50), mine);
+  if (mine()) return;
+  std::unique_lock lock(turn_mutex_);
+  turn_sleepers_.fetch_add(1, std::memory_order_seq_cst);
+  turn_cv_.wait(lock, mine);
+  turn_sleepers_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void virtual_scheduler::release_turn() noexcept {
+  // Only the holder writes it, and the turn orders the holders.
+  turns_done_.store(turns_done_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  ticket g = granted_.load(std::memory_order_relaxed);
+  if (g != all_tickets) granted_.compare_exchange_strong(g, no_ticket, std::memory_order_seq_cst);
+  wake_run();
+}
+
+bool virtual_scheduler::park_turn(ticket t) {
+  const std::uint64_t done_before = turns_done_.load(std::memory_order_relaxed);
+  {
+    std::lock_guard lock(turn_mutex_);
+    if (parking_closed_) return false;
+    parked_.push_back({t, granted_lane_});
+    parked_count_.fetch_add(1, std::memory_order_seq_cst);
+  }
+  ticket g = t;
+  granted_.compare_exchange_strong(g, no_ticket, std::memory_order_seq_cst);
+  wake_run();
+  await_turn(t);
+  return turns_done_.load(std::memory_order_relaxed) != done_before;
+}
+
+void virtual_scheduler::open_turns() {
+  turns_open_ = true;
+  fresh_.clear();
+  std::lock_guard lock(turn_mutex_);
+  parking_closed_ = true;
+  parked_.clear();
+  parked_count_.store(0, std::memory_order_relaxed);
+  granted_.store(all_tickets, std::memory_order_seq_cst);
+  turn_cv_.notify_all();
 }
 
 std::size_t virtual_scheduler::run_finished() {
@@ -121,7 +227,7 @@ bool virtual_scheduler::sleep_begin() noexcept {
   // Seq_cst with finish_external's push: either this load sees the call that
   // finished, or that thread sees the flag and wakes the context.
   sleeping_.store(true, std::memory_order_seq_cst);
-  if (finished_.load(std::memory_order_seq_cst) != nullptr) {
+  if (finished_.load(std::memory_order_seq_cst) != nullptr || may_grant()) {
     sleeping_.store(false, std::memory_order_relaxed);
     return false;
   }

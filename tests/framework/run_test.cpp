@@ -6,6 +6,8 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -270,6 +272,111 @@ TEST(Run, WorkHandedBackFromAnotherThreadResumesOnTheRunsThreadInOrder) {
   EXPECT_TRUE(r.passed()) << r.describe();
   EXPECT_EQ(order, (std::vector<int>{2, 1, 3}));
   EXPECT_EQ(r.virtual_elapsed, 0ns) << "the clock moved while work was away";
+}
+
+// A call that takes turns, as the SQLite worker's calls do: its thread waits
+// for the run's turn, logs its start, works for `delay` of real time (parking
+// first if `park`), logs its end and hands back through the scheduler.
+struct turn_log {
+  std::mutex mutex;
+  std::vector<std::string> lines;
+  void add(std::string line) {
+    std::lock_guard lock(mutex);
+    lines.push_back(std::move(line));
+  }
+};
+
+struct turn_call {
+  std::string name;
+  std::chrono::milliseconds delay{0};
+  const void* lane = nullptr;
+  bool park = false;
+};
+
+awaitable<void> in_turn(turn_call call, turn_log& log, std::vector<std::thread>& threads) {
+  auto* clock = faultscope::detail::current_scheduler();
+  // By pointer: `call` stays in this frame until the thread is done with it,
+  // and g++ 12 destroys a class-type capture of the initiation twice.
+  co_await boost::asio::async_initiate<decltype(use_awaitable), void(std::exception_ptr)>(
+      [clock, &call, &log, &threads](auto handler) {
+        clock->begin_external();
+        const auto ticket = clock->issue_turn(call.lane);
+        auto* done = new handed_back;
+        done->fn = [h = std::make_shared<decltype(handler)>(std::move(handler))]() mutable {
+          (*h)(nullptr);
+        };
+        threads.emplace_back([clock, c = &call, ticket, done, &log] {
+          clock->await_turn(ticket);
+          log.add("start " + c->name);
+          if (c->park)
+            log.add(c->name + (clock->park_turn(ticket) ? " resumed after another call"
+                                                        : " resumed at once"));
+          std::this_thread::sleep_for(c->delay);
+          log.add("end " + c->name);
+          clock->finish_external(done, true);
+        });
+      },
+      use_awaitable);
+  log.add("back " + call.name);
+}
+
+TEST(Run, CallsThatTakeTurnsRunOneAtATimeInTheOrderTheyWereMade) {
+  std::vector<std::thread> threads;
+  turn_log log;
+  const int lanes[3] = {};
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    // The first takes longest: without turns, the second would end first.
+    // Named calls, not braced temporaries in the call: g++ 12 frees those twice.
+    const turn_call a{"a", 30ms, &lanes[0]}, b{"b", 1ms, &lanes[1]}, c{"c", 0ms, &lanes[2]};
+    boost::asio::co_spawn(ctx.executor(), in_turn(a, log, threads), boost::asio::detached);
+    boost::asio::co_spawn(ctx.executor(), in_turn(b, log, threads), boost::asio::detached);
+    co_await in_turn(c, log, threads);
+  });
+  for (auto& t : threads) t.join();
+  EXPECT_TRUE(r.passed()) << r.describe();
+  EXPECT_THAT(log.lines, ::testing::ElementsAre("start a", "end a", "back a", "start b", "end b",
+                                                "back b", "start c", "end c", "back c"));
+}
+
+TEST(Run, ACallStartsOnlyOnceTheRunsThreadHasNothingLeftToRun) {
+  std::vector<std::thread> threads;
+  turn_log log;
+  const int lane = 0;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    // Work the run's thread still has when the call is made: a chain of posts.
+    std::function<void(int)> step = [&](int k) {
+      std::this_thread::sleep_for(2ms);  // time enough for a call that did not wait to start
+      log.add("step " + std::to_string(k));
+      if (k < 3) boost::asio::post(ctx.executor(), [&step, k] { step(k + 1); });
+    };
+    boost::asio::post(ctx.executor(), [&step] { step(1); });
+    const turn_call call{"call", 0ms, &lane};
+    co_await in_turn(call, log, threads);
+  });
+  for (auto& t : threads) t.join();
+  EXPECT_TRUE(r.passed()) << r.describe();
+  EXPECT_THAT(log.lines, ::testing::ElementsAre("step 1", "step 2", "step 3", "start call",
+                                                "end call", "back call"));
+}
+
+TEST(Run, AParkedCallLetsTheOtherCallsGoFirst) {
+  std::vector<std::thread> threads;
+  turn_log log;
+  const int lanes[2] = {};
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    const turn_call waiter{"waiter", 0ms, &lanes[0], true}, holder{"holder", 0ms, &lanes[1]},
+        alone{"alone", 0ms, &lanes[0], true};
+    boost::asio::co_spawn(ctx.executor(), in_turn(waiter, log, threads), boost::asio::detached);
+    co_await in_turn(holder, log, threads);
+    // Alone, a parked call gets the turn straight back.
+    co_await in_turn(alone, log, threads);
+  });
+  for (auto& t : threads) t.join();
+  EXPECT_TRUE(r.passed()) << r.describe();
+  EXPECT_THAT(log.lines, ::testing::ElementsAre(
+                             "start waiter", "start holder", "end holder", "back holder",
+                             "waiter resumed after another call", "end waiter", "back waiter",
+                             "start alone", "alone resumed at once", "end alone", "back alone"));
 }
 
 }  // namespace

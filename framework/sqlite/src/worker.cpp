@@ -18,14 +18,7 @@ namespace faultscope::sqlite::detail {
 
 namespace {
 
-// Spins until `ready()` or for `limit`, whichever is first: a wake-up from
-// sleep costs more than the calls that usually follow within microseconds.
-template <typename Ready>
-void spin_for(std::chrono::microseconds limit, Ready ready) {
-  faultscope::detail::spin_wait spin(limit);
-  while (!ready() && spin.turn()) {
-  }
-}
+using faultscope::detail::spin_for;
 
 // Every live worker, so that the end of a run can reach the calls it left
 // running, whichever connection (possibly leaked) owns them.

@@ -99,4 +99,13 @@ class spin_wait {
   clock::time_point next_yield_;
 };
 
+/// Spins until `ready()` or for `limit`, whichever is first: a wake-up from
+/// sleep costs more than the hand-offs that usually follow within microseconds.
+template <typename Ready>
+void spin_for(std::chrono::microseconds limit, Ready ready) {
+  spin_wait spin(limit);
+  while (!ready() && spin.turn()) {
+  }
+}
+
 }  // namespace faultscope::detail

@@ -4,9 +4,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -77,10 +80,50 @@ class virtual_scheduler {
   /// Work running on another thread that will post back (the SQLite worker):
   /// while any is in flight, the clock must not jump.
   void begin_external() noexcept { external_.fetch_add(1, std::memory_order_seq_cst); }
-  void end_external() noexcept { external_.fetch_sub(1, std::memory_order_seq_cst); }
+  /// Ends it without a hand-back (the work posted its completion itself);
+  /// `holds_turn` as for finish_external.
+  void end_external(bool holds_turn = false) noexcept {
+    if (holds_turn) release_turn();
+    external_.fetch_sub(1, std::memory_order_seq_cst);
+  }
   /// Another thread: ends work begun with begin_external by handing `f` to
-  /// the run's thread, which runs it in run_finished().
-  void finish_external(finished_external* f) noexcept;
+  /// the run's thread, which runs it in run_finished(). `holds_turn`: the work
+  /// took a turn (below), which this gives back once `f` is handed over.
+  void finish_external(finished_external* f, bool holds_turn = false) noexcept;
+
+  // Turns. External work that hits fault points or touches the tracker (the
+  // SQLite worker's calls) takes turns: one call at a time, in the order the
+  // run's thread started them, each only once the run's thread has nothing
+  // left to run. Then hit numbers, resource ids, and where each completion
+  // lands among the run's own handlers are the same in every run of a plan,
+  // however the threads are scheduled: a replay replays.
+  using ticket = std::uint64_t;
+  /// The run's thread (as are drop_turn, grant_turn and open_turns): a call
+  /// about to be handed to `lane`, the thread that runs its calls in order (a
+  /// call waits behind the earlier calls of its lane). 0 once the run is
+  /// over: the call then runs without a turn.
+  ticket issue_turn(const void* lane);
+  /// A call that got a ticket will never run.
+  void drop_turn(ticket t);
+  /// The run's thread, with nothing else to run: gives the turn to the next
+  /// call if no call holds it. False if none was given.
+  bool grant_turn();
+  /// Whether no call holds the turn. The run's thread reads it before it
+  /// polls: a call gives the turn back only after handing back its completion.
+  [[nodiscard]] bool turn_free() const noexcept {
+    return granted_.load(std::memory_order_seq_cst) == no_ticket;
+  }
+  /// The run's thread: whether grant_turn would give a turn now.
+  [[nodiscard]] bool may_grant() const noexcept;
+  /// Another thread: blocks until `t` holds the turn (or the run is over).
+  void await_turn(ticket t);
+  /// Another thread, holding the turn: its call waits for something another
+  /// call of the run may do (a lock). Gives the turn back, and blocks until
+  /// it is given again: after every call that can run has run, or at once if
+  /// none can. True if some other call finished meanwhile.
+  bool park_turn(ticket t);
+  /// The run is over: every call runs once its lane reaches it.
+  void open_turns();
   /// The run's thread: runs every finished external in the order they
   /// finished; returns how many.
   std::size_t run_finished();
@@ -106,6 +149,15 @@ class virtual_scheduler {
   [[nodiscard]] int externals() const noexcept { return external_.load(std::memory_order_acquire); }
 
  private:
+  static constexpr ticket no_ticket = 0;
+  static constexpr ticket all_tickets = ~ticket{0};  // open_turns: everyone
+  void release_turn() noexcept;
+  void wake_run() noexcept;
+  struct waiting_call {
+    ticket t;
+    const void* lane;
+  };
+
   vtime now_{};
   std::uint64_t next_seq_ = 1;
   std::map<std::pair<vtime, std::uint64_t>, timed_wait*> by_deadline_;
@@ -115,9 +167,27 @@ class virtual_scheduler {
   alignas(64) std::atomic<int> external_{0};
   std::atomic<finished_external*> finished_{nullptr};
   std::atomic<bool> sleeping_{false};
+  // The turn, on the same line: a call's end writes all three at once.
+  std::atomic<ticket> granted_{no_ticket};
   const void* context_ = nullptr;
   std::function<void()> wake_;
   finished_external* ready_ = nullptr;  // the run's thread's: taken, in order, not yet run
+
+  // Turns (with `granted_` above, the turn's holder). The run's thread
+  // alone issues, grants and drops, so `fresh_` needs no lock; `parked_` is
+  // what a holder adds to, under `turn_mutex_`, and grant_turn locks only
+  // when it is not empty.
+  std::atomic<int> parked_count_{0};
+  std::atomic<int> turn_sleepers_{0};
+  std::atomic<std::uint64_t> turns_done_{0};  // calls that finished holding the turn
+  std::deque<waiting_call> fresh_;            // issued, never granted, in order
+  const void* granted_lane_ = nullptr;        // the lane of the call holding the turn
+  ticket next_ticket_ = 1;
+  bool turns_open_ = false;  // the run's thread's copy: no more tickets
+  std::mutex turn_mutex_;
+  std::condition_variable turn_cv_;
+  std::deque<waiting_call> parked_;  // gave the turn back to wait, oldest first
+  bool parking_closed_ = false;      // under turn_mutex_: the run is over
 };
 
 /// The scheduler of the run on this thread, or nullptr outside a run.
