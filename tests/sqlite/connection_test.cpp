@@ -11,8 +11,10 @@
 #include <atomic>
 #include <filesystem>
 #include <functional>
+#include <stop_token>
 #include <thread>
 
+#include <fmt/format.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
@@ -32,6 +34,7 @@
 namespace sq = faultscope::sqlite;
 using namespace std::chrono_literals;
 using boost::asio::awaitable;
+using faultscope::fault_plan;
 using faultscope::run_context;
 using faultscope::violation_kind;
 using ::testing::HasSubstr;
@@ -243,6 +246,27 @@ TEST(SqliteConnection, OpenFailureThrowsAndLeavesNothing) {
   EXPECT_TRUE(r.passed()) << messages(r);
 }
 
+// Cancels the run from another thread once `ready()`, through the run's
+// executor: a handler of the run itself could not, since a call starts only
+// when the run's thread has nothing left to run (its turn), and then runs
+// alone. What does reach a running call is a completion from outside, such
+// as a socket's; this stands for one.
+class cancel_from_outside {
+ public:
+  template <typename Ready>
+  cancel_from_outside(run_context& ctx, Ready ready)
+      : thread_([&ctx, ready](std::stop_token stop) {
+          while (!ready()) {
+            if (stop.stop_requested()) return;
+            std::this_thread::yield();
+          }
+          boost::asio::post(ctx.executor(), [&ctx] { ctx.cancel(); });
+        }) {}
+
+ private:
+  std::jthread thread_;
+};
+
 // A statement that runs long in real time: a recursive CTE.
 constexpr const char* slow_sql =
     "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000000) "
@@ -256,7 +280,9 @@ TEST(SqliteConnection, CancellationInterruptsTheRunningStatement) {
           // The clock cannot jump while the query runs on the worker, so the
           // cancellation comes from the fault machinery's root signal instead.
           auto start = std::chrono::steady_clock::now();
-          boost::asio::post(co_await boost::asio::this_coro::executor, [&ctx] { ctx.cancel(); });
+          cancel_from_outside cancel(ctx, [start] {
+            return std::chrono::steady_clock::now() - start > 50ms;  // the query is under way
+          });
           try {
             co_await c.query(slow_sql);
             ADD_FAILURE() << "the query ran to the end";
@@ -301,11 +327,8 @@ TEST_P(SqliteCancelledBatch, StopsBetweenItsStatements) {
             return sqlite3_create_function(h, "count_run", 1, SQLITE_UTF8, nullptr, count, nullptr,
                                            nullptr);
           });
-          auto ex = co_await boost::asio::this_coro::executor;
-          boost::asio::post(ex, [&ctx] {
-            // Once the batch is under way.
-            while (runs.load(std::memory_order_relaxed) < 100) std::this_thread::yield();
-            ctx.cancel();
+          cancel_from_outside cancel(ctx, [] {  // once the batch is under way
+            return runs.load(std::memory_order_relaxed) >= 100;
           });
           try {
             if (script)
@@ -335,13 +358,7 @@ TEST(SqliteConnection, CancellationBeforeTheStatementStartsStillLands) {
     auto conn = co_await sq::connection::open(db.path());
     std::atomic<bool> started{false};
     // Cancel once the call is on the worker (a queued call is simply dropped).
-    std::function<void()> cancel_when_started = [&] {
-      if (started.load())
-        ctx.cancel();
-      else
-        boost::asio::post(ctx.executor(), cancel_when_started);
-    };
-    boost::asio::post(ctx.executor(), cancel_when_started);
+    cancel_from_outside cancel(ctx, [&started] { return started.load(); });
     auto start = std::chrono::steady_clock::now();
     int rc = -1;
     auto slow = [&rc, &started](sqlite3* h) {
@@ -360,6 +377,22 @@ TEST(SqliteConnection, CancellationBeforeTheStatementStartsStillLands) {
   EXPECT_EQ(r.end, faultscope::run_end::cancelled) << messages(r);
 }
 
+// Runs `make(0)` … `make(n - 1)` at once on this coroutine's executor, and
+// returns the exception each ended with (null if none), in that order.
+template <typename Make>
+awaitable<std::vector<std::exception_ptr>> all_at_once(int n, Make make) {
+  auto ex = co_await boost::asio::this_coro::executor;
+  using op = decltype(boost::asio::co_spawn(ex, make(0), boost::asio::deferred));
+  std::vector<op> ops;
+  for (int i = 0; i < n; ++i)
+    ops.push_back(boost::asio::co_spawn(ex, make(i), boost::asio::deferred));
+  auto [order, errors] =
+      co_await boost::asio::experimental::make_parallel_group(std::move(ops))
+          .async_wait(boost::asio::experimental::wait_for_all(), boost::asio::use_awaitable);
+  static_cast<void>(order);
+  co_return errors;
+}
+
 // Coroutines that share a connection queue their calls on its one worker, as
 // aiosqlite's tasks do: every call runs, whole, in the order it was made.
 TEST(SqliteConnection, CoroutinesSharingAConnectionTakeTurns) {
@@ -372,16 +405,7 @@ TEST(SqliteConnection, CoroutinesSharingAConnectionTakeTurns) {
       EXPECT_EQ(mine.size(), 25u);
       for (std::size_t n = 0; n < mine.size(); ++n) EXPECT_EQ(mine[n].get<int>(0), int(n));
     };
-    auto ex = co_await boost::asio::this_coro::executor;
-    using op = decltype(boost::asio::co_spawn(ex, writer(0), boost::asio::deferred));
-    std::vector<op> ops;
-    for (int w = 0; w < 4; ++w)
-      ops.push_back(boost::asio::co_spawn(ex, writer(w), boost::asio::deferred));
-    auto [order, errors] =
-        co_await boost::asio::experimental::make_parallel_group(std::move(ops))
-            .async_wait(boost::asio::experimental::wait_for_all(), boost::asio::use_awaitable);
-    static_cast<void>(order);
-    for (const auto& e : errors) EXPECT_FALSE(e);
+    for (const auto& e : co_await all_at_once(4, writer)) EXPECT_FALSE(e);
     auto total = co_await conn.query("SELECT count(*), count(DISTINCT writer) FROM log");
     EXPECT_EQ(total[0].get<int>(0), 100);
     EXPECT_EQ(total[0].get<int>(1), 4);
@@ -422,6 +446,92 @@ TEST(SqliteConnection, ARaceLoserIsCancelledAndTheConnectionGoesOn) {
     auto users = co_await conn.query("SELECT count(*) FROM users");
     EXPECT_EQ(users[0].get<int>(0), 2);
     co_await conn.close();
+  });
+  EXPECT_TRUE(r.passed()) << messages(r);
+}
+
+// Everything a run did, in order: its resources (numbered as the tracker
+// numbers them), the fault points it passed and how it ended.
+std::string what_happened(const faultscope::run_result& r) {
+  std::string out;
+  for (const auto& e : r.timeline)
+    out += fmt::format("{} {} #{} {} {} {}\n", e.at.count(), faultscope::to_string(e.type),
+                       e.resource, e.kind, e.label, e.detail);
+  for (const auto& h : r.trace) out += fmt::format("{}#{}={}\n", h.point, h.hit, h.fired);
+  return out + r.describe();
+}
+
+// Three clients open, query and close connections at once, as sqlite.churn's
+// do: their calls take the run's turns, so every replay of a plan does the same
+// things in the same order, down to which client's call a fault hits.
+TEST(SqliteConnection, ConcurrentConnectionsDoTheSameInEveryReplay) {
+  auto churn = [](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto client = [&db](int i) -> awaitable<void> {
+      auto body = [i](sq::connection& c) -> awaitable<void> {
+        co_await c.query("SELECT * FROM users WHERE id = ?", 1 + i % 2);
+      };
+      sq::connection_options o;
+      o.vfs_faults = o.memory_faults = true;
+      for (int round = 0; round < 2; ++round)
+        co_await faultscope::async_with(sq::connect(db.path(), o), body);
+    };
+    for (const auto& e : co_await all_at_once(3, client))
+      if (e) std::rethrow_exception(e);
+  };
+  for (const char* plan : {"sqlite.query#4=throw", "sqlite.vfs.read#9=error(io_error)",
+                           "sqlite.malloc#300=error(no_memory)"}) {
+    const auto first = what_happened(faultscope::replay(churn, fault_plan::parse(plan)));
+    EXPECT_THAT(first, HasSubstr(plan)) << "the plan never fired";
+    for (int again = 0; again < 10; ++again)
+      ASSERT_EQ(what_happened(faultscope::replay(churn, fault_plan::parse(plan))), first)
+          << plan << ", replay " << again + 2;
+  }
+}
+
+// Two connections of one run write to one database. The second's INSERT waits
+// for the write lock the first holds across its calls: it gives the run's
+// turn back meanwhile, so the first can insert and commit, and then the second
+// goes on, instead of holding the turn until its busy timeout ends in
+// SQLITE_BUSY.
+TEST(SqliteConnection, ACallWaitingForALockLetsTheConnectionHoldingItGoOn) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto holder = co_await sq::connection::open(db.path());
+    sq::connection_options o;
+    o.busy_timeout_ms = 2000;  // the bound on how long this test takes if it fails
+    auto waiter = co_await sq::connection::open(db.path(), o);
+    co_await holder.execute("BEGIN IMMEDIATE");
+    auto hold = [&holder]() -> awaitable<void> {
+      co_await holder.execute("INSERT INTO users(name) VALUES('holder')");
+      co_await holder.execute("COMMIT");
+    };
+    auto wait = [&waiter]() -> awaitable<void> {
+      co_await waiter.execute("INSERT INTO users(name) VALUES('waiter')");
+    };
+    auto ex = co_await boost::asio::this_coro::executor;
+    // The waiter's call is made first, so it takes the turn first.
+    auto [order, wait_error, hold_error] =
+        co_await boost::asio::experimental::make_parallel_group(
+            boost::asio::co_spawn(ex, wait(), boost::asio::deferred),
+            boost::asio::co_spawn(ex, hold(), boost::asio::deferred))
+            .async_wait(boost::asio::experimental::wait_for_all(), boost::asio::use_awaitable);
+    EXPECT_THAT(order, ::testing::ElementsAre(1u, 0u)) << "the holder commits first";
+    for (const auto& e : {wait_error, hold_error}) {
+      try {
+        if (e) std::rethrow_exception(e);
+      } catch (const std::exception& x) {
+        ADD_FAILURE() << x.what();
+      }
+    }
+    auto rows = co_await holder.query("SELECT name FROM users WHERE id > 2 ORDER BY id");
+    EXPECT_EQ(rows.size(), 2u);
+    if (rows.size() == 2) {
+      EXPECT_EQ(rows[0].get<std::string>(0), "holder");
+      EXPECT_EQ(rows[1].get<std::string>(0), "waiter");
+    }
+    co_await waiter.close();
+    co_await holder.close();
   });
   EXPECT_TRUE(r.passed()) << messages(r);
 }

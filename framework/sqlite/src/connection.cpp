@@ -297,8 +297,8 @@ awaitable<connection> connection::open(std::string path, connection_options opti
       throw error(rc, msg, "open " + *p);
     }
     sqlite3_extended_result_codes(db, 1);
-    if (busy > 0) sqlite3_busy_timeout(db, busy);
     w->set_db(db);
+    w->set_busy_timeout(std::chrono::milliseconds(busy));
   });
   if (st->bind.tracker)
     st->id = st->bind.tracker->acquire("sqlite.connection", st->options.label, loc);

@@ -184,6 +184,7 @@ void worker::enqueue(std::shared_ptr<job> j, bool last) {
     }
   }
   if (j) {
+    j->drop_turn();
     j->abort();
     return;
   }
@@ -194,6 +195,31 @@ void worker::set_db(sqlite3* d) {
   std::lock_guard lock(mutex_);
   db = d;
   if (d) sqlite3_progress_handler(d, 100, &worker::on_progress, this);
+}
+
+void worker::set_busy_timeout(std::chrono::milliseconds limit) {
+  busy_timeout_ = limit;
+  if (db && limit.count() > 0) sqlite3_busy_handler(db, &worker::on_busy, this);
+}
+
+// sqlite3_busy_timeout's waits, with one difference: within a run, the lock is
+// most likely held by another connection of the same run, whose next call
+// cannot start while this one holds the run's turn. So the waiting call gives
+// the turn back first, and sleeps only if no other call could go meanwhile
+// (the lock is held across a wait of the run's, or by another program).
+int worker::on_busy(void* self, int count) noexcept {
+  auto* w = static_cast<worker*>(self);
+  using clock = std::chrono::steady_clock;
+  const auto now = clock::now();
+  if (count == 0) w->busy_since_ = now;
+  const auto left = w->busy_timeout_ - (now - w->busy_since_);
+  if (w->interrupted() || left <= clock::duration::zero()) return 0;
+  if (w->running_ && w->running_->park_turn()) return 1;
+  static constexpr int backoff_ms[] = {1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100};
+  const auto pause = std::chrono::milliseconds(backoff_ms[std::min<std::size_t>(
+      static_cast<std::size_t>(count), std::size(backoff_ms) - 1)]);
+  std::this_thread::sleep_for(std::min<clock::duration>(pause, left));
+  return 1;
 }
 
 int worker::on_progress(void* self) noexcept {
@@ -256,6 +282,13 @@ void worker::loop() {
       j = take();
       if (!j) break;  // stopping, nothing left
       last = last_submitted_ && queue_.empty();
+    }
+    // Outside the lock: the run's thread, which grants the turn, takes it to cancel.
+    j->take_turn();
+    {
+      // Whether it was cancelled is decided here, with the turn: the run's
+      // thread had nothing left to run, so every cancel it makes is in.
+      std::lock_guard lock(mutex_);
       if (!j->cancel_requested.load(std::memory_order_relaxed)) {
         running_ = j.get();
         interrupt_.store(false, std::memory_order_relaxed);
@@ -278,14 +311,19 @@ void worker::loop() {
     sqlite3_close_v2(db);
     db = nullptr;
   }
-  std::lock_guard lock(mutex_);
-  // From here a call finds the inbox closed and queues, to be aborted (below,
-  // or by enqueue once the last job was submitted).
-  if (const auto in = inbox_.job.exchange(closed_inbox); in > closed_inbox)
-    std::move(reinterpret_cast<job*>(in)->held)->abort();
-  while (!queue_.empty()) {
-    queue_.front()->abort();
-    queue_.pop_front();
+  std::vector<std::shared_ptr<job>> left;
+  {
+    std::lock_guard lock(mutex_);
+    // From here a call finds the inbox closed and queues, to be aborted (below,
+    // or by enqueue once the last job was submitted).
+    if (const auto in = inbox_.job.exchange(closed_inbox); in > closed_inbox)
+      left.push_back(std::move(reinterpret_cast<job*>(in)->held));
+    for (; !queue_.empty(); queue_.pop_front()) left.push_back(std::move(queue_.front()));
+  }
+  // In their turns, outside the lock, as the calls that ran.
+  for (auto& j : left) {
+    j->take_turn();
+    j->abort();
   }
 }
 

@@ -71,6 +71,16 @@ class job {
   /// The job will never run (cancelled before it started, or the worker is
   /// gone): posts an operation_aborted completion.
   virtual void abort() = 0;
+  /// On the worker thread, before execute or abort: waits for the run's turn
+  /// (see virtual_scheduler), so that a run's calls on all its connections
+  /// run one at a time, in the order they were made. No wait outside a run.
+  virtual void take_turn() = 0;
+  /// On the worker thread, holding the turn: the call waits for a lock that
+  /// another connection of the run holds; lets the run's other calls go
+  /// first. True if one of them finished meanwhile.
+  virtual bool park_turn() = 0;
+  /// The call will never reach its worker: gives its place in line back.
+  virtual void drop_turn() = 0;
   std::atomic<bool> cancel_requested{false};
   const run_data* run = nullptr;  ///< the run the job serves, if any
   /// The job itself while a list that holds plain pointers has it: the
@@ -99,6 +109,9 @@ class worker {
   /// Set by the open and close jobs, under the lock `cancel` takes. Installs
   /// the progress handler that makes an interrupt certain to land.
   void set_db(sqlite3* d);
+  /// On the worker thread, at open: how long a call waits for a lock another
+  /// connection holds (sqlite3_busy_timeout's meaning) before SQLITE_BUSY.
+  void set_busy_timeout(std::chrono::milliseconds limit);
 
   /// After run `r` ended (hung, or abandoned a call): interrupts every job of
   /// `r` still running on any worker and waits up to `limit` for them to stop,
@@ -122,6 +135,7 @@ class worker {
            queued_.load(std::memory_order_acquire) != 0;
   }
   static int on_progress(void* self) noexcept;
+  static int on_busy(void* self, int count) noexcept;
   void interrupt_running();  // under mutex_: stops the job now running
   bool interrupt_if_running(const run_data* r);
   bool running_for(const run_data* r);
@@ -144,6 +158,8 @@ class worker {
   // sqlite3_interrupt alone can be lost: SQLite clears the flag when a
   // statement starts with none active. The progress handler reads this one.
   std::atomic<bool> interrupt_{false};
+  std::chrono::milliseconds busy_timeout_{0};
+  std::chrono::steady_clock::time_point busy_since_{};  // worker thread only
   bool last_submitted_ = false;
   bool stopping_ = false;
   bool finished_ = false;  // the loop has ended; the thread went back to the cache
@@ -174,8 +190,20 @@ class job_impl final : public job,
     // only when the virtual time it waits for has truly passed.
     if (clock_) {
       clock_->begin_external();
+      ticket_ = clock_->issue_turn(w);
       direct_ = resumes_in(clock_->context());
     }
+  }
+
+  void take_turn() override {
+    if (ticket_ == 0) return;
+    clock_->await_turn(ticket_);
+    holds_turn_ = true;
+  }
+  bool park_turn() override { return holds_turn_ && clock_->park_turn(ticket_); }
+  void drop_turn() override {
+    if (ticket_ != 0 && !holds_turn_) clock_->drop_turn(ticket_);
+    ticket_ = 0;
   }
 
   void run_finished() override {
@@ -253,14 +281,15 @@ class job_impl final : public job,
   void complete() {
     if (direct_) {
       held = this->shared_from_this();
-      clock_->finish_external(this);
+      clock_->finish_external(this, holds_turn_);
       return;
     }
     auto ex = work_.get_executor();
     auto self = this->shared_from_this();
     boost::asio::post(ex, [self] { self->deliver(); });
-    // Only now, with the completion queued on the context, may the clock move.
-    if (clock_) clock_->end_external();
+    // Only now, with the completion queued on the context, may the clock move
+    // and the next call start.
+    if (clock_) clock_->end_external(holds_turn_);
   }
 
   F fn_;
@@ -272,6 +301,8 @@ class job_impl final : public job,
   std::optional<std::conditional_t<std::is_same_v<R, none>, char, R>> result_;
   std::exception_ptr error_;
   bool direct_ = false;  // finishes through the run's scheduler
+  faultscope::detail::virtual_scheduler::ticket ticket_ = 0;  // 0: takes no turn
+  bool holds_turn_ = false;
 };
 
 enum class call_kind {
