@@ -153,19 +153,23 @@ bool virtual_scheduler::may_grant() const noexcept {
   return turn_free() && (!fresh_.empty() || parked_count_.load(std::memory_order_seq_cst) > 0);
 }
 
-void virtual_scheduler::await_turn(ticket t) {
-  auto mine = [this, t] {
-    const ticket g = granted_.load(std::memory_order_seq_cst);
+bool virtual_scheduler::await_turn(ticket t) {
+  ticket g = no_ticket;
+  auto mine = [this, t, &g] {
+    g = granted_.load(std::memory_order_seq_cst);
     return g == t || g == all_tickets;
   };
-  if (mine()) return;
-  // The run's thread grants a turn within microseconds of going idle.
-  spin_for(std::chrono::microseconds(50), mine);
-  if (mine()) return;
-  std::unique_lock lock(turn_mutex_);
-  turn_sleepers_.fetch_add(1, std::memory_order_seq_cst);
-  turn_cv_.wait(lock, mine);
-  turn_sleepers_.fetch_sub(1, std::memory_order_relaxed);
+  if (!mine()) {
+    // The run's thread grants a turn within microseconds of going idle.
+    spin_for(std::chrono::microseconds(50), mine);
+    if (!mine()) {
+      std::unique_lock lock(turn_mutex_);
+      turn_sleepers_.fetch_add(1, std::memory_order_seq_cst);
+      turn_cv_.wait(lock, mine);
+      turn_sleepers_.fetch_sub(1, std::memory_order_relaxed);
+    }
+  }
+  return g == t;
 }
 
 void virtual_scheduler::release_turn() noexcept {

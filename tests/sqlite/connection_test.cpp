@@ -536,6 +536,44 @@ TEST(SqliteConnection, ACallWaitingForALockLetsTheConnectionHoldingItGoOn) {
   EXPECT_TRUE(r.passed()) << messages(r);
 }
 
+// A call cancelled while it waits for its turn is dropped, not interrupted:
+// sqlite3_interrupt then would land on the cursor the connection has open,
+// and its next fetch would fail with SQLITE_INTERRUPT.
+TEST(SqliteConnection, ACallCancelledBeforeItsTurnLeavesOpenCursorsAlone) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    auto cur = co_await conn.cursor("SELECT name FROM users ORDER BY id");
+    auto first = co_await cur.fetch_one();
+    auto racer = [&](int i) -> awaitable<void> {
+      if (i == 0) {
+        co_await conn.query("SELECT 1");
+      } else {
+        // Long enough for the worker to take the query and wait for its turn.
+        std::this_thread::sleep_for(5ms);
+        throw std::runtime_error("the sibling fails first");
+      }
+    };
+    auto ex = co_await boost::asio::this_coro::executor;
+    auto [order, query_error, sibling_error] =
+        co_await boost::asio::experimental::make_parallel_group(
+            boost::asio::co_spawn(ex, racer(0), boost::asio::deferred),
+            boost::asio::co_spawn(ex, racer(1), boost::asio::deferred))
+            .async_wait(boost::asio::experimental::wait_for_one_error(),
+                        boost::asio::use_awaitable);
+    EXPECT_TRUE(query_error) << "the query ran though its sibling failed first";
+    EXPECT_TRUE(sibling_error);
+    auto second = co_await cur.fetch_one();
+    EXPECT_TRUE(first && second);
+    if (second) {
+      EXPECT_EQ(second->get<std::string>(0), "grace");
+    }
+    co_await cur.finalize();
+    co_await conn.close();
+  });
+  EXPECT_TRUE(r.passed()) << messages(r);
+}
+
 TEST(SqliteConnection, ARunThatHangsStopsItsCallsBeforeItEnds) {
   // The wall limit ends the run while a query runs on the worker: the run
   // must interrupt it, not leave it reading the run's state after the end.
@@ -553,6 +591,33 @@ TEST(SqliteConnection, ARunThatHangsStopsItsCallsBeforeItEnds) {
   EXPECT_EQ(r.end, faultscope::run_end::hung);
   EXPECT_THAT(r, faultscope::testing::HasViolation(violation_kind::hang));
   EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+}
+
+TEST(SqliteConnection, ACallStillWaitingForItsTurnWhenARunHangsNeverRuns) {
+  // One connection's query hangs the run; another's call waits for the turn
+  // behind it. The run's end must abort that call, not let it run against
+  // the state of a run that is gone.
+  faultscope::run_options options;
+  options.wall_limit = 300ms;
+  static std::atomic<bool> ran;
+  ran = false;
+  auto r = faultscope::run(
+      [](run_context& ctx) -> awaitable<void> {
+        auto& db = sq::test_database::create(ctx, schema);
+        auto slow = co_await sq::connection::open(db.path());
+        auto behind = co_await sq::connection::open(db.path());
+        auto call = [&](int i) -> awaitable<void> {
+          if (i == 0)
+            co_await slow.query(slow_sql);
+          else
+            co_await behind.call([](sqlite3*) { ran = true; });
+        };
+        co_await all_at_once(2, call);
+      },
+      options);
+  EXPECT_EQ(r.end, faultscope::run_end::hung);
+  std::this_thread::sleep_for(50ms);  // time enough for a call let loose to run
+  EXPECT_FALSE(ran) << "a call of the hung run ran after its end";
 }
 
 TEST(SqliteConnection, VirtualClockWaitsForTheWorker) {

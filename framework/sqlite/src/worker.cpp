@@ -235,6 +235,9 @@ void worker::cancel(job* j) {
 }
 
 void worker::interrupt_running() {
+  // A call still waiting for its turn is stopped by its cancel_requested: an
+  // interrupt now would land on the connection's open cursors instead.
+  if (!executing_) return;
   interrupt_.store(true, std::memory_order_relaxed);
   if (db) sqlite3_interrupt(db);
 }
@@ -282,24 +285,29 @@ void worker::loop() {
       j = take();
       if (!j) break;  // stopping, nothing left
       last = last_submitted_ && queue_.empty();
+      // Running from here, its turn included: the end of a hung run waits
+      // for it, and a cancel reaches it.
+      running_ = j.get();
     }
-    // Outside the lock: the run's thread, which grants the turn, takes it to cancel.
-    j->take_turn();
+    // Outside the lock: the run's thread, which grants the turn, takes it to
+    // cancel. A run that ended before the turn came aborts the call.
+    bool run_it = j->take_turn();
     {
       // Whether it was cancelled is decided here, with the turn: the run's
       // thread had nothing left to run, so every cancel it makes is in.
       std::lock_guard lock(mutex_);
-      if (!j->cancel_requested.load(std::memory_order_relaxed)) {
-        running_ = j.get();
-        interrupt_.store(false, std::memory_order_relaxed);
-      }
+      run_it = run_it && !j->cancel_requested.load(std::memory_order_relaxed);
+      if (run_it) interrupt_.store(false, std::memory_order_relaxed);
+      executing_ = run_it;
     }
-    if (running_ == j.get()) {
+    if (run_it)
       j->execute(db);
+    else
+      j->abort();
+    {
       std::lock_guard lock(mutex_);
       running_ = nullptr;
-    } else {
-      j->abort();
+      executing_ = false;
     }
     if (last) break;
   }
@@ -322,7 +330,7 @@ void worker::loop() {
   }
   // In their turns, outside the lock, as the calls that ran.
   for (auto& j : left) {
-    j->take_turn();
+    static_cast<void>(j->take_turn());
     j->abort();
   }
 }

@@ -115,8 +115,9 @@ class virtual_scheduler {
   }
   /// The run's thread: whether grant_turn would give a turn now.
   [[nodiscard]] bool may_grant() const noexcept;
-  /// Another thread: blocks until `t` holds the turn (or the run is over).
-  void await_turn(ticket t);
+  /// Another thread: blocks until `t` holds the turn (true), or the run is
+  /// over before it did (false).
+  bool await_turn(ticket t);
   /// Another thread, holding the turn: its call waits for something another
   /// call of the run may do (a lock). Gives the turn back, and blocks until
   /// it is given again: after every call that can run has run, or at once if

@@ -74,7 +74,8 @@ class job {
   /// On the worker thread, before execute or abort: waits for the run's turn
   /// (see virtual_scheduler), so that a run's calls on all its connections
   /// run one at a time, in the order they were made. No wait outside a run.
-  virtual void take_turn() = 0;
+  /// False if the run ended first: the call must not run.
+  [[nodiscard]] virtual bool take_turn() = 0;
   /// On the worker thread, holding the turn: the call waits for a lock that
   /// another connection of the run holds; lets the run's other calls go
   /// first. True if one of them finished meanwhile.
@@ -154,7 +155,8 @@ class worker {
   std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<std::shared_ptr<job>> queue_;
-  job* running_ = nullptr;
+  job* running_ = nullptr;  // taken off the queue: waiting for its turn, or executing
+  bool executing_ = false;  // running_ is past its turn and executing
   // sqlite3_interrupt alone can be lost: SQLite clears the flag when a
   // statement starts with none active. The progress handler reads this one.
   std::atomic<bool> interrupt_{false};
@@ -195,10 +197,10 @@ class job_impl final : public job,
     }
   }
 
-  void take_turn() override {
-    if (ticket_ == 0) return;
-    clock_->await_turn(ticket_);
+  bool take_turn() override {
+    if (ticket_ == 0) return true;
     holds_turn_ = true;
+    return clock_->await_turn(ticket_);
   }
   bool park_turn() override { return holds_turn_ && clock_->park_turn(ticket_); }
   void drop_turn() override {
