@@ -299,8 +299,8 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
     }
   }
 
-  // Calls still waiting for a turn (a hung run's) go on without one, so that
-  // extensions can stop them (the SQLite adapter interrupts its calls).
+  // Calls still waiting for a turn (a hung run's) stop waiting and abort, so
+  // that extensions find them done (the SQLite adapter waits for its calls).
   sched.open_turns();
   // Extensions may add an extension while finishing: index, not iterators.
   for (std::size_t i = 0; i < state.extensions.size(); ++i) state.extensions[i].second->finish(tr);

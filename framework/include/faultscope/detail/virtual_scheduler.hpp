@@ -123,7 +123,8 @@ class virtual_scheduler {
   /// it is given again: after every call that can run has run, or at once if
   /// none can. True if some other call finished meanwhile.
   bool park_turn(ticket t);
-  /// The run is over: every call runs once its lane reaches it.
+  /// The run is over: every call still waiting for its turn stops waiting
+  /// (await_turn returns false), and later tickets are 0.
   void open_turns();
   /// The run's thread: runs every finished external in the order they
   /// finished; returns how many.
