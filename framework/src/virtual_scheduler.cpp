@@ -83,6 +83,10 @@ void virtual_scheduler::discard_all() {
   }
 }
 
+void virtual_scheduler::wake_run() noexcept {
+  if (sleeping_.load(std::memory_order_seq_cst) && wake_) wake_();
+}
+
 void virtual_scheduler::finish_external(finished_external* f, bool holds_turn) noexcept {
   auto* head = finished_.load(std::memory_order_relaxed);
   do {
@@ -91,16 +95,12 @@ void virtual_scheduler::finish_external(finished_external* f, bool holds_turn) n
                                             std::memory_order_relaxed));
   // Seq_cst with sleep_begin: either the run's thread sees `f` before it
   // blocks, or this sees it blocking and wakes it.
-  if (sleeping_.load(std::memory_order_seq_cst) && wake_) wake_();
+  wake_run();
   // Last, and only now may the clock move (and the next call start): the
   // run's thread reads the count, and the turn, before it takes the finished
   // ones, so none in flight means it sees them all. After this the run may
   // end: nothing here may touch it.
   end_external(holds_turn);
-}
-
-void virtual_scheduler::wake_run() noexcept {
-  if (sleeping_.load(std::memory_order_seq_cst) && wake_) wake_();
 }
 
 virtual_scheduler::ticket virtual_scheduler::issue_turn(const void* lane) {
