@@ -620,6 +620,45 @@ TEST(SqliteConnection, ACallStillWaitingForItsTurnWhenARunHangsNeverRuns) {
   EXPECT_FALSE(ran) << "a call of the hung run ran after its end";
 }
 
+TEST(SqliteConnection, ACallQueuedBehindAHungCallOnItsConnectionEndsWithTheRun) {
+  // Coroutines share one connection: their calls queue on the worker behind
+  // the first one's hung query. The run's end must abort them while the run's
+  // state still exists; one the worker took after the end found a scheduler
+  // and a context already destroyed.
+  faultscope::run_options options;
+  options.wall_limit = 300ms;
+  static std::atomic<bool> ran;
+  static std::weak_ptr<int> calls;  // each queued call holds it
+  ran = false;
+  auto r = faultscope::run(
+      [](run_context& ctx) -> awaitable<void> {
+        auto& db = sq::test_database::create(ctx, schema);
+        auto conn = co_await sq::connection::open(db.path());
+        auto held = std::make_shared<int>();
+        calls = held;
+        auto call = [&](int i) -> awaitable<void> {
+          if (i == 0) {
+            co_await conn.query(slow_sql);
+            co_return;
+          }
+          // Named: g++ 12 destroys a closure with class-type captures twice
+          // when it is a temporary inside a co_await expression (README).
+          auto fn = [held](sqlite3*) {
+            ran = true;
+          };
+          co_await conn.call(std::move(fn));
+        };
+        // Many, so that the worker is between two of them when the run ends:
+        // it used to take the rest after the end.
+        co_await all_at_once(40000, call);
+      },
+      options);
+  EXPECT_EQ(r.end, faultscope::run_end::hung);
+  EXPECT_EQ(calls.use_count(), 0) << "calls of the hung run outlived it";
+  std::this_thread::sleep_for(50ms);  // time enough for a call let loose to run
+  EXPECT_FALSE(ran) << "a call of the hung run ran after its end";
+}
+
 TEST(SqliteConnection, VirtualClockWaitsForTheWorker) {
   // A 1 ms virtual timeout around a real-time query: the clock may not jump to
   // the deadline while the query is on the worker, so the query wins.

@@ -242,8 +242,24 @@ void worker::interrupt_running() {
   if (db) sqlite3_interrupt(db);
 }
 
-bool worker::interrupt_if_running(const run_data* r) {
+bool worker::stop_jobs_of(const run_data* r, std::vector<std::shared_ptr<job>>& queued) {
   std::lock_guard lock(mutex_);
+  // Only this lock's holders empty the inbox, and a call fills only an empty
+  // one: whatever is there stays until taken here.
+  if (const auto in = inbox_.job.load(std::memory_order_acquire);
+      in > closed_inbox && reinterpret_cast<job*>(in)->run == r) {
+    queued.push_back(std::move(reinterpret_cast<job*>(in)->held));
+    inbox_.job.store(0, std::memory_order_release);
+  }
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    if ((*it)->run != r) {
+      ++it;
+      continue;
+    }
+    queued.push_back(std::move(*it));
+    it = queue_.erase(it);
+    queued_.fetch_sub(1, std::memory_order_relaxed);
+  }
   if (!running_ || running_->run != r) return false;
   running_->cancel_requested.store(true, std::memory_order_relaxed);
   interrupt_running();
@@ -256,18 +272,30 @@ bool worker::running_for(const run_data* r) {
 }
 
 bool worker::interrupt_run(const run_data* r, std::chrono::milliseconds limit) {
-  std::lock_guard lock(registry_mutex);
-  std::vector<worker*> busy;
-  for (worker* w : registry())
-    if (w->interrupt_if_running(r)) busy.push_back(w);
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  for (worker* w : busy) {
-    while (w->running_for(r)) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // Calls queued behind a hung one on its connection: taken by the worker
+  // later, they would complete into a scheduler and a context already gone.
+  std::vector<std::shared_ptr<job>> queued;
+  bool stopped = true;
+  {
+    std::lock_guard lock(registry_mutex);
+    std::vector<worker*> busy;
+    for (worker* w : registry())
+      if (w->stop_jobs_of(r, queued)) busy.push_back(w);
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    for (worker* w : busy) {
+      while (stopped && w->running_for(r)) {
+        if (std::chrono::steady_clock::now() > deadline) stopped = false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
     }
   }
-  return true;
+  // Outside the registry's lock: a job's handler may own the frame that holds
+  // a connection, and the connection's worker takes that lock as it goes.
+  for (auto& j : queued) {
+    j->drop_turn();
+    j->abort();
+  }
+  return stopped;
 }
 
 void worker::loop() {

@@ -15,6 +15,7 @@
 #include <thread>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
@@ -116,7 +117,8 @@ class worker {
 
   /// After run `r` ended (hung, or abandoned a call): interrupts every job of
   /// `r` still running on any worker and waits up to `limit` for them to stop,
-  /// so none outlives the run state it reads. False if one is still running.
+  /// and aborts those still queued, so none outlives the run state it reads.
+  /// False if one is still running.
   static bool interrupt_run(const run_data* r, std::chrono::milliseconds limit);
   /// Worker thread: whether the running job was asked to stop. A job of many
   /// statements checks it between them, where SQLite forgets an interrupt.
@@ -138,7 +140,9 @@ class worker {
   static int on_progress(void* self) noexcept;
   static int on_busy(void* self, int count) noexcept;
   void interrupt_running();  // under mutex_: stops the job now running
-  bool interrupt_if_running(const run_data* r);
+  /// Takes the jobs of `r` still queued, and interrupts the one running, if
+  /// any (then true).
+  bool stop_jobs_of(const run_data* r, std::vector<std::shared_ptr<job>>& queued);
   bool running_for(const run_data* r);
   // A call handed to an idle worker goes through one cache line that the
   // caller writes and the worker reads. Through the lock and the queue it
