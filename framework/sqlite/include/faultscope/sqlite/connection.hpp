@@ -122,7 +122,10 @@ class connection {
       std::source_location loc = std::source_location::current());
 
   /// Runs `fn(sqlite3*)` on the worker thread: for what the adapter does not
-  /// wrap. Statements it leaves unfinalized are reported at close.
+  /// wrap. Statements it leaves unfinalized are reported at close. With g++
+  /// 12, a lambda that captures a class-type object by value must be named
+  /// before `co_await conn.call(std::move(fn))`: written inside the co_await
+  /// expression it is destroyed twice (README, "Coroutine traps").
   template <typename F>
   auto call(F fn);
 
