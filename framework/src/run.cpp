@@ -2,8 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -52,14 +56,29 @@ struct run_state {
   detail::virtual_scheduler scheduler;
   faultscope::tracker tracker;
   boost::asio::cancellation_signal root_signal;
+  // In here, not on run()'s stack: a run's state can outlive the call (park).
+  bool root_done = false;
+  std::exception_ptr root_error;
+  detail::fault_session faults;
   // After the context: a frame may still hold on to an extension's state.
   std::vector<std::pair<const std::type_info*, std::unique_ptr<run_extension>>> extensions;
   std::unique_ptr<boost::asio::io_context> io;
   run_context context{*this};
 
   explicit run_state(const run_options& o)
-      : options(o), tracker(faultscope::tracker::options{o.record_timeline}) {}
+      : options(o),
+        tracker(faultscope::tracker::options{o.record_timeline}),
+        faults(options.plan, &tracker, &scheduler) {}
 };
+
+// The states of runs that a thread still used when they ended, never freed:
+// reachable from here, they are not leaks to a leak checker either.
+void park(std::unique_ptr<run_state> state) {
+  static std::mutex mutex;
+  static auto* parked = new std::vector<std::unique_ptr<run_state>>;
+  std::lock_guard lock(mutex);
+  parked->push_back(std::move(state));
+}
 
 namespace {
 
@@ -143,7 +162,8 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
   const auto wall_start = clock::now();
   const auto wall_deadline = wall_start + options.wall_limit;
 
-  detail::run_state state(options);
+  auto owned = std::make_unique<detail::run_state>(options);
+  auto& state = *owned;
   state.io = std::make_unique<boost::asio::io_context>(1);
   auto& io = *state.io;
   auto& sched = state.scheduler;
@@ -153,20 +173,20 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
 
   detail::current_scheduler_scope sched_scope(sched);
   current_tracker_scope tracker_scope(tr);
-  detail::fault_session faults(options.plan, &tr, &sched);
+  auto& faults = state.faults;
   detail::current_fault_session_scope faults_scope(faults);
   run_context* previous_run = detail::current;
   detail::current = &state.context;
 
   run_result result;
-  bool done = false;
-  std::exception_ptr root_error;
-  boost::asio::co_spawn(
-      io, scenario(state.context),
-      boost::asio::bind_cancellation_slot(state.root_signal.slot(), [&](std::exception_ptr e) {
-        done = true;
-        root_error = e;
-      }));
+  bool& done = state.root_done;
+  std::exception_ptr& root_error = state.root_error;
+  auto on_root_end = [s = &state](std::exception_ptr e) {
+    s->root_done = true;
+    s->root_error = e;
+  };
+  boost::asio::co_spawn(io, scenario(state.context),
+                        boost::asio::bind_cancellation_slot(state.root_signal.slot(), on_root_end));
 
   // Drive the context: run what is ready; when nothing is, jump the clock to the
   // next deadline. Work on another thread (the SQLite worker) holds the clock.
@@ -311,6 +331,16 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
   result.acquired = tr.acquired_count();
   result.trace = faults.take_trace();
   result.injected = faults.take_injected();
+
+  if (std::any_of(state.extensions.begin(), state.extensions.end(),
+                  [](const auto& e) { return e.second->still_in_use(); })) {
+    // A thread still runs against this state (and may hold frames of it):
+    // freeing any of it would crash the program when that thread goes on.
+    detail::park(std::move(owned));
+    detail::current = previous_run;
+    result.wall_elapsed = clock::now() - wall_start;
+    return result;
+  }
 
   // Tear down with the run's thread-locals still installed: destroying suspended
   // frames runs destructors that may reach the tracker or the clock.

@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -377,6 +378,48 @@ TEST(Run, AParkedCallLetsTheOtherCallsGoFirst) {
                              "start waiter", "start holder", "end holder", "back holder",
                              "waiter resumed after another call", "end waiter", "back waiter",
                              "start alone", "alone resumed at once", "end alone", "back alone"));
+}
+
+// A library's per-run state: finish runs after the root ends, before the
+// tracker is checked, so what it reports is in the result.
+struct reporting_extension final : faultscope::run_extension {
+  void finish(faultscope::tracker& t) override {
+    t.report(violation_kind::leak, "left behind by the extension");
+  }
+};
+
+TEST(Run, AnExtensionFinishesBeforeTheTrackerIsChecked) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    static_cast<void>(ctx.extension<reporting_extension>());
+    co_return;
+  });
+  EXPECT_THAT(r, HasViolation(violation_kind::leak));
+  EXPECT_THAT(r.describe(), HasSubstr("left behind by the extension"));
+}
+
+// A thread of an extension that goes on using the run after it ended (a call
+// that ignored its interrupt).
+struct late_thread final : faultscope::run_extension {
+  std::atomic<bool> done{false};
+  [[nodiscard]] bool still_in_use() const noexcept override { return !done; }
+};
+
+TEST(Run, AnExtensionStillInUseKeepsTheRunsStateForItsThread) {
+  std::atomic<bool> go{false};
+  std::thread late;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    auto* ext = &ctx.extension<late_thread>();
+    auto* tracker = &ctx.tracker();
+    late = std::thread([ext, tracker, &go] {
+      while (!go) std::this_thread::sleep_for(1ms);
+      tracker->release(tracker->acquire("late"));  // freed, this was a use after free
+      ext->done = true;
+    });
+    co_return;
+  });
+  EXPECT_TRUE(r.passed()) << r.describe();
+  go = true;
+  late.join();
 }
 
 }  // namespace

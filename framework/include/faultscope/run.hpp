@@ -76,11 +76,16 @@ struct run_state;
 /// memory account and end-of-run checks here). One instance per run and type,
 /// made on first use; `finish` runs after the root coroutine has ended (or hung)
 /// and before the tracker is checked, so it can still report; the instance is
-/// destroyed after every coroutine frame of the run.
+/// destroyed after every coroutine frame of the run (never, if `still_in_use`).
 class run_extension {
  public:
   virtual ~run_extension() = default;
   virtual void finish(faultscope::tracker& /*tracker*/) {}
+  /// Asked after `finish`: does a thread of the extension still use the run's
+  /// state (a call that ignored the interrupt of a hung run)? Then the run
+  /// leaves that state, its frames included, in memory for good instead of
+  /// freeing it under the thread; `finish` should have reported why.
+  [[nodiscard]] virtual bool still_in_use() const noexcept { return false; }
 };
 
 /// What a scenario can reach of its run.
