@@ -659,6 +659,40 @@ TEST(SqliteConnection, ACallQueuedBehindAHungCallOnItsConnectionEndsWithTheRun) 
   EXPECT_FALSE(ran) << "a call of the hung run ran after its end";
 }
 
+TEST(SqliteConnection, ACallThatIgnoresTheInterruptOfAHungRunFinishesLaterWithoutHarm) {
+  // The call sleeps through the interrupt and outlasts the grace the run's
+  // end gives it (the wall limit here). The run must report it and leave its
+  // state to the call: freed, the call's completion wrote into a scheduler
+  // gone (a crash under ASan once it woke).
+  faultscope::run_options options;
+  options.wall_limit = 100ms;
+  static std::atomic<bool> finished;
+  finished = false;
+  auto r = faultscope::run(
+      [](run_context& ctx) -> awaitable<void> {
+        auto& db = sq::test_database::create(ctx, schema);
+        auto conn = co_await sq::connection::open(db.path());
+        co_await conn.call([](sqlite3*) {
+          std::this_thread::sleep_for(600ms);
+          finished = true;
+        });
+      },
+      options);
+  EXPECT_EQ(r.end, faultscope::run_end::hung);
+  EXPECT_THAT(messages(r), HasSubstr("did not stop within 100 ms of an interrupt"));
+  EXPECT_FALSE(finished);
+  while (!finished) std::this_thread::sleep_for(10ms);
+  std::this_thread::sleep_for(50ms);  // its completion lands after the flag
+  // The adapter still works, on the same threads.
+  auto after = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    co_await conn.query("SELECT 1");
+    co_await conn.close();
+  });
+  EXPECT_TRUE(after.passed()) << messages(after);
+}
+
 TEST(SqliteConnection, VirtualClockWaitsForTheWorker) {
   // A 1 ms virtual timeout around a real-time query: the clock may not jump to
   // the deadline while the query is on the worker, so the query wins.

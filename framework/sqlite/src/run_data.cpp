@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -37,6 +38,8 @@ run_data* run_data::of_current_run() {
   auto& d = ctx->extension<run_data>();
   if (!d.tracker) {
     d.tracker = &ctx->tracker();
+    // A run told to give up after less wall time waits no longer for its calls.
+    d.stop_grace = std::min(d.stop_grace, ctx->options().wall_limit);
     std::lock_guard lock(d.files->mutex);
     d.files->tracker = d.tracker;
   }
@@ -46,10 +49,14 @@ run_data* run_data::of_current_run() {
 void run_data::finish(faultscope::tracker& t) {
   // A run that hung, or was abandoned with a call on a worker, must not end
   // while that call still reads this state: stop it first.
-  if (!worker::interrupt_run(this, std::chrono::seconds(5)))
+  if (!worker::interrupt_run(this, stop_grace)) {
+    call_left_running = true;
     t.report(violation_kind::hang,
-             "sqlite: a call on a connection's worker thread did not stop within 5 s of an "
-             "interrupt after the run ended");
+             fmt::format("sqlite: a call on a connection's worker thread did not stop within {} ms "
+                         "of an interrupt after the run ended (the run's state stays in memory for "
+                         "it, and its database files on disk)",
+                         stop_grace.count()));
+  }
   for (const auto& db : databases) db->verify(t);
   // Only once every connection is closed must SQLite have given back what it
   // took for this run; a connection still open is reported as a leak already.

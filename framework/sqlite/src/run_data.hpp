@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -39,6 +40,7 @@ struct run_data final : run_extension {
   run_data();
   ~run_data() override;
   void finish(faultscope::tracker& t) override;
+  [[nodiscard]] bool still_in_use() const noexcept override { return call_left_running; }
 
   /// The adapter's state of the run on this thread (made on first use), or null.
   static run_data* of_current_run();
@@ -49,6 +51,9 @@ struct run_data final : run_extension {
   int connections = 0;  // open now (the run's thread)
   std::string scratch;  // the run's temporary directory, made on first use
   std::vector<std::unique_ptr<test_database>> databases;
+  /// How long calls of a run that ended get to stop after their interrupt.
+  std::chrono::milliseconds stop_grace{5000};
+  bool call_left_running = false;  // one did not stop: the run keeps its state
 };
 
 }  // namespace faultscope::sqlite::detail
