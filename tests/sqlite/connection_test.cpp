@@ -660,30 +660,30 @@ TEST(SqliteConnection, ACallQueuedBehindAHungCallOnItsConnectionEndsWithTheRun) 
 }
 
 TEST(SqliteConnection, ACallThatIgnoresTheInterruptOfAHungRunFinishesLaterWithoutHarm) {
-  // The call sleeps through the interrupt and outlasts the grace the run's
-  // end gives it (the wall limit here). The run must report it and leave its
-  // state to the call: freed, the call's completion wrote into a scheduler
-  // gone (a crash under ASan once it woke).
+  // The call waits for the test, deaf to the interrupt, past the grace the
+  // run's end gives it (the wall limit here). The run must report it and leave
+  // its state to the call: freed, the call's completion wrote into a scheduler
+  // gone (a heap-use-after-free under ASan once the test let it go).
   faultscope::run_options options;
   options.wall_limit = 100ms;
-  static std::atomic<bool> finished;
-  finished = false;
+  static std::atomic<bool> let_go, finished;
+  let_go = finished = false;
   auto r = faultscope::run(
       [](run_context& ctx) -> awaitable<void> {
         auto& db = sq::test_database::create(ctx, schema);
         auto conn = co_await sq::connection::open(db.path());
         co_await conn.call([](sqlite3*) {
-          std::this_thread::sleep_for(600ms);
+          while (!let_go) std::this_thread::sleep_for(1ms);
           finished = true;
         });
       },
       options);
   EXPECT_EQ(r.end, faultscope::run_end::hung);
   EXPECT_THAT(messages(r), HasSubstr("did not stop within 100 ms of an interrupt"));
-  EXPECT_FALSE(finished);
-  while (!finished) std::this_thread::sleep_for(10ms);
+  let_go = true;
+  while (!finished) std::this_thread::sleep_for(1ms);
   std::this_thread::sleep_for(50ms);  // its completion lands after the flag
-  // The adapter still works, on the same threads.
+  // The adapter still works for the next run.
   auto after = faultscope::run([](run_context& ctx) -> awaitable<void> {
     auto& db = sq::test_database::create(ctx, schema);
     auto conn = co_await sq::connection::open(db.path());
