@@ -16,6 +16,9 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/property_tree/ptree.hpp>
 #include <boost/property_tree/xml_parser.hpp>
 
@@ -44,6 +47,19 @@ FAULTSCOPE_SCENARIO(cli_test_points, "manual") {
 FAULTSCOPE_SCENARIO(cli_test_broken, "manual") {
   co_await faultscope::fault_point("cli_test.never");
   throw std::runtime_error("broken\nsetup");
+}
+
+// Under a thrown fault it keeps working without ever finishing (a retry loop
+// with no wait): only the wall limit ends it.
+FAULTSCOPE_SCENARIO(cli_test_spins, "manual") {
+  bool failed = false;
+  try {
+    co_await faultscope::fault_point("cli_test.spin");
+  } catch (const std::exception&) {
+    failed = true;
+  }
+  auto ex = co_await boost::asio::this_coro::executor;
+  while (failed) co_await boost::asio::post(ex, boost::asio::use_awaitable);
 }
 
 namespace {
@@ -275,6 +291,16 @@ TEST(Cli, AFailingScenarioExitsOneAndShowsItsReplay) {
       << "a manual scenario stays out of the default run";
 }
 
+TEST(Cli, WallLimitCutsABusyLoopShortInRunAndReplay) {
+  auto r = cli({"run", "cli_test_spins", "--kinds", "throw", "--wall-limit", "100"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.out, HasSubstr("still running after 100 ms of wall time"));
+  auto again = cli({"replay", "cli_test_spins@cli_test.spin#1=throw", "--wall-limit=100"});
+  EXPECT_EQ(again.status, 1);
+  EXPECT_THAT(again.out, HasSubstr("hung"));
+  EXPECT_THAT(again.out, HasSubstr("still running after 100 ms of wall time"));
+}
+
 TEST(Cli, JunitReportParsesAsXml) {
   // A run with real failures (text that needs escaping), the canaries, and a
   // clean one: each parses, and each suite holds as many cases as it says.
@@ -451,6 +477,12 @@ INSTANTIATE_TEST_SUITE_P(
         bad{{"run", "--persistent=yes"}, "--persistent takes no value"},
         bad{{"run", "--shard", "0/2"}, "--shard needs K/N"},
         bad{{"run", "--shard", "3/2"}, "got '3/2'"}, bad{{"run", "--shard", "2"}, "got '2'"},
-        bad{{"run", "--shard", "1/x"}, "got '1/x'"}));
+        bad{{"run", "--shard", "1/x"}, "got '1/x'"},
+        bad{{"run", "--wall-limit", "0"}, "--wall-limit needs a whole number from 1 to 86400000"},
+        bad{{"run", "--wall-limit=1s"}, "got '1s'"},
+        bad{{"replay", "cli_test_spins@cli_test.spin#1=throw", "--wall-limit"},
+            "--wall-limit needs a value"},
+        bad{{"replay", "cli_test_spins@cli_test.spin#1=throw", "--wall-limit=x"}, "got 'x'"},
+        bad{{"replay", "a@b#1=throw", "--jobs", "2"}, "unknown option '--jobs' for replay"}));
 
 }  // namespace

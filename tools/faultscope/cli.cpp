@@ -70,6 +70,8 @@ options (each also as --option=VALUE):
   --output FILE        write the report to FILE instead of standard output
   --html FILE          also write a self-contained HTML page: for every failing run, a
                        timeline of each resource's lifetime on the virtual clock
+  --wall-limit MS      wall time a run may keep working (a busy loop) before it is
+                       reported as a hang (default 60000)
   --help               this text
 
 environment:
@@ -88,11 +90,14 @@ options:
                        names `run --only` and `--skip` take
 )";
 
-constexpr std::string_view replay_help = R"(usage: faultscope replay SCENARIO@PLAN
+constexpr std::string_view replay_help = R"(usage: faultscope replay SCENARIO@PLAN [--wall-limit MS]
 
 Reruns one schedule exactly as printed on failure, e.g.
   faultscope replay 'canary.naive_cleanup@conn.query#1=cancel'
 and prints its violations and the timeline of the run.
+
+options:
+  --wall-limit MS      as for run (default 60000)
 )";
 
 struct usage_error {
@@ -119,6 +124,7 @@ struct run_args {
   bool persistent = false;
   std::size_t shard_index = 0;  // from 0, as explore_options counts
   std::size_t shard_count = 1;
+  std::optional<std::chrono::milliseconds> wall_limit;
 };
 
 // `value` read as a whole number: digits only, nothing after them, in range.
@@ -151,6 +157,10 @@ std::vector<std::string> comma_list(std::string_view flag, std::string_view valu
     if (comma == std::string_view::npos) return out;
     start = comma + 1;
   }
+}
+
+std::chrono::milliseconds wall_limit(std::string_view flag, std::string_view value) {
+  return std::chrono::milliseconds(number(flag, value, 1, 86'400'000));
 }
 
 std::vector<fault> fault_list(std::string_view value) {
@@ -215,6 +225,8 @@ run_args parse_run(const std::vector<std::string_view>& args) {
       a.persistent = true;
     } else if (arg == "--shard") {
       std::tie(a.shard_index, a.shard_count) = shard(value());
+    } else if (arg == "--wall-limit") {
+      a.wall_limit = wall_limit(arg, value());
     } else if (arg == "--format") {
       a.format = std::string(value());
       if (a.format != "text" && a.format != "json" && a.format != "junit")
@@ -375,6 +387,7 @@ int run_command(const run_args& a, std::ostream& out, std::ostream& err) {
     if (a.persistent) o.persistent = true;
     o.shard_index = a.shard_index;
     o.shard_count = a.shard_count;
+    if (a.wall_limit) o.run.wall_limit = *a.wall_limit;
     bar.start(s->name);
     o.progress = [&bar](std::size_t done, std::size_t known) {
       bar.update(done, known);
@@ -435,14 +448,17 @@ int list_command(std::string_view filter, bool points, std::ostream& out, std::o
   return 0;
 }
 
-int replay_command_run(const std::pair<std::string, fault_plan>& parsed, std::ostream& out,
+int replay_command_run(const std::pair<std::string, fault_plan>& parsed,
+                       std::optional<std::chrono::milliseconds> limit, std::ostream& out,
                        std::ostream& err) {
   const auto* s = registry::instance().find(parsed.first);
   if (!s) {
     say(err, fmt::format("no scenario named '{}' (see faultscope list)", parsed.first));
     return 2;
   }
-  run_result r = run_schedule(s->fn, parsed.second, s->options);
+  explore_options o = s->options;
+  if (limit) o.run.wall_limit = *limit;
+  run_result r = run_schedule(s->fn, parsed.second, o);
   out << fmt::format("{} under {}: {} after {:.6f}s virtual{}\n", s->name,
                      parsed.second.to_string(), to_string(r.end),
                      std::chrono::duration<double>(r.virtual_elapsed).count(),
@@ -470,6 +486,7 @@ struct command {
   bool points = false;    // list --points
   run_args run;
   std::pair<std::string, fault_plan> replay;
+  std::optional<std::chrono::milliseconds> replay_wall_limit;
 };
 
 command parse(int argc, const char* const* argv) {
@@ -513,12 +530,26 @@ command parse(int argc, const char* const* argv) {
     if (help) {
       c.text = replay_help;
     } else {
-      if (rest.size() != 1)
+      std::vector<std::string_view> tokens;
+      for (std::size_t i = 0; i < rest.size(); ++i) {
+        std::string_view arg = rest[i];
+        if (arg == "--wall-limit") {
+          if (i + 1 >= rest.size()) throw usage_error{"--wall-limit needs a value"};
+          c.replay_wall_limit = wall_limit(arg, rest[++i]);
+        } else if (arg.starts_with("--wall-limit=")) {
+          c.replay_wall_limit = wall_limit("--wall-limit", arg.substr(arg.find('=') + 1));
+        } else if (arg.starts_with("-")) {
+          throw usage_error{fmt::format("unknown option '{}' for replay", arg)};
+        } else {
+          tokens.push_back(arg);
+        }
+      }
+      if (tokens.size() != 1)
         throw usage_error{"replay takes exactly one TOKEN, as printed on failure: SCENARIO@PLAN"};
       c.what = command::kind::replay;
-      c.text = rest[0];
+      c.text = tokens[0];
       try {
-        c.replay = parse_replay_token(rest[0]);
+        c.replay = parse_replay_token(tokens[0]);
       } catch (const plan_error& e) {
         throw usage_error{e.what()};
       }
@@ -557,7 +588,7 @@ int main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
       case command::kind::list:
         return list_command(c.text, c.points, out, err);
       case command::kind::replay:
-        return replay_command_run(c.replay, out, err);
+        return replay_command_run(c.replay, c.replay_wall_limit, out, err);
     }
     return 2;
   } catch (const usage_error& e) {
