@@ -660,19 +660,24 @@ TEST(SqliteConnection, ACallQueuedBehindAHungCallOnItsConnectionEndsWithTheRun) 
 }
 
 TEST(SqliteConnection, ACallThatIgnoresTheInterruptOfAHungRunFinishesLaterWithoutHarm) {
-  // The call waits for the test, deaf to the interrupt, past the grace the
-  // run's end gives it (the wall limit here). The run must report it and leave
-  // its state to the call: freed, the call's completion wrote into a scheduler
-  // gone (a heap-use-after-free under ASan once the test let it go).
+  // The call holds the write lock and waits for the test, deaf to the
+  // interrupt, past the grace the run's end gives it (the wall limit here).
+  // The run must report it and leave its state to the call: freed, the call's
+  // completion wrote into a scheduler gone (a heap-use-after-free under ASan
+  // once the test let it go). Then the worker must close the connection, which
+  // no one else ever will: it used to keep the lock, and its thread, for good.
   faultscope::run_options options;
   options.wall_limit = 100ms;
   static std::atomic<bool> let_go, finished;
+  static std::string path;
   let_go = finished = false;
   auto r = faultscope::run(
       [](run_context& ctx) -> awaitable<void> {
         auto& db = sq::test_database::create(ctx, schema);
+        path = db.path();
         auto conn = co_await sq::connection::open(db.path());
-        co_await conn.call([](sqlite3*) {
+        co_await conn.call([](sqlite3* h) {
+          ASSERT_EQ(sqlite3_exec(h, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
           while (!let_go) std::this_thread::sleep_for(1ms);
           finished = true;
         });
@@ -682,7 +687,12 @@ TEST(SqliteConnection, ACallThatIgnoresTheInterruptOfAHungRunFinishesLaterWithou
   EXPECT_THAT(messages(r), HasSubstr("did not stop within 100 ms of an interrupt"));
   let_go = true;
   while (!finished) std::this_thread::sleep_for(1ms);
-  std::this_thread::sleep_for(50ms);  // its completion lands after the flag
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &other), SQLITE_OK);
+  sqlite3_busy_timeout(other, 2000);
+  EXPECT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE; ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK)
+      << "the deaf call's connection still holds its lock: " << sqlite3_errmsg(other);
+  sqlite3_close(other);
   // The adapter still works for the next run.
   auto after = faultscope::run([](run_context& ctx) -> awaitable<void> {
     auto& db = sq::test_database::create(ctx, schema);

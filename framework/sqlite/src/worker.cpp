@@ -271,6 +271,12 @@ bool worker::running_for(const run_data* r) {
   return running_ && running_->run == r;
 }
 
+bool worker::orphan_if_running(const run_data* r) {
+  std::lock_guard lock(mutex_);
+  orphaned_ = running_ && running_->run == r;
+  return orphaned_;
+}
+
 bool worker::interrupt_run(const run_data* r, std::chrono::milliseconds limit) {
   // Calls queued behind a hung one on its connection: taken by the worker
   // later, they would complete into a scheduler and a context already gone.
@@ -282,12 +288,11 @@ bool worker::interrupt_run(const run_data* r, std::chrono::milliseconds limit) {
     for (worker* w : registry())
       if (w->stop_jobs_of(r, queued)) busy.push_back(w);
     const auto deadline = std::chrono::steady_clock::now() + limit;
-    for (worker* w : busy) {
-      while (stopped && w->running_for(r)) {
-        if (std::chrono::steady_clock::now() > deadline) stopped = false;
+    for (worker* w : busy)
+      while (w->running_for(r) && std::chrono::steady_clock::now() <= deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      }
-    }
+    for (worker* w : busy)
+      if (w->orphan_if_running(r)) stopped = false;
   }
   // Outside the registry's lock: a job's handler may own the frame that holds
   // a connection, and the connection's worker takes that lock as it goes.
@@ -336,6 +341,9 @@ void worker::loop() {
       std::lock_guard lock(mutex_);
       running_ = nullptr;
       executing_ = false;
+      // Its run gave up waiting for that call and keeps its state for good:
+      // no one will close this connection, so the thread does it and goes.
+      last = last || orphaned_;
     }
     if (last) break;
   }

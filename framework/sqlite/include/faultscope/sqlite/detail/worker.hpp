@@ -144,6 +144,8 @@ class worker {
   /// any (then true).
   bool stop_jobs_of(const run_data* r, std::vector<std::shared_ptr<job>>& queued);
   bool running_for(const run_data* r);
+  /// True if `r`'s job still runs: the loop ends after it.
+  bool orphan_if_running(const run_data* r);
   // A call handed to an idle worker goes through one cache line that the
   // caller writes and the worker reads. Through the lock and the queue it
   // moved four lines between the two cores, and back, per call: on a VM whose
@@ -161,6 +163,7 @@ class worker {
   std::deque<std::shared_ptr<job>> queue_;
   job* running_ = nullptr;  // taken off the queue: waiting for its turn, or executing
   bool executing_ = false;  // running_ is past its turn and executing
+  bool orphaned_ = false;   // running_'s run ended without it: stop after it
   // sqlite3_interrupt alone can be lost: SQLite clears the flag when a
   // statement starts with none active. The progress handler reads this one.
   std::atomic<bool> interrupt_{false};
