@@ -260,7 +260,7 @@ bool worker::stop_jobs_of(const run_data* r, std::vector<std::shared_ptr<job>>& 
     it = queue_.erase(it);
     queued_.fetch_sub(1, std::memory_order_relaxed);
   }
-  if (!running_ || running_->run != r) return false;
+  if (!running_job_of(r)) return false;
   running_->cancel_requested.store(true, std::memory_order_relaxed);
   interrupt_running();
   return true;
@@ -268,12 +268,12 @@ bool worker::stop_jobs_of(const run_data* r, std::vector<std::shared_ptr<job>>& 
 
 bool worker::running_for(const run_data* r) {
   std::lock_guard lock(mutex_);
-  return running_ && running_->run == r;
+  return running_job_of(r);
 }
 
 bool worker::orphan_if_running(const run_data* r) {
   std::lock_guard lock(mutex_);
-  orphaned_ = running_ && running_->run == r;
+  orphaned_ = running_job_of(r);
   return orphaned_;
 }
 

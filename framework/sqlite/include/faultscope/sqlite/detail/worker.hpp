@@ -144,6 +144,9 @@ class worker {
   /// any (then true).
   bool stop_jobs_of(const run_data* r, std::vector<std::shared_ptr<job>>& queued);
   bool running_for(const run_data* r);
+  [[nodiscard]] bool running_job_of(const run_data* r) const noexcept {  // under mutex_
+    return running_ && running_->run == r;
+  }
   /// True if `r`'s job still runs: the loop ends after it.
   bool orphan_if_running(const run_data* r);
   // A call handed to an idle worker goes through one cache line that the
