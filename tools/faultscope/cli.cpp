@@ -190,52 +190,67 @@ std::pair<std::size_t, std::size_t> shard(std::string_view value) {
   return {static_cast<std::size_t>(*k - 1), static_cast<std::size_t>(*n)};
 }
 
+// The argument at `i`, read as an option: `--jobs=4` as well as `--jobs 4`, as
+// most command-line tools take both.
+struct option_at {
+  option_at(const std::vector<std::string_view>& args, std::size_t& i)
+      : name(args[i]), args_(args), i_(i) {
+    if (const auto eq = name.find('='); name.starts_with("--") && eq != std::string_view::npos) {
+      attached = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+  }
+  /// Its value: attached, or the next argument (then consumed).
+  std::string_view value() {
+    if (attached) return *attached;
+    if (i_ + 1 >= args_.size()) throw usage_error{fmt::format("{} needs a value", name)};
+    return args_[++i_];
+  }
+
+  std::string_view name;
+  std::optional<std::string_view> attached;
+
+ private:
+  const std::vector<std::string_view>& args_;
+  std::size_t& i_;
+};
+
 run_args parse_run(const std::vector<std::string_view>& args) {
   run_args a;
   bool have_filter = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string_view arg = args[i];
-    // `--jobs=4` as well as `--jobs 4`, as most command-line tools take both.
-    std::optional<std::string_view> attached;
-    if (const auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
-      attached = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-    }
-    auto value = [&]() -> std::string_view {
-      if (attached) return *attached;
-      if (i + 1 >= args.size()) throw usage_error{fmt::format("{} needs a value", arg)};
-      return args[++i];
-    };
+    option_at opt(args, i);
+    const std::string_view arg = opt.name;
     if (arg == "--depth") {
-      a.depth = static_cast<int>(number(arg, value(), 1, 2));
+      a.depth = static_cast<int>(number(arg, opt.value(), 1, 2));
     } else if (arg == "--swarm") {
-      a.swarm = number(arg, value(), 1, 1'000'000);
+      a.swarm = number(arg, opt.value(), 1, 1'000'000);
     } else if (arg == "--seed") {
-      a.seed = number(arg, value(), 0, UINT64_MAX);
+      a.seed = number(arg, opt.value(), 0, UINT64_MAX);
     } else if (arg == "--jobs") {
-      a.jobs = static_cast<unsigned>(number(arg, value(), 1, 256));
+      a.jobs = static_cast<unsigned>(number(arg, opt.value(), 1, 256));
     } else if (arg == "--only") {
-      for (auto& p : comma_list(arg, value())) a.only.push_back(std::move(p));
+      for (auto& p : comma_list(arg, opt.value())) a.only.push_back(std::move(p));
     } else if (arg == "--skip") {
-      for (auto& p : comma_list(arg, value())) a.skip.push_back(std::move(p));
+      for (auto& p : comma_list(arg, opt.value())) a.skip.push_back(std::move(p));
     } else if (arg == "--kinds") {
-      a.kinds = fault_list(value());
+      a.kinds = fault_list(opt.value());
     } else if (arg == "--persistent") {
-      if (attached) throw usage_error{"--persistent takes no value"};
+      if (opt.attached) throw usage_error{"--persistent takes no value"};
       a.persistent = true;
     } else if (arg == "--shard") {
-      std::tie(a.shard_index, a.shard_count) = shard(value());
+      std::tie(a.shard_index, a.shard_count) = shard(opt.value());
     } else if (arg == "--wall-limit") {
-      a.wall_limit = wall_limit(arg, value());
+      a.wall_limit = wall_limit(arg, opt.value());
     } else if (arg == "--format") {
-      a.format = std::string(value());
+      a.format = std::string(opt.value());
       if (a.format != "text" && a.format != "json" && a.format != "junit")
         throw usage_error{fmt::format("--format must be text, json or junit, got '{}'", a.format)};
     } else if (arg == "--html") {
-      a.html = std::string(value());
+      a.html = std::string(opt.value());
       if (a.html.empty()) throw usage_error{"--html needs a file name"};
     } else if (arg == "--output") {
-      a.output = std::string(value());
+      a.output = std::string(opt.value());
       if (a.output.empty()) throw usage_error{"--output needs a file name"};
     } else if (arg.starts_with("-")) {
       throw usage_error{fmt::format("unknown option '{}' for run", args[i])};
@@ -532,17 +547,13 @@ command parse(int argc, const char* const* argv) {
     } else {
       std::vector<std::string_view> tokens;
       for (std::size_t i = 0; i < rest.size(); ++i) {
-        std::string_view arg = rest[i];
-        if (arg == "--wall-limit") {
-          if (i + 1 >= rest.size()) throw usage_error{"--wall-limit needs a value"};
-          c.replay_wall_limit = wall_limit(arg, rest[++i]);
-        } else if (arg.starts_with("--wall-limit=")) {
-          c.replay_wall_limit = wall_limit("--wall-limit", arg.substr(arg.find('=') + 1));
-        } else if (arg.starts_with("-")) {
-          throw usage_error{fmt::format("unknown option '{}' for replay", arg)};
-        } else {
-          tokens.push_back(arg);
-        }
+        option_at opt(rest, i);
+        if (opt.name == "--wall-limit")
+          c.replay_wall_limit = wall_limit(opt.name, opt.value());
+        else if (opt.name.starts_with("-"))
+          throw usage_error{fmt::format("unknown option '{}' for replay", rest[i])};
+        else
+          tokens.push_back(rest[i]);
       }
       if (tokens.size() != 1)
         throw usage_error{"replay takes exactly one TOKEN, as printed on failure: SCENARIO@PLAN"};
