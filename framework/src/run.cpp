@@ -87,14 +87,39 @@ template <typename F>
 struct timed_action final : timed_wait {
   explicit timed_action(F f) : fn(std::move(f)) {}
   void complete(boost::system::error_code ec) override {
+    const std::unique_ptr<timed_action> self(this);  // freed should fn throw too
     if (!ec) fn();
-    delete this;
   }
   void discard() override { delete this; }
   F fn;
 };
 
 thread_local run_context* current = nullptr;
+
+struct current_run_scope {
+  explicit current_run_scope(run_context* run) noexcept : previous(current) { current = run; }
+  ~current_run_scope() { current = previous; }
+  current_run_scope(const current_run_scope&) = delete;
+  current_run_scope& operator=(const current_run_scope&) = delete;
+  run_context* previous;
+};
+
+// The scenario is called inside the root coroutine, so that one written as a
+// plain function returning an awaitable, which throws before it has one, ends
+// the root with that exception instead of escaping run().
+boost::asio::awaitable<void> start_root(const scenario_fn& scenario, run_context& ctx) {
+  co_await scenario(ctx);
+}
+
+std::string message_of(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return x.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
 
 std::string format_vtime(std::chrono::nanoseconds t) {
   return fmt::format("{:.6f}s", std::chrono::duration<double>(t).count());
@@ -175,8 +200,7 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
   current_tracker_scope tracker_scope(tr);
   auto& faults = state.faults;
   detail::current_fault_session_scope faults_scope(faults);
-  run_context* previous_run = detail::current;
-  detail::current = &state.context;
+  detail::current_run_scope run_scope(&state.context);
 
   run_result result;
   bool& done = state.root_done;
@@ -185,7 +209,7 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
     s->root_done = true;
     s->root_error = e;
   };
-  boost::asio::co_spawn(io, scenario(state.context),
+  boost::asio::co_spawn(io, detail::start_root(scenario, state.context),
                         boost::asio::bind_cancellation_slot(state.root_signal.slot(), on_root_end));
 
   // Drive the context: run what is ready; when nothing is, jump the clock to the
@@ -193,95 +217,112 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
   std::optional<std::string> hang;
   bool has_work = true;  // does the context still count outstanding work?
   for (;;) {
-    // poll() would also run what the handlers post, so a busy loop would never
-    // return from it: run a bounded batch, then look at the wall clock.
-    // Read before polling: a worker hands back (or posts) its completion
-    // before it stops counting as in flight, so "none in flight" read here
-    // means the run_finished and poll below see every completion. Read after,
-    // a completion between the poll and the read would be missed, and the
-    // clock would jump past it.
-    const bool external = sched.external_in_flight();
-    const bool turn_was_free = sched.turn_free();  // read before polling, likewise
-    std::size_t n = sched.run_finished();
-    bool drained = false;
-    for (; n < 256; ++n)
-      if (io.poll_one() == 0) {
-        drained = true;
-        break;
-      }
-    has_work = !io.stopped();
-    if (!has_work) io.restart();
-    if (clock::now() > wall_deadline) {
-      hang = fmt::format("still running after {} ms of wall time (a busy loop?)",
-                         options.wall_limit.count());
-      break;
-    }
-    // Nothing left to run here: the one moment a call on another thread may
-    // start (see the scheduler's turns), and the sooner the better. Granted
-    // only if the turn was free before the poll, which then saw what the last
-    // call handed back.
-    if (drained && turn_was_free && sched.grant_turn()) continue;
-    if (n > 0) continue;
-    if (external || sched.external_in_flight()) {
-      // A call on another thread usually comes back within a few hundred
-      // microseconds: spin before sleeping, since a wake-up costs up to 100 µs
-      // here. The spin reads the in-flight count, one cache line the worker
-      // writes once per call, and a worker hands back its completion before
-      // it stops counting, so a drop means something to run; a turn given
-      // back means a call to start.
-      detail::spin_wait spin(std::chrono::microseconds(250));
-      std::size_t got = 0;
-      for (bool spinning = true; spinning;) {
-        const int seen = sched.externals();   // read before each poll, as above
-        const bool free = sched.turn_free();  // likewise
-        got = sched.run_finished() + io.poll_one();
-        if (got == 0 && free && sched.grant_turn()) got = 1;
-        if (got > 0 || seen == 0) break;
-        do {
-          spinning = spin.turn();
-        } while (spinning && sched.externals() == seen && sched.turn_free() == free);
-      }
-      if (io.stopped()) io.restart();
-      if (got > 0 || !sched.external_in_flight()) continue;
-      // Block in the context: a post wakes it, and so does a call finished
-      // through the scheduler while sleep_begin holds.
-      if (sched.sleep_begin()) {
-        const std::size_t ran = io.run_one_for(std::chrono::milliseconds(1));
-        sched.sleep_done();
-        if (ran == 0 && clock::now() > wall_deadline) {
-          hang = "work on another thread never completed";
+    try {
+      // poll() would also run what the handlers post, so a busy loop would never
+      // return from it: run a bounded batch, then look at the wall clock.
+      // Read before polling: a worker hands back (or posts) its completion
+      // before it stops counting as in flight, so "none in flight" read here
+      // means the run_finished and poll below see every completion. Read after,
+      // a completion between the poll and the read would be missed, and the
+      // clock would jump past it.
+      const bool external = sched.external_in_flight();
+      const bool turn_was_free = sched.turn_free();  // read before polling, likewise
+      std::size_t n = sched.run_finished();
+      bool drained = false;
+      for (; n < 256; ++n)
+        if (io.poll_one() == 0) {
+          drained = true;
           break;
         }
-      }
-      if (io.stopped()) io.restart();
-      continue;
-    }
-    if (done) break;
-    if (sched.has_pending()) {
-      auto next = sched.next_deadline();
-      if (next > options.time_limit) {
-        hang = next == detail::vtime::max()
-                   ? std::string("every pending wait is forever")
-                   : fmt::format("the next deadline, {}, is past the {} virtual time limit",
-                                 detail::format_vtime(next),
-                                 detail::format_duration(options.time_limit));
+      has_work = !io.stopped();
+      if (!has_work) io.restart();
+      if (clock::now() > wall_deadline) {
+        hang = fmt::format("still running after {} ms of wall time (a busy loop?)",
+                           options.wall_limit.count());
         break;
       }
-      sched.advance();
-      continue;
+      // Nothing left to run here: the one moment a call on another thread may
+      // start (see the scheduler's turns), and the sooner the better. Granted
+      // only if the turn was free before the poll, which then saw what the last
+      // call handed back.
+      if (drained && turn_was_free && sched.grant_turn()) continue;
+      if (n > 0) continue;
+      if (external || sched.external_in_flight()) {
+        // A call on another thread usually comes back within a few hundred
+        // microseconds: spin before sleeping, since a wake-up costs up to 100 µs
+        // here. The spin reads the in-flight count, one cache line the worker
+        // writes once per call, and a worker hands back its completion before
+        // it stops counting, so a drop means something to run; a turn given
+        // back means a call to start.
+        detail::spin_wait spin(std::chrono::microseconds(250));
+        std::size_t got = 0;
+        for (bool spinning = true; spinning;) {
+          const int seen = sched.externals();   // read before each poll, as above
+          const bool free = sched.turn_free();  // likewise
+          got = sched.run_finished() + io.poll_one();
+          if (got == 0 && free && sched.grant_turn()) got = 1;
+          if (got > 0 || seen == 0) break;
+          do {
+            spinning = spin.turn();
+          } while (spinning && sched.externals() == seen && sched.turn_free() == free);
+        }
+        if (io.stopped()) io.restart();
+        if (got > 0 || !sched.external_in_flight()) continue;
+        // Block in the context: a post wakes it, and so does a call finished
+        // through the scheduler while sleep_begin holds.
+        if (sched.sleep_begin()) {
+          std::size_t ran = 0;
+          try {
+            ran = io.run_one_for(std::chrono::milliseconds(1));
+          } catch (...) {
+            sched.sleep_done();
+            throw;
+          }
+          sched.sleep_done();
+          if (ran == 0 && clock::now() > wall_deadline) {
+            hang = "work on another thread never completed";
+            break;
+          }
+        }
+        if (io.stopped()) io.restart();
+        continue;
+      }
+      if (done) break;
+      if (sched.has_pending()) {
+        auto next = sched.next_deadline();
+        if (next > options.time_limit) {
+          hang = next == detail::vtime::max()
+                     ? std::string("every pending wait is forever")
+                     : fmt::format("the next deadline, {}, is past the {} virtual time limit",
+                                   detail::format_vtime(next),
+                                   detail::format_duration(options.time_limit));
+          break;
+        }
+        sched.advance();
+        continue;
+      }
+      if (has_work) {
+        // Nothing faultscope knows of is pending, yet the context counts work:
+        // something foreign (a real socket, a steady_timer) may still complete.
+        if (io.run_one_for(options.foreign_grace) > 0) continue;
+        if (io.stopped()) io.restart();
+        hang =
+            "an operation faultscope cannot see (a channel, socket or foreign timer) never "
+            "completed";
+      } else {
+        hang = "nothing is pending, yet the root coroutine never finished";
+      }
+      break;
+    } catch (...) {
+      // A completion handler threw: io_context::run() throws that to its
+      // caller, which in a service ends the event loop. The context stays
+      // usable (the handler is consumed), so the run goes on to its end.
+      tr.report(violation_kind::unhandled_exception,
+                fmt::format("\"{}\" escaped a completion handler at {} virtual; "
+                            "io_context::run() would throw it to its caller",
+                            detail::message_of(std::current_exception()),
+                            detail::format_vtime(sched.now())));
     }
-    if (has_work) {
-      // Nothing faultscope knows of is pending, yet the context counts work:
-      // something foreign (a real socket, a steady_timer) may still complete.
-      if (io.run_one_for(options.foreign_grace) > 0) continue;
-      if (io.stopped()) io.restart();
-      hang =
-          "an operation faultscope cannot see (a channel, socket or foreign timer) never "
-          "completed";
-    } else {
-      hang = "nothing is pending, yet the root coroutine never finished";
-    }
-    break;
   }
 
   if (hang) {
@@ -307,15 +348,12 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
   if (done && root_error) {
     result.error = root_error;
     result.end = run_end::exception;
+    result.error_message = detail::message_of(root_error);
     try {
       std::rethrow_exception(root_error);
     } catch (const boost::system::system_error& e) {
       if (e.code() == boost::asio::error::operation_aborted) result.end = run_end::cancelled;
-      result.error_message = e.what();
-    } catch (const std::exception& e) {
-      result.error_message = e.what();
     } catch (...) {
-      result.error_message = "unknown exception";
     }
   }
 
@@ -337,7 +375,6 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
     // A thread still runs against this state (and may hold frames of it):
     // freeing any of it would crash the program when that thread goes on.
     detail::park(std::move(owned));
-    detail::current = previous_run;
     result.wall_elapsed = clock::now() - wall_start;
     return result;
   }
@@ -348,7 +385,6 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
   io.stop();
   state.io.reset();
   sched.discard_all();
-  detail::current = previous_run;
   result.wall_elapsed = clock::now() - wall_start;
   return result;
 }

@@ -34,6 +34,8 @@ std::string_view to_string(violation_kind kind) noexcept {
       return "outcome";
     case violation_kind::invariant:
       return "invariant";
+    case violation_kind::unhandled_exception:
+      return "unhandled exception";
   }
   return "unknown";
 }

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -115,6 +116,47 @@ TEST(Run, CancellationOutcomeIsRecorded) {
   });
   EXPECT_EQ(r.end, run_end::cancelled);
   EXPECT_EQ(r.virtual_elapsed, 2s);
+}
+
+// A scenario need not be a coroutine itself: a plain function may check its
+// arguments and throw before it returns the coroutine it runs.
+awaitable<void> throws_before_its_coroutine(int attempts) {
+  if (attempts < 1) throw std::invalid_argument("attempts must be at least 1");
+  return ft::sleep_for(std::chrono::seconds(attempts));
+}
+
+TEST(Run, AScenarioThatThrowsBeforeItsCoroutineExistsEndsTheRootWithThatException) {
+  auto r = faultscope::run([](run_context&) { return throws_before_its_coroutine(0); });
+  EXPECT_EQ(r.end, run_end::exception);
+  EXPECT_EQ(r.error_message, "attempts must be at least 1");
+  EXPECT_TRUE(r.passed()) << r.describe();
+  EXPECT_EQ(faultscope::current_run(), nullptr) << "the run's context is uninstalled";
+}
+
+TEST(Run, CanaryAnExceptionAHandlerThrowsIntoTheEventLoopIsReportedAndTheRunGoesOn) {
+  // Asio's own examples complete a spawned coroutine with a handler that
+  // rethrows its exception: io_context::run() then throws it to its caller.
+  auto rethrow = [](std::exception_ptr e) {
+    if (e) std::rethrow_exception(e);
+  };
+  auto background = []() -> awaitable<void> {
+    co_await ft::sleep_for(1s);
+    throw std::runtime_error("background task failed");
+  };
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    auto id = ctx.tracker().acquire("connection", "db");
+    boost::asio::co_spawn(ctx.executor(), background(), rethrow);
+    co_await ft::sleep_for(2s);
+    ctx.tracker().release(id);
+  });
+  ASSERT_THAT(r, HasViolation(violation_kind::unhandled_exception));
+  ASSERT_EQ(r.violations.size(), 1u) << r.describe();
+  EXPECT_EQ(r.violations[0].message,
+            "unhandled exception: \"background task failed\" escaped a completion handler at "
+            "1.000000s virtual; io_context::run() would throw it to its caller");
+  EXPECT_EQ(r.end, run_end::ok) << "the root went on to release its connection";
+  EXPECT_EQ(r.virtual_elapsed, 2s);
+  EXPECT_EQ(faultscope::current_run(), nullptr);
 }
 
 TEST(Run, CanaryLeakInARunIsReported) {

@@ -15,16 +15,17 @@ namespace faultscope {
 
 /// What went wrong. The names are stable: reports and JSON use `to_string`.
 enum class violation_kind : std::uint8_t {
-  leak,               ///< acquired, never released
-  double_release,     ///< released a second time
-  unknown_release,    ///< released an id the tracker never handed out
-  use_after_release,  ///< touched after its release
-  release_failed,     ///< the release itself threw
-  release_timeout,    ///< the release overran its cleanup deadline
-  hang,               ///< the run could make no progress
-  not_quiescent,      ///< work was still pending when the root coroutine ended
-  outcome,            ///< the run ended in a way the scenario did not accept
-  invariant,          ///< a scenario's own check failed
+  leak,                 ///< acquired, never released
+  double_release,       ///< released a second time
+  unknown_release,      ///< released an id the tracker never handed out
+  use_after_release,    ///< touched after its release
+  release_failed,       ///< the release itself threw
+  release_timeout,      ///< the release overran its cleanup deadline
+  hang,                 ///< the run could make no progress
+  not_quiescent,        ///< work was still pending when the root coroutine ended
+  outcome,              ///< the run ended in a way the scenario did not accept
+  invariant,            ///< a scenario's own check failed
+  unhandled_exception,  ///< a completion handler threw into the event loop
 };
 
 [[nodiscard]] std::string_view to_string(violation_kind kind) noexcept;
