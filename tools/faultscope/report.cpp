@@ -17,6 +17,14 @@
 namespace faultscope::cli {
 namespace {
 
+// The JSON report names a kind as its enumerator does (release_failed), a key
+// for programs; to_string spells it for people (release failed).
+std::string json_kind(violation_kind kind) {
+  std::string name(to_string(kind));
+  std::replace(name.begin(), name.end(), ' ', '_');
+  return name;
+}
+
 std::string json_escape(std::string_view s) {
   std::string out;
   for (unsigned char c : s) {
@@ -230,7 +238,7 @@ std::string json_report(const std::vector<result>& results) {
       for (std::size_t k = 0; k < run.violations.size(); ++k)
         out +=
             fmt::format("{}{{\"kind\":\"{}\",\"message\":\"{}\"}}", k ? "," : "",
-                        to_string(run.violations[k].kind), json_escape(run.violations[k].message));
+                        json_kind(run.violations[k].kind), json_escape(run.violations[k].message));
       out += "]}";
     });
     out += "]}";
