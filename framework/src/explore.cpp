@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <exception>
 #include <mutex>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <thread>
 
 namespace faultscope {
@@ -99,6 +101,14 @@ run_result run_schedule(const scenario_fn& scenario, const fault_plan& plan,
   std::erase_if(r.violations, [&](const violation& v) {
     return std::find(options.accept.begin(), options.accept.end(), v.kind) != options.accept.end();
   });
+  // Every schedule is measured against the run without faults: if that one
+  // already fails, an exploration would pass over a scenario that never works.
+  if (plan.rules.empty() && r.end != run_end::ok && r.end != run_end::hung)
+    r.violations.push_back(
+        {violation_kind::outcome,
+         fmt::format("outcome: the run without faults ended {} ({}); a scenario must succeed "
+                     "when nothing is injected",
+                     to_string(r.end), r.error_message)});
   return r;
 }
 
@@ -137,13 +147,23 @@ std::vector<std::optional<run_result>> run_all(const scenario_fn& fn,
     std::lock_guard lock(progress.mutex);
     progress.known += indices.size();
   }
+  // The first exception (a progress callback's, an allocation's) stops every
+  // thread and reaches explore's caller once they are joined.
+  std::exception_ptr failed;
+  std::mutex failed_mutex;
   auto worker = [&] {
-    for (;;) {
-      std::size_t k = next.fetch_add(1);
-      if (k >= indices.size()) return;
-      std::size_t i = indices[k];
-      out[i] = run_schedule(fn, plans[i], opts);
-      progress.tick();
+    try {
+      for (;;) {
+        std::size_t k = next.fetch_add(1);
+        if (k >= indices.size()) return;
+        std::size_t i = indices[k];
+        out[i] = run_schedule(fn, plans[i], opts);
+        progress.tick();
+      }
+    } catch (...) {
+      next.store(indices.size());
+      std::lock_guard lock(failed_mutex);
+      if (!failed) failed = std::current_exception();
     }
   };
   unsigned jobs =
@@ -152,10 +172,22 @@ std::vector<std::optional<run_result>> run_all(const scenario_fn& fn,
   for (unsigned t = 1; t < jobs; ++t) threads.emplace_back(worker);
   worker();
   for (auto& t : threads) t.join();
+  if (failed) std::rethrow_exception(failed);
   return out;
 }
 
 }  // namespace
+
+void check_options(std::string_view name, const explore_options& o) {
+  auto bad = [&](const std::string& why) {
+    throw std::invalid_argument(fmt::format("explore '{}': {}", name, why));
+  };
+  if (o.depth != 1 && o.depth != 2) bad(fmt::format("depth must be 1 or 2, got {}", o.depth));
+  if (o.kinds.empty()) bad("no fault kinds to inject");
+  if (o.shard_count == 0) bad("shard_count must be at least 1");
+  if (o.shard_index >= o.shard_count)
+    bad(fmt::format("shard_index {} is not below shard_count {}", o.shard_index, o.shard_count));
+}
 
 bool skipped(const explore_options& o, std::string_view point) {
   auto matches = [&](const std::string& p) {
@@ -204,6 +236,27 @@ std::vector<fault_plan> swarm_plans(std::vector<point_hit> trace, const explore_
 
 }  // namespace
 
+std::vector<fault_plan> first_level_plans(const run_result& clean, const explore_options& options) {
+  return options.swarm > 0 ? swarm_plans(clean.trace, options) : single_fault_plans(clean, options);
+}
+
+std::vector<fault_plan> second_fault_plans(const fault_plan& first, const run_result& first_run,
+                                           const explore_options& options) {
+  std::vector<fault_plan> plans;
+  const auto& trace = first_run.trace;
+  auto fired = std::find_if(trace.begin(), trace.end(), [](auto& h) { return !h.fired.empty(); });
+  if (fired == trace.end()) return plans;
+  for (auto e = std::next(fired); e != trace.end(); ++e) {
+    if (skipped(options, e->point)) continue;
+    for (const auto& k : options.kinds) {
+      fault_plan p = first;
+      p.rules.push_back({e->point, e->hit, e->hit, k});
+      plans.push_back(std::move(p));
+    }
+  }
+  return plans;
+}
+
 run_result replay(const scenario_fn& scenario, const fault_plan& plan, const run_options& options) {
   return run_schedule(scenario, plan, {.run = options});
 }
@@ -234,18 +287,11 @@ fault_plan shrink(const scenario_fn& scenario, const fault_plan& failing,
 
 exploration explore(std::string_view name, const scenario_fn& scenario,
                     const explore_options& opts) {
+  check_options(name, opts);
   auto wall_start = std::chrono::steady_clock::now();
   exploration ex;
   ex.scenario = std::string(name);
   ex.clean = run_schedule(scenario, {}, opts);
-  // Every schedule is measured against the run without faults: if that one
-  // already fails, the exploration would pass over a scenario that never works.
-  if (ex.clean.end != run_end::ok && ex.clean.end != run_end::hung)
-    ex.clean.violations.push_back(
-        {violation_kind::outcome,
-         fmt::format("outcome: the run without faults ended {} ({}); a scenario must succeed "
-                     "when nothing is injected",
-                     to_string(ex.clean.end), ex.clean.error_message)});
   ex.hits = ex.clean.trace.size();
   {
     std::set<std::string> names;
@@ -253,18 +299,12 @@ exploration explore(std::string_view name, const scenario_fn& scenario,
     ex.points = names.size();
   }
 
-  const std::size_t shards = std::max<std::size_t>(1, opts.shard_count);
   auto owned = [&](std::size_t i) {
-    return i % shards == opts.shard_index % shards;
+    return i % opts.shard_count == opts.shard_index;
   };
 
   // Level 1: one fault per run (or the swarm's random plans).
-  std::vector<fault_plan> plans;
-  if (opts.swarm > 0) {
-    plans = swarm_plans(ex.clean.trace, opts);
-  } else {
-    plans = single_fault_plans(ex.clean, opts);
-  }
+  std::vector<fault_plan> plans = first_level_plans(ex.clean, opts);
   if (plans.size() > opts.max_schedules) {
     plans.resize(opts.max_schedules);
     ex.truncated = true;
@@ -281,23 +321,14 @@ exploration explore(std::string_view name, const scenario_fn& scenario,
   // Level 2: a second fault at each point reached after the first fired.
   std::size_t level_one = plans.size();
   if (deeper) {
-    for (std::size_t j = 0; j < level_one && !ex.truncated; ++j) {
-      const auto& trace = results[j]->trace;
-      auto fired =
-          std::find_if(trace.begin(), trace.end(), [](auto& h) { return !h.fired.empty(); });
-      if (fired == trace.end()) continue;
-      for (auto e = std::next(fired); e != trace.end() && !ex.truncated; ++e)
-        for (auto& k : opts.kinds) {
-          if (skipped(opts, e->point)) break;
-          if (plans.size() >= opts.max_schedules) {
-            ex.truncated = true;
-            break;
-          }
-          fault_plan p = plans[j];
-          p.rules.push_back({e->point, e->hit, e->hit, k});
-          plans.push_back(std::move(p));
+    for (std::size_t j = 0; j < level_one && !ex.truncated; ++j)
+      for (auto& p : second_fault_plans(plans[j], *results[j], opts)) {
+        if (plans.size() >= opts.max_schedules) {
+          ex.truncated = true;
+          break;
         }
-    }
+        plans.push_back(std::move(p));
+      }
     std::vector<std::size_t> second_level;
     for (std::size_t i = level_one; i < plans.size(); ++i)
       if (owned(i)) second_level.push_back(i);

@@ -7,6 +7,8 @@
 
 #include <atomic>
 #include <map>
+#include <stdexcept>
+#include <string>
 
 #include "faultscope/context_manager.hpp"
 #include "faultscope/fault_point.hpp"
@@ -235,6 +237,46 @@ TEST(Explore, CanaryACleanRunThatFailsIsAViolation) {
   EXPECT_EQ(report.clean.violations[0].kind, violation_kind::outcome);
   EXPECT_THAT(report.clean.violations[0].message,
               HasSubstr("the run without faults ended exception (database is locked)"));
+}
+
+TEST(Explore, CanaryReplayingAFailingCleanRunReportsWhatTheExplorationReported) {
+  auto report = faultscope::explore("broken", fails_without_faults);
+  auto replayed = faultscope::replay(fails_without_faults, fault_plan{});
+  ASSERT_EQ(replayed.violations.size(), 1u);
+  EXPECT_EQ(replayed.violations[0].message, report.clean.violations[0].message);
+}
+
+TEST(Explore, OptionsItCannotHonourAreRefusedNamingTheScenario) {
+  auto refused = [](const explore_options& o) -> std::string {
+    try {
+      (void)faultscope::explore("db.open", correct_subject, o);
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    return "explored";
+  };
+  EXPECT_EQ(refused({.depth = 3}), "explore 'db.open': depth must be 1 or 2, got 3");
+  EXPECT_EQ(refused({.depth = 0}), "explore 'db.open': depth must be 1 or 2, got 0");
+  EXPECT_EQ(refused({.kinds = {}}), "explore 'db.open': no fault kinds to inject");
+  EXPECT_EQ(refused({.shard_count = 0}), "explore 'db.open': shard_count must be at least 1");
+  EXPECT_EQ(refused({.shard_index = 2, .shard_count = 2}),
+            "explore 'db.open': shard_index 2 is not below shard_count 2");
+  EXPECT_EQ(refused({.shard_index = 1, .shard_count = 2}), "explored");
+}
+
+TEST(Explore, AnExceptionFromTheProgressCallbackStopsEveryThreadAndReachesTheCaller) {
+  for (unsigned jobs : {1u, 2u, 4u}) {
+    std::atomic<std::size_t> calls{0};
+    explore_options o;
+    o.jobs = jobs;
+    o.progress = [&](std::size_t done, std::size_t) {
+      ++calls;
+      if (done == 2) throw std::runtime_error("progress display closed");
+    };
+    EXPECT_THROW((void)faultscope::explore("subject", correct_subject, o), std::runtime_error)
+        << "jobs " << jobs;
+    EXPECT_LT(calls.load(), 8u) << "the other threads stopped too, jobs " << jobs;
+  }
 }
 
 TEST(Explore, ProgressCountsEverySchedulePerDepthAndThreadsNeverOverlap) {

@@ -108,6 +108,22 @@ void apply_outcome_rules(run_result& r, const std::vector<outcome_rule>& expect)
 [[nodiscard]] std::vector<fault_plan> single_fault_plans(const run_result& clean,
                                                          const explore_options& options);
 
+/// The first level of the schedule space: the swarm's seeded plans when
+/// `options.swarm` > 0, else single_fault_plans.
+[[nodiscard]] std::vector<fault_plan> first_level_plans(const run_result& clean,
+                                                        const explore_options& options);
+
+/// Depth 2 below one first-level plan: `first` plus a second fault at each hit
+/// its run (`first_run`) reached after the first fault fired, in trace order.
+[[nodiscard]] std::vector<fault_plan> second_fault_plans(const fault_plan& first,
+                                                         const run_result& first_run,
+                                                         const explore_options& options);
+
+/// Throws std::invalid_argument, naming `scenario`, for options that would
+/// explore something other than what they ask: a depth other than 1 or 2, no
+/// fault kinds, a shard index not below the shard count.
+void check_options(std::string_view scenario, const explore_options& options);
+
 /// True if `options.skip`, `options.only` or `options.focus` excludes `point`
 /// from the schedule space.
 [[nodiscard]] bool skipped(const explore_options& options, std::string_view point);
@@ -117,12 +133,16 @@ void apply_outcome_rules(run_result& r, const std::vector<outcome_rule>& expect)
 /// Splits a replay token at its first '@'; throws `plan_error` if malformed.
 [[nodiscard]] std::pair<std::string, fault_plan> parse_replay_token(std::string_view token);
 
+/// Throws as check_options does; an exception from `options.progress` stops
+/// the exploration (every thread) and reaches the caller.
 [[nodiscard]] exploration explore(std::string_view name, const scenario_fn& scenario,
                                   const explore_options& options = {});
 
 /// One schedule exactly as an exploration runs it: under `plan`, with the
 /// options' run settings, outcome declarations and accepted violation kinds.
-/// Deterministic: the same violations at the same virtual timestamps every time.
+/// With no rule (the clean run), ending other than ok or hung is an outcome
+/// violation. Deterministic: the same violations at the same virtual
+/// timestamps every time.
 [[nodiscard]] run_result run_schedule(const scenario_fn& scenario, const fault_plan& plan,
                                       const explore_options& options);
 
