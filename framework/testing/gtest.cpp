@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <stdexcept>
+#include <string>
+
 namespace faultscope::testing {
 
 tracker& test_tracker() {
@@ -43,9 +46,20 @@ std::string violations_text(const tracker& t) {
 
 void check_schedule(const std::string& name, const scenario_fn& fn, const fault_plan& plan,
                     const explore_options& options) {
-  for (const auto& v : run_schedule(fn, plan, options).violations)
-    ADD_FAILURE() << v.message << "\n  replay: faultscope replay '" << replay_token(name, plan)
-                  << "'";
+  auto report = [&](const run_result& r, const fault_plan& as_run) {
+    if (r.passed()) return;
+    // As explore does: a multi-fault failure replays through its shrunk plan.
+    fault_plan minimal =
+        options.shrink && as_run.rules.size() > 1 ? shrink(fn, as_run, options) : as_run;
+    for (const auto& v : r.violations)
+      ADD_FAILURE() << v.message << "\n  under " << as_run.to_string()
+                    << "\n  replay: faultscope replay '" << replay_token(name, minimal) << "'";
+  };
+  run_result first = run_schedule(fn, plan, options);
+  report(first, plan);
+  if (options.depth < 2 || options.swarm > 0 || plan.rules.empty()) return;
+  for (const auto& second : second_fault_plans(plan, first, options))
+    report(run_schedule(fn, second, options), second);
 }
 
 namespace {
@@ -63,6 +77,18 @@ class schedule_test : public ::testing::Test {
   explore_options options_;
 };
 
+// Stands in for the schedules of an exploration whose options are unusable:
+// one failing test with the reason, where a throw would end the program
+// before main.
+class bad_options_test : public ::testing::Test {
+ public:
+  explicit bad_options_test(std::string why) : why_(std::move(why)) {}
+  void TestBody() override { ADD_FAILURE() << why_; }
+
+ private:
+  std::string why_;
+};
+
 }  // namespace
 
 int register_exploration(const char* suite, const char* name, const char* file, int line,
@@ -73,11 +99,30 @@ int register_exploration(const char* suite, const char* name, const char* file, 
         suite, fmt::format("{}/{}", name, label).c_str(), nullptr, plan.to_string().c_str(), file,
         line, [=]() -> ::testing::Test* { return new schedule_test(scenario, fn, plan, options); });
   };
+  try {
+    check_options(scenario, options);
+    if (options.shard_count > 1)
+      throw std::invalid_argument(
+          fmt::format("explore '{}': shard_count splits explore(); shard tests with "
+                      "GTEST_TOTAL_SHARDS and GTEST_SHARD_INDEX",
+                      scenario));
+  } catch (const std::invalid_argument& e) {
+    std::string why = e.what();
+    ::testing::RegisterTest(suite, fmt::format("{}/options", name).c_str(), nullptr, nullptr, file,
+                            line, [=]() -> ::testing::Test* { return new bad_options_test(why); });
+    return 0;
+  }
   add(fault_plan{}, "clean");
-  // The schedule space is that of a depth-1 exploration, known from a clean run.
+  // One test per first-level schedule, known from a clean run; at depth 2 each
+  // also runs the schedules that add a second fault to its own.
   run_options clean = options.run;
   clean.plan = {};
-  for (const auto& plan : single_fault_plans(run(fn, clean), options)) add(plan, plan.to_string());
+  auto plans = first_level_plans(run(fn, clean), options);
+  if (plans.size() > options.max_schedules) plans.resize(options.max_schedules);
+  // A swarm's plans hold several rules, joined by ';', which CTest would split
+  // a test's name at: they go by their number, the plan shown as the parameter.
+  for (std::size_t i = 0; i < plans.size(); ++i)
+    add(plans[i], options.swarm > 0 ? fmt::format("swarm{}", i + 1) : plans[i].to_string());
   return 0;
 }
 

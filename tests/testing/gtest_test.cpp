@@ -4,8 +4,12 @@
 
 #include <gtest/gtest-spi.h>
 
+#include <stdexcept>
+#include <string>
+
 #include "faultscope/exit_stack.hpp"
 #include "faultscope/fakes/pool.hpp"
+#include "faultscope/fault_point.hpp"
 #include "faultscope/with_resource.hpp"
 
 using boost::asio::awaitable;
@@ -95,6 +99,52 @@ TEST(FaultscopeTest, AcceptedViolationKindsAreNotFailures) {
                                       {.accept = {violation_kind::leak}});
 }
 
+// Leaks only when a second fault hits its cleanup after a first one.
+awaitable<void> leaks_under_two_faults(run_context& ctx) {
+  auto id = ctx.tracker().acquire("connection", "db");
+  try {
+    co_await faultscope::fault_point("conn.query");
+  } catch (...) {
+    faultscope::fault_check("conn.rollback");
+    ctx.tracker().release(id);
+    throw;
+  }
+  ctx.tracker().release(id);
+}
+
+TEST(FaultscopeTest, CanaryAtDepthTwoAScheduleAlsoRunsEverySecondFaultAfterItsOwn) {
+  const auto first = faultscope::fault_plan::parse("conn.query#1=throw");
+  // Depth 1: the schedule alone passes.
+  faultscope::testing::check_schedule("Demo.TwoFaults", leaks_under_two_faults, first);
+  EXPECT_NONFATAL_FAILURE(
+      faultscope::testing::check_schedule("Demo.TwoFaults", leaks_under_two_faults, first,
+                                          {.depth = 2}),
+      "replay: faultscope replay 'Demo.TwoFaults@conn.query#1=throw;conn.rollback#1=throw'");
+}
+
+awaitable<void> never_works(run_context&) {
+  co_await faultscope::fault_point("db.open");
+  throw std::runtime_error("database is locked");
+}
+
+TEST(FaultscopeTest, CanaryACleanRunThatFailsFailsItsTest) {
+  EXPECT_NONFATAL_FAILURE(
+      faultscope::testing::check_schedule("Demo.NeverWorks", never_works, faultscope::fault_plan{}),
+      "outcome: the run without faults ended exception (database is locked)");
+}
+
+awaitable<void> returns_every_lease(run_context& ctx) {
+  faultscope::fakes::pool p(ctx.tracker(), {.max_size = 1});
+  auto c = co_await p.acquire();
+  co_await p.release(c);
+  co_await p.close();
+}
+
+// A swarm registers its seeded plans, one test each.
+[[maybe_unused]] const int swarm_registered = faultscope::testing::register_exploration(
+    "PoolSwarm", "ReturnsEveryLease", __FILE__, __LINE__, returns_every_lease,
+    {.swarm = 5, .seed = 7, .skip = {"pool.release", "conn.close"}});
+
 TEST(FaultscopeTest, RegistersOneTestPerSchedule) {
   auto* unit = ::testing::UnitTest::GetInstance();
   std::vector<std::string> names;
@@ -109,6 +159,15 @@ TEST(FaultscopeTest, RegistersOneTestPerSchedule) {
   EXPECT_THAT(names, ::testing::Contains("ReturnsEveryLease/conn.query#1=cancel"));
   // clean, then pool.acquire, conn.open, conn.query × throw, cancel
   EXPECT_EQ(names.size(), 7u);
+}
+
+TEST(FaultscopeTest, ASwarmRegistersEachOfItsPlans) {
+  auto* unit = ::testing::UnitTest::GetInstance();
+  std::size_t count = 0;
+  for (int i = 0; i < unit->total_test_suite_count(); ++i)
+    if (std::string(unit->GetTestSuite(i)->name()) == "PoolSwarm")
+      count = static_cast<std::size_t>(unit->GetTestSuite(i)->total_test_count());
+  EXPECT_EQ(count, 6u) << "clean and the 5 plans";
 }
 
 }  // namespace

@@ -51,11 +51,14 @@ std::string violations_text(const exploration& e);
 std::string violations_text(const tracker& t);
 
 /// What a FAULTSCOPE_TEST schedule does: runs it as an exploration would
-/// (`run_schedule`) and adds a failure per violation, each with its replay command.
+/// (`run_schedule`) and adds a failure per violation, each with its replay
+/// command; at depth 2, likewise for every schedule that adds a second fault.
 void check_schedule(const std::string& name, const scenario_fn& fn, const fault_plan& plan,
                     const explore_options& options = {});
 
-/// Registers `Suite.Name/clean` and one test per depth-1 schedule of `fn`.
+/// Registers `Suite.Name/clean` and one test per first-level schedule of `fn`
+/// (a swarm's plans when `options.swarm` > 0); options that check_options
+/// rejects, or a shard_count, register one failing `Suite.Name/options`.
 int register_exploration(const char* suite, const char* name, const char* file, int line,
                          scenario_fn fn, explore_options options);
 
