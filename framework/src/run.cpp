@@ -14,6 +14,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
 
 #include "faultscope/detail/fault_session.hpp"
@@ -107,7 +108,14 @@ struct current_run_scope {
 // The scenario is called inside the root coroutine, so that one written as a
 // plain function returning an awaitable, which throws before it has one, ends
 // the root with that exception instead of escaping run().
+//
+// The root first suspends once. Asio 1.81's co_spawn ends a coroutine that
+// never suspended with one more co_await, which throws if the coroutine was
+// cancelled meanwhile: the exception then escapes io_context::run() and the
+// completion handler never runs. A cancel fault at a plain-code point
+// (fault_check) cancels the root while it runs, before it may ever suspend.
 boost::asio::awaitable<void> start_root(const scenario_fn& scenario, run_context& ctx) {
+  co_await boost::asio::post(ctx.executor(), boost::asio::use_awaitable);
   co_await scenario(ctx);
 }
 

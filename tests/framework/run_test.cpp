@@ -19,6 +19,7 @@
 #include <boost/asio/post.hpp>
 
 #include "faultscope/detail/virtual_scheduler.hpp"
+#include "faultscope/fault_point.hpp"
 #include "faultscope/testing/gtest.hpp"
 #include "faultscope/with_timeout.hpp"
 #include "support/test_resource.hpp"
@@ -157,6 +158,30 @@ TEST(Run, CanaryAnExceptionAHandlerThrowsIntoTheEventLoopIsReportedAndTheRunGoes
   EXPECT_EQ(r.end, run_end::ok) << "the root went on to release its connection";
   EXPECT_EQ(r.virtual_elapsed, 2s);
   EXPECT_EQ(faultscope::current_run(), nullptr);
+}
+
+// Asio 1.81's co_spawn throws from its own last co_await if the coroutine was
+// cancelled and never suspended; a cancel fault at a plain-code point cancels
+// the root while it runs. The run must end the way the scenario did.
+TEST(Run, ACancelFaultBeforeTheScenarioEverSuspendsEndsTheRootAsTheScenarioDoes) {
+  faultscope::run_options o;
+  o.plan = faultscope::fault_plan::parse("config.read#1=cancel");
+  auto finishes = faultscope::run(
+      [](run_context&) -> awaitable<void> {
+        faultscope::fault_check("config.read");
+        co_return;
+      },
+      o);
+  EXPECT_EQ(finishes.end, run_end::ok);
+  EXPECT_TRUE(finishes.passed()) << finishes.describe();
+  auto waits = faultscope::run(
+      [](run_context&) -> awaitable<void> {
+        faultscope::fault_check("config.read");
+        co_await ft::sleep_for(1s);
+      },
+      o);
+  EXPECT_EQ(waits.end, run_end::cancelled);
+  EXPECT_TRUE(waits.passed()) << waits.describe();
 }
 
 TEST(Run, CanaryLeakInARunIsReported) {
