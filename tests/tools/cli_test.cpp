@@ -62,6 +62,19 @@ FAULTSCOPE_SCENARIO(cli_test_spins, "manual") {
   while (failed) co_await boost::asio::post(ex, boost::asio::use_awaitable);
 }
 
+// Registered with options no exploration can honour.
+[[maybe_unused]] const bool cli_test_bad_depth_registered = [] {
+  faultscope::scenario_info s;
+  s.name = "cli_test_bad_depth";
+  s.tags = {"manual"};
+  s.fn = [](faultscope::run_context&) -> boost::asio::awaitable<void> {
+    co_return;
+  };
+  s.options.depth = 3;
+  faultscope::registry::instance().add(std::move(s));
+  return true;
+}();
+
 namespace {
 
 struct outcome {
@@ -289,6 +302,14 @@ TEST(Cli, AFailingScenarioExitsOneAndShowsItsReplay) {
   EXPECT_THAT(r.out, HasSubstr("replay: faultscope replay 'cli_test_leaky@cli_test.step#1=throw'"));
   EXPECT_EQ(cli({"run"}).out.find("cli_test_leaky"), std::string::npos)
       << "a manual scenario stays out of the default run";
+}
+
+TEST(Cli, AScenarioWhoseOptionsCannotBeExploredIsAOneLineError) {
+  auto r = cli({"run", "cli_test_bad_depth"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.err, "faultscope: explore 'cli_test_bad_depth': depth must be 1 or 2, got 3\n");
+  EXPECT_EQ(cli({"run", "cli_test_bad_depth", "--depth", "2"}).status, 0)
+      << "--depth overrides the scenario's own";
 }
 
 TEST(Cli, WallLimitCutsABusyLoopShortInRunAndReplay) {

@@ -605,6 +605,11 @@ int main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
   } catch (const usage_error& e) {
     say(err, e.message + " (see faultscope --help)");
     return 2;
+  } catch (const std::exception& e) {
+    // A scenario registered with options that cannot be explored (depth 3),
+    // or a report that cannot be written: one line, never an abort.
+    say(err, e.what());
+    return 2;
   }
 }
 
