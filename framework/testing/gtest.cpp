@@ -143,4 +143,12 @@ void PrintTo(const scenario_info& s, std::ostream* os) {
   *os << s.name;
 }
 
+void PrintTo(run_end end, std::ostream* os) {
+  *os << to_string(end);
+}
+
+void PrintTo(violation_kind kind, std::ostream* os) {
+  *os << to_string(kind);
+}
+
 }  // namespace faultscope

@@ -64,6 +64,13 @@ TEST(Assertions, AScenarioPrintsAsItsName) {
   EXPECT_EQ(::testing::PrintToString(s), "pool.exhaustion");
 }
 
+TEST(Assertions, AnOutcomeAndAViolationKindPrintAsTheirNames) {
+  EXPECT_EQ(::testing::PrintToString(faultscope::run_end::cancelled), "cancelled");
+  EXPECT_EQ(::testing::PrintToString(violation_kind::unhandled_exception), "unhandled exception");
+  EXPECT_NONFATAL_FAILURE(EXPECT_EQ(faultscope::run(leaky).end, faultscope::run_end::cancelled),
+                          "Which is: ok");
+}
+
 TEST(Listener, CanaryFailsATestThatLeavesTheTestTrackerUnbalanced) {
   const auto& info = *::testing::UnitTest::GetInstance()->current_test_info();
   faultscope::resource_id planted = 0;

@@ -80,10 +80,13 @@ MATCHER_P(HasViolation, kind, "has a violation of kind " + std::string(to_string
 namespace faultscope {
 // How GoogleTest shows a run or an exploration in a failed EXPECT_THAT: its
 // outcome in a line (the matchers list the violations), not its bytes; and a
-// scenario, as the parameter of a test over the registry, by its name.
+// scenario, as the parameter of a test over the registry, by its name; an
+// outcome or a violation kind by its name.
 void PrintTo(const run_result& r, std::ostream* os);
 void PrintTo(const exploration& e, std::ostream* os);
 void PrintTo(const scenario_info& s, std::ostream* os);
+void PrintTo(run_end end, std::ostream* os);
+void PrintTo(violation_kind kind, std::ostream* os);
 }  // namespace faultscope
 
 /// Fails (non-fatally) with every violation of a run_result, exploration or tracker.
