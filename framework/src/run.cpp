@@ -17,6 +17,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
 
+#include "faultscope/detail/awaitable_traits.hpp"
 #include "faultscope/detail/fault_session.hpp"
 #include "faultscope/detail/format.hpp"
 #include "faultscope/detail/spin_wait.hpp"
@@ -117,16 +118,6 @@ struct current_run_scope {
 boost::asio::awaitable<void> start_root(const scenario_fn& scenario, run_context& ctx) {
   co_await boost::asio::post(ctx.executor(), boost::asio::use_awaitable);
   co_await scenario(ctx);
-}
-
-std::string message_of(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    return x.what();
-  } catch (...) {
-    return "unknown exception";
-  }
 }
 
 std::string format_vtime(std::chrono::nanoseconds t) {
@@ -328,7 +319,7 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
       tr.report(violation_kind::unhandled_exception,
                 fmt::format("\"{}\" escaped a completion handler at {} virtual; "
                             "io_context::run() would throw it to its caller",
-                            detail::message_of(std::current_exception()),
+                            detail::describe_exception(std::current_exception()),
                             detail::format_vtime(sched.now())));
     }
   }
@@ -355,14 +346,8 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
 
   if (done && root_error) {
     result.error = root_error;
-    result.end = run_end::exception;
-    result.error_message = detail::message_of(root_error);
-    try {
-      std::rethrow_exception(root_error);
-    } catch (const boost::system::system_error& e) {
-      if (e.code() == boost::asio::error::operation_aborted) result.end = run_end::cancelled;
-    } catch (...) {
-    }
+    result.end = detail::is_cancellation(root_error) ? run_end::cancelled : run_end::exception;
+    result.error_message = detail::describe_exception(root_error);
   }
 
   // Calls still waiting for a turn (a hung run's) stop waiting and abort, so
