@@ -257,6 +257,23 @@ std::vector<fault_plan> second_fault_plans(const fault_plan& first, const run_re
   return plans;
 }
 
+std::string replay_report(std::string_view scenario, const fault_plan& plan, const run_result& r) {
+  std::string out = fmt::format("{} under {}: {} after {:.6f}s virtual{}\n", scenario,
+                                plan.to_string(), to_string(r.end),
+                                std::chrono::duration<double>(r.virtual_elapsed).count(),
+                                r.error_message.empty() ? "" : " (" + r.error_message + ")");
+  out += "timeline:\n";
+  for (const auto& e : r.timeline)
+    out += fmt::format("  {:>12.6f}s  {:<9} {}\n", std::chrono::duration<double>(e.at).count(),
+                       to_string(e.type),
+                       e.resource ? fmt::format("{} #{} {} {}", e.kind, e.resource, e.label,
+                                                e.where.loc.line() ? e.where.str() : "")
+                                  : e.detail);
+  out += r.violations.empty() ? "violations: none\n" : "violations:\n";
+  for (const auto& v : r.violations) out += fmt::format("  {}\n", v.message);
+  return out;
+}
+
 run_result replay(const scenario_fn& scenario, const fault_plan& plan, const run_options& options) {
   return run_schedule(scenario, plan, {.run = options});
 }

@@ -474,19 +474,7 @@ int replay_command_run(const std::pair<std::string, fault_plan>& parsed,
   explore_options o = s->options;
   if (limit) o.run.wall_limit = *limit;
   run_result r = run_schedule(s->fn, parsed.second, o);
-  out << fmt::format("{} under {}: {} after {:.6f}s virtual{}\n", s->name,
-                     parsed.second.to_string(), to_string(r.end),
-                     std::chrono::duration<double>(r.virtual_elapsed).count(),
-                     r.error_message.empty() ? "" : " (" + r.error_message + ")");
-  out << "timeline:\n";
-  for (const auto& e : r.timeline)
-    out << fmt::format("  {:>12.6f}s  {:<9} {}\n", std::chrono::duration<double>(e.at).count(),
-                       to_string(e.type),
-                       e.resource ? fmt::format("{} #{} {} {}", e.kind, e.resource, e.label,
-                                                e.where.loc.line() ? e.where.str() : "")
-                                  : e.detail);
-  out << (r.violations.empty() ? "violations: none\n" : "violations:\n");
-  for (const auto& v : r.violations) out << "  " << v.message << "\n";
+  out << replay_report(s->name, parsed.second, r);
   return r.violations.empty() ? 0 : 1;
 }
 

@@ -150,6 +150,11 @@ void check_options(std::string_view scenario, const explore_options& options);
 [[nodiscard]] run_result replay(const scenario_fn& scenario, const fault_plan& plan,
                                 const run_options& options = {});
 
+/// What `faultscope replay` prints for one schedule's run: how it ended, its
+/// timeline with virtual timestamps, its violations.
+[[nodiscard]] std::string replay_report(std::string_view scenario, const fault_plan& plan,
+                                        const run_result& run);
+
 /// Removes rules from a failing plan while it still fails the same way (the
 /// same kinds of violation), until none can go.
 [[nodiscard]] fault_plan shrink(const scenario_fn& scenario, const fault_plan& failing,
