@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <map>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace faultscope::testing {
 
@@ -44,6 +46,57 @@ std::string violations_text(const tracker& t) {
   return out;
 }
 
+namespace {
+
+// The FAULTSCOPE_TESTs of this binary, by "Suite.Name", for replay_main.
+struct registered_exploration {
+  scenario_fn fn;
+  explore_options options;
+};
+std::map<std::string, registered_exploration, std::less<>>& explorations() {
+  static std::map<std::string, registered_exploration, std::less<>> all;
+  return all;
+}
+
+std::string& replay_program() {
+  static std::string program;
+  return program;
+}
+
+// A command that reruns the schedule when this binary can (gtest_main, or a
+// main that called set_replay_program, and a FAULTSCOPE_TEST of this binary);
+// else only the token.
+std::string replay_line(const std::string& name, const fault_plan& plan) {
+  const std::string token = replay_token(name, plan);
+  if (!replay_program().empty() && explorations().contains(name))
+    return fmt::format("replay: {} --faultscope_replay='{}'", replay_program(), token);
+  return fmt::format("replay token: '{}'", token);
+}
+
+}  // namespace
+
+void set_replay_program(std::string program) {
+  replay_program() = std::move(program);
+}
+
+int replay_main(std::string_view token, std::ostream& out, std::ostream& err) {
+  std::pair<std::string, fault_plan> parsed;
+  try {
+    parsed = parse_replay_token(token);
+  } catch (const plan_error& e) {
+    err << "faultscope: " << e.what() << "\n";
+    return 2;
+  }
+  auto found = explorations().find(parsed.first);
+  if (found == explorations().end()) {
+    err << fmt::format("faultscope: no FAULTSCOPE_TEST named '{}' in this binary\n", parsed.first);
+    return 2;
+  }
+  run_result r = run_schedule(found->second.fn, parsed.second, found->second.options);
+  out << replay_report(parsed.first, parsed.second, r);
+  return r.violations.empty() ? 0 : 1;
+}
+
 void check_schedule(const std::string& name, const scenario_fn& fn, const fault_plan& plan,
                     const explore_options& options) {
   auto report = [&](const run_result& r, const fault_plan& as_run) {
@@ -52,8 +105,8 @@ void check_schedule(const std::string& name, const scenario_fn& fn, const fault_
     fault_plan minimal =
         options.shrink && as_run.rules.size() > 1 ? shrink(fn, as_run, options) : as_run;
     for (const auto& v : r.violations)
-      ADD_FAILURE() << v.message << "\n  under " << as_run.to_string()
-                    << "\n  replay: faultscope replay '" << replay_token(name, minimal) << "'";
+      ADD_FAILURE() << v.message << "\n  under " << as_run.to_string() << "\n  "
+                    << replay_line(name, minimal);
   };
   run_result first = run_schedule(fn, plan, options);
   report(first, plan);
@@ -112,6 +165,7 @@ int register_exploration(const char* suite, const char* name, const char* file, 
                             line, [=]() -> ::testing::Test* { return new bad_options_test(why); });
     return 0;
   }
+  explorations().insert_or_assign(scenario, registered_exploration{fn, options});
   add(fault_plan{}, "clean");
   // One test per first-level schedule, known from a clean run; at depth 2 each
   // also runs the schedules that add a second fault to its own.

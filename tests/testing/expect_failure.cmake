@@ -1,6 +1,7 @@
 # Runs BINARY and passes only if it fails and its output contains every
 # string in EXPECT (a ;-list): a canary for a detector that must report.
-execute_process(COMMAND ${BINARY} OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+# ARGS (a ;-list, optional): the binary's arguments.
+execute_process(COMMAND ${BINARY} ${ARGS} OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
 if(rc EQUAL 0)
   message(FATAL_ERROR "expected ${BINARY} to fail, it passed:\n${out}")
 endif()

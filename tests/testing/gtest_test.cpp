@@ -4,6 +4,7 @@
 
 #include <gtest/gtest-spi.h>
 
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -97,7 +98,30 @@ TEST(Listener, PassesABalancedTest) {
 TEST(FaultscopeTest, CanaryAScheduleWithAViolationFailsWithItsReplayCommand) {
   EXPECT_NONFATAL_FAILURE(
       faultscope::testing::check_schedule("Demo.Leaky", leaky, faultscope::fault_plan{}),
-      "replay: faultscope replay 'Demo.Leaky@none'");
+      "replay token: 'Demo.Leaky@none'");
+}
+
+// A FAULTSCOPE_TEST of a gtest_main binary names the command that replays it.
+TEST(FaultscopeTest, CanaryAFailureOfARegisteredTestPrintsTheCommandThatReplaysIt) {
+  EXPECT_NONFATAL_FAILURE(faultscope::testing::check_schedule("PoolLease.ReturnsEveryLease", leaky,
+                                                              faultscope::fault_plan{}),
+                          "gtest_test --faultscope_replay='PoolLease.ReturnsEveryLease@none'");
+}
+
+TEST(FaultscopeTest, ReplayMainRerunsOneScheduleOfThisBinary) {
+  std::ostringstream out, err;
+  EXPECT_EQ(faultscope::testing::replay_main("PoolLease.ReturnsEveryLease@pool.acquire#1=throw",
+                                             out, err),
+            0);
+  EXPECT_THAT(out.str(), ::testing::HasSubstr("injected pool.acquire#1=throw"));
+  EXPECT_THAT(out.str(), ::testing::HasSubstr("violations: none"));
+  EXPECT_EQ(err.str(), "");
+  std::ostringstream out2, err2;
+  EXPECT_EQ(faultscope::testing::replay_main("Demo.Leaky@none", out2, err2), 2);
+  EXPECT_EQ(err2.str(), "faultscope: no FAULTSCOPE_TEST named 'Demo.Leaky' in this binary\n");
+  std::ostringstream out3, err3;
+  EXPECT_EQ(faultscope::testing::replay_main("no-at-sign", out3, err3), 2);
+  EXPECT_THAT(err3.str(), ::testing::HasSubstr("SCENARIO@PLAN"));
 }
 
 TEST(FaultscopeTest, AcceptedViolationKindsAreNotFailures) {
@@ -126,7 +150,7 @@ TEST(FaultscopeTest, CanaryAtDepthTwoAScheduleAlsoRunsEverySecondFaultAfterItsOw
   EXPECT_NONFATAL_FAILURE(
       faultscope::testing::check_schedule("Demo.TwoFaults", leaks_under_two_faults, first,
                                           {.depth = 2}),
-      "replay: faultscope replay 'Demo.TwoFaults@conn.query#1=throw;conn.rollback#1=throw'");
+      "replay token: 'Demo.TwoFaults@conn.query#1=throw;conn.rollback#1=throw'");
 }
 
 awaitable<void> never_works(run_context&) {

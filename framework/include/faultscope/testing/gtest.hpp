@@ -21,6 +21,7 @@
 
 #include <ostream>
 #include <string>
+#include <string_view>
 
 #include "faultscope/explore.hpp"
 #include "faultscope/registry.hpp"
@@ -55,6 +56,15 @@ std::string violations_text(const tracker& t);
 /// command; at depth 2, likewise for every schedule that adds a second fault.
 void check_schedule(const std::string& name, const scenario_fn& fn, const fault_plan& plan,
                     const explore_options& options = {});
+
+/// `faultscope::gtest_main`'s `--faultscope_replay=TOKEN`: reruns one schedule
+/// of a FAULTSCOPE_TEST in this binary (TOKEN as a failure prints it) and
+/// prints its timeline and violations, as `faultscope replay` does for the
+/// runner's scenarios. 0: no violation, 1: violations, 2: a bad token (one
+/// line on `err`). A main of your own can call it, and `set_replay_program`
+/// with its argv[0] so that failures print the command.
+int replay_main(std::string_view token, std::ostream& out, std::ostream& err);
+void set_replay_program(std::string program);
 
 /// Registers `Suite.Name/clean` and one test per first-level schedule of `fn`
 /// (a swarm's plans when `options.swarm` > 0); options that check_options
