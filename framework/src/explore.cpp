@@ -258,10 +258,10 @@ std::vector<fault_plan> second_fault_plans(const fault_plan& first, const run_re
 }
 
 std::string replay_report(std::string_view scenario, const fault_plan& plan, const run_result& r) {
-  std::string out = fmt::format("{} under {}: {} after {:.6f}s virtual{}\n", scenario,
-                                plan.to_string(), to_string(r.end),
-                                std::chrono::duration<double>(r.virtual_elapsed).count(),
-                                r.error_message.empty() ? "" : " (" + r.error_message + ")");
+  std::string out =
+      fmt::format("{} under {}: {} after {:.6f}s virtual{}\n", scenario, plan.to_string(),
+                  to_string(r.end), std::chrono::duration<double>(r.virtual_elapsed).count(),
+                  r.error_message.empty() ? "" : " (" + r.error_message + ")");
   out += "timeline:\n";
   for (const auto& e : r.timeline)
     out += fmt::format("  {:>12.6f}s  {:<9} {}\n", std::chrono::duration<double>(e.at).count(),
