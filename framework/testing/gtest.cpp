@@ -152,15 +152,18 @@ int register_exploration(const char* suite, const char* name, const char* file, 
         suite, fmt::format("{}/{}", name, label).c_str(), nullptr, plan.to_string().c_str(), file,
         line, [=]() -> ::testing::Test* { return new schedule_test(scenario, fn, plan, options); });
   };
+  std::string why;
   try {
     check_options(scenario, options);
-    if (options.shard_count > 1)
-      throw std::invalid_argument(
-          fmt::format("explore '{}': shard_count splits explore(); shard tests with "
-                      "GTEST_TOTAL_SHARDS and GTEST_SHARD_INDEX",
-                      scenario));
   } catch (const std::invalid_argument& e) {
-    std::string why = e.what();
+    why = e.what();
+  }
+  if (why.empty() && options.shard_count > 1)
+    why = fmt::format(
+        "explore '{}': shard_count splits explore(); shard tests with GTEST_TOTAL_SHARDS and "
+        "GTEST_SHARD_INDEX",
+        scenario);
+  if (!why.empty()) {
     ::testing::RegisterTest(suite, fmt::format("{}/options", name).c_str(), nullptr, nullptr, file,
                             line, [=]() -> ::testing::Test* { return new bad_options_test(why); });
     return 0;
