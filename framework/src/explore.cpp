@@ -92,12 +92,61 @@ void apply_outcome_rules(run_result& r, const std::vector<outcome_rule>& expect)
   }
 }
 
-run_result run_schedule(const scenario_fn& scenario, const fault_plan& plan,
-                        const explore_options& options) {
+namespace {
+
+// A run retraces the run its plan was derived from until the plan's first new
+// fault fires; only something besides the plan can make it leave that path.
+std::optional<violation> left_path(const run_result& r, const fault_plan& plan,
+                                   const std::vector<point_hit>& parent) {
+  auto planned = [&](const point_hit& h) {
+    return std::any_of(plan.rules.begin(), plan.rules.end(),
+                       [&](const fault_rule& rule) { return rule.matches(h.point, h.hit); });
+  };
+  auto fires = std::find_if(parent.begin(), parent.end(),
+                            [&](const point_hit& h) { return h.fired.empty() && planned(h); });
+  if (fires == parent.end()) return std::nullopt;
+  const auto k = static_cast<std::size_t>(fires - parent.begin());
+  std::size_t i = 0;
+  while (i <= k && i < r.trace.size() && r.trace[i].point == parent[i].point &&
+         r.trace[i].hit == parent[i].hit)
+    ++i;
+  if (i > k) return std::nullopt;
+
+  std::string under;  // the parent's own faults, as the plan spells them
+  for (const auto& rule : plan.rules)
+    if (std::any_of(parent.begin(), parent.end(), [&](const point_hit& h) {
+          return !h.fired.empty() && rule.matches(h.point, h.hit);
+        }))
+      under += (under.empty() ? "" : ";") + rule.to_string();
+  std::string from = under.empty() ? "the clean run" : "the run under " + under;
+  auto hit = [](const point_hit& h) {
+    return fmt::format("{}#{}", h.point, h.hit);
+  };
+  std::string fault = i == k ? std::string("where the plan's fault was to fire")
+                             : "before the plan's fault at " + hit(*fires) + " fired";
+  std::string what =
+      i < r.trace.size()
+          ? fmt::format("fault point {} of this run was {}, of {} it extends {}, {}", i + 1,
+                        hit(r.trace[i]), from, hit(parent[i]), fault)
+          : fmt::format("this run ended after {} fault points; {} it extends went on to {}, {}", i,
+                        from, hit(parent[i]), fault);
+  return violation{violation_kind::nondeterministic,
+                   fmt::format("nondeterministic: {}; something besides the plan (a thread, the "
+                               "wall clock, a random number, state an earlier run left) steers "
+                               "the scenario, so this schedule tested another path and its "
+                               "replay may differ",
+                               what)};
+}
+
+run_result checked_schedule(const scenario_fn& scenario, const fault_plan& plan,
+                            const explore_options& options,
+                            const std::vector<point_hit>* derived_from) {
   run_options o = options.run;
   o.plan = plan;
   run_result r = run(scenario, o);
   apply_outcome_rules(r, options.expect);
+  if (derived_from)
+    if (auto v = left_path(r, plan, *derived_from)) r.violations.push_back(std::move(*v));
   std::erase_if(r.violations, [&](const violation& v) {
     return std::find(options.accept.begin(), options.accept.end(), v.kind) != options.accept.end();
   });
@@ -110,6 +159,19 @@ run_result run_schedule(const scenario_fn& scenario, const fault_plan& plan,
                      "when nothing is injected",
                      to_string(r.end), r.error_message)});
   return r;
+}
+
+}  // namespace
+
+run_result run_schedule(const scenario_fn& scenario, const fault_plan& plan,
+                        const explore_options& options) {
+  return checked_schedule(scenario, plan, options, nullptr);
+}
+
+run_result run_schedule(const scenario_fn& scenario, const fault_plan& plan,
+                        const explore_options& options,
+                        const std::vector<point_hit>& derived_from) {
+  return checked_schedule(scenario, plan, options, &derived_from);
 }
 
 namespace {
@@ -138,6 +200,7 @@ struct progress_counter {
 // their index, so the order never depends on the number of threads.
 std::vector<std::optional<run_result>> run_all(const scenario_fn& fn,
                                                const std::vector<fault_plan>& plans,
+                                               const std::vector<const run_result*>& parents,
                                                const std::vector<std::size_t>& indices,
                                                const explore_options& opts,
                                                progress_counter& progress) {
@@ -157,7 +220,7 @@ std::vector<std::optional<run_result>> run_all(const scenario_fn& fn,
         std::size_t k = next.fetch_add(1);
         if (k >= indices.size()) return;
         std::size_t i = indices[k];
-        out[i] = run_schedule(fn, plans[i], opts);
+        out[i] = run_schedule(fn, plans[i], opts, parents[i]->trace);
         progress.tick();
       }
     } catch (...) {
@@ -332,8 +395,10 @@ exploration explore(std::string_view name, const scenario_fn& scenario,
   std::vector<std::size_t> first_level;
   for (std::size_t i = 0; i < plans.size(); ++i)
     if (deeper || owned(i)) first_level.push_back(i);
+  // Each plan with the run it was derived from, whose path it must retrace.
+  std::vector<const run_result*> parents(plans.size(), &ex.clean);
   progress_counter progress(opts);
-  auto results = run_all(scenario, plans, first_level, opts, progress);
+  auto results = run_all(scenario, plans, parents, first_level, opts, progress);
 
   // Level 2: a second fault at each point reached after the first fired.
   std::size_t level_one = plans.size();
@@ -345,11 +410,12 @@ exploration explore(std::string_view name, const scenario_fn& scenario,
           break;
         }
         plans.push_back(std::move(p));
+        parents.push_back(&*results[j]);
       }
     std::vector<std::size_t> second_level;
     for (std::size_t i = level_one; i < plans.size(); ++i)
       if (owned(i)) second_level.push_back(i);
-    auto more = run_all(scenario, plans, second_level, opts, progress);
+    auto more = run_all(scenario, plans, parents, second_level, opts, progress);
     results.resize(plans.size());
     for (std::size_t i : second_level) results[i] = std::move(more[i]);
   }

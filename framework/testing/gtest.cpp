@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -99,6 +100,11 @@ int replay_main(std::string_view token, std::ostream& out, std::ostream& err) {
 
 void check_schedule(const std::string& name, const scenario_fn& fn, const fault_plan& plan,
                     const explore_options& options) {
+  check_schedule(name, fn, plan, options, {});
+}
+
+void check_schedule(const std::string& name, const scenario_fn& fn, const fault_plan& plan,
+                    const explore_options& options, const std::vector<point_hit>& derived_from) {
   auto report = [&](const run_result& r, const fault_plan& as_run) {
     if (r.passed()) return;
     // As explore does: a multi-fault failure replays through its shrunk plan.
@@ -108,26 +114,32 @@ void check_schedule(const std::string& name, const scenario_fn& fn, const fault_
       ADD_FAILURE() << v.message << "\n  under " << as_run.to_string() << "\n  "
                     << replay_line(name, minimal);
   };
-  run_result first = run_schedule(fn, plan, options);
+  run_result first = run_schedule(fn, plan, options, derived_from);
   report(first, plan);
   if (options.depth < 2 || options.swarm > 0 || plan.rules.empty()) return;
   for (const auto& second : second_fault_plans(plan, first, options))
-    report(run_schedule(fn, second, options), second);
+    report(run_schedule(fn, second, options, first.trace), second);
 }
 
 namespace {
 
 class schedule_test : public ::testing::Test {
  public:
-  schedule_test(std::string name, scenario_fn fn, fault_plan plan, explore_options options)
-      : name_(std::move(name)), fn_(std::move(fn)), plan_(std::move(plan)), options_(options) {}
-  void TestBody() override { check_schedule(name_, fn_, plan_, options_); }
+  schedule_test(std::string name, scenario_fn fn, fault_plan plan, explore_options options,
+                std::shared_ptr<const std::vector<point_hit>> clean)
+      : name_(std::move(name)),
+        fn_(std::move(fn)),
+        plan_(std::move(plan)),
+        options_(options),
+        clean_(std::move(clean)) {}
+  void TestBody() override { check_schedule(name_, fn_, plan_, options_, *clean_); }
 
  private:
   std::string name_;
   scenario_fn fn_;
   fault_plan plan_;
   explore_options options_;
+  std::shared_ptr<const std::vector<point_hit>> clean_;  // the path every plan was derived from
 };
 
 // Stands in for the schedules of an exploration whose options are unusable:
@@ -147,10 +159,12 @@ class bad_options_test : public ::testing::Test {
 int register_exploration(const char* suite, const char* name, const char* file, int line,
                          scenario_fn fn, explore_options options) {
   std::string scenario = fmt::format("{}.{}", suite, name);
+  auto clean_trace = std::make_shared<std::vector<point_hit>>();
   auto add = [&](const fault_plan& plan, const std::string& label) {
-    ::testing::RegisterTest(
-        suite, fmt::format("{}/{}", name, label).c_str(), nullptr, plan.to_string().c_str(), file,
-        line, [=]() -> ::testing::Test* { return new schedule_test(scenario, fn, plan, options); });
+    ::testing::RegisterTest(suite, fmt::format("{}/{}", name, label).c_str(), nullptr,
+                            plan.to_string().c_str(), file, line, [=]() -> ::testing::Test* {
+                              return new schedule_test(scenario, fn, plan, options, clean_trace);
+                            });
   };
   std::string why;
   try {
@@ -174,7 +188,9 @@ int register_exploration(const char* suite, const char* name, const char* file, 
   // also runs the schedules that add a second fault to its own.
   run_options clean = options.run;
   clean.plan = {};
-  auto plans = first_level_plans(run(fn, clean), options);
+  run_result clean_run = run(fn, clean);
+  auto plans = first_level_plans(clean_run, options);
+  *clean_trace = std::move(clean_run.trace);
   if (plans.size() > options.max_schedules) plans.resize(options.max_schedules);
   // A swarm's plans hold several rules, joined by ';', which CTest would split
   // a test's name at: they go by their number, the plan shown as the parameter.

@@ -246,6 +246,77 @@ TEST(Explore, CanaryReplayingAFailingCleanRunReportsWhatTheExplorationReported) 
   EXPECT_EQ(replayed.violations[0].message, report.clean.violations[0].message);
 }
 
+// A scenario whose path something besides the plan decides (here a count of
+// earlier runs, as a cache or a global would): schedules past the first few
+// never reach the hit their fault was planned for, and test another path.
+struct steered_by_earlier_runs {
+  std::shared_ptr<std::atomic<int>> runs = std::make_shared<std::atomic<int>>(0);
+  int honest_runs;     // runs that take the clean run's path
+  char skipped = 'b';  // the point later runs skip
+  awaitable<void> operator()(run_context&) const {
+    bool skip = runs->fetch_add(1) >= honest_runs;
+    for (const char* p : {"a", "b", "c"}) {
+      if (skip && p[0] == skipped) continue;
+      try {
+        co_await faultscope::fault_point(p);
+      } catch (const faultscope::injected_fault&) {
+      }
+    }
+  }
+};
+
+std::vector<std::string> failing_plans(const faultscope::exploration& e) {
+  std::vector<std::string> out;
+  for (auto& f : e.failures) {
+    EXPECT_EQ(f.run.violations.size(), 1u) << f.plan.to_string();
+    EXPECT_EQ(f.run.violations.at(0).kind, violation_kind::nondeterministic);
+    out.push_back(f.plan.to_string());
+  }
+  return out;
+}
+
+TEST(Explore, CanaryASchedulePushedOffTheCleanRunsPathBeforeItsFaultIsNondeterministic) {
+  auto e = faultscope::explore("steered", steered_by_earlier_runs{.honest_runs = 1},
+                               {.kinds = {fault::make_throw()}});
+  EXPECT_EQ(failing_plans(e), (std::vector<std::string>{"b#1=throw", "c#1=throw"}));
+  ASSERT_EQ(e.failures.size(), 2u);
+  EXPECT_EQ(e.failures[0].run.violations[0].message,
+            "nondeterministic: fault point 2 of this run was c#1, of the clean run it extends "
+            "b#1, where the plan's fault was to fire; something besides the plan (a thread, "
+            "the wall clock, a random number, state an earlier run left) steers the scenario, "
+            "so this schedule tested another path and its replay may differ");
+}
+
+TEST(Explore, CanaryAtDepthTwoTheSecondFaultsRunIsMeasuredAgainstTheFirstFaultsRun) {
+  // 1 clean run and 3 first-level runs take the path; every second-level run
+  // leaves it at b.
+  auto e = faultscope::explore("steered", steered_by_earlier_runs{.honest_runs = 4},
+                               {.depth = 2, .kinds = {fault::make_throw()}});
+  EXPECT_EQ(failing_plans(e),
+            (std::vector<std::string>{"a#1=throw;b#1=throw", "a#1=throw;c#1=throw",
+                                      "b#1=throw;c#1=throw"}));
+  ASSERT_FALSE(e.failures.empty());
+  EXPECT_THAT(e.failures[0].run.violations[0].message,
+              HasSubstr("of the run under a#1=throw it extends b#1"));
+}
+
+TEST(Explore, ARunThatEndsBeforeItsFaultsHitIsNondeterministic) {
+  // The clean run passes a, b, c; every later run only a and b.
+  auto e = faultscope::explore("steered", steered_by_earlier_runs{.honest_runs = 1, .skipped = 'c'},
+                               {.kinds = {fault::make_throw()}, .only = {"c"}});
+  ASSERT_EQ(e.failures.size(), 1u);
+  EXPECT_THAT(e.failures[0].run.violations.at(0).message,
+              HasSubstr("nondeterministic: this run ended after 2 fault points; the clean run it "
+                        "extends went on to c#1, where the plan's fault was to fire;"));
+}
+
+TEST(Explore, ANondeterministicScheduleCanBeAccepted) {
+  auto e = faultscope::explore(
+      "steered", steered_by_earlier_runs{.honest_runs = 1},
+      {.kinds = {fault::make_throw()}, .accept = {violation_kind::nondeterministic}});
+  EXPECT_TRUE(e.passed()) << e.summary();
+}
+
 TEST(Explore, OptionsItCannotHonourAreRefusedNamingTheScenario) {
   auto refused = [](const explore_options& o) -> std::string {
     try {

@@ -1,10 +1,12 @@
 // A binary that must fail: a FAULTSCOPE_TEST with a planted leak on the
-// cancellation path, and one whose options cannot be honoured. CTest checks
-// that it exits non-zero and names the leak and its replay command, and the
-// options' fault (tests/testing/expect_failure.cmake).
+// cancellation path, one whose path a global steers, and one whose options
+// cannot be honoured. CTest checks that it exits non-zero and names the leak
+// and its replay command, the schedule that left its path, and the options'
+// fault (tests/testing/expect_failure.cmake).
 #include "faultscope/testing/gtest.hpp"
 
 #include "faultscope/fakes/pool.hpp"
+#include "faultscope/fault_point.hpp"
 
 FAULTSCOPE_TEST(Canary, LeaksWhenCancelled) {
   faultscope::fakes::pool p(ctx.tracker(), {.max_size = 1});
@@ -18,6 +20,17 @@ FAULTSCOPE_TEST(Canary, LeaksWhenCancelled) {
   co_await p.release(c);  // dead after a cancellation: the sticky flag throws first
   co_await p.close();
   if (error) std::rethrow_exception(error);
+}
+
+// Fills a cache on its first run only, as code with a global would: every
+// schedule after the clean run takes another path than the one it was made for.
+FAULTSCOPE_TEST(Canary, SteeredByAGlobal) {
+  static bool filled = false;
+  if (!filled) {
+    filled = true;
+    co_await faultscope::fault_point("cache.fill");
+  }
+  co_await faultscope::fault_point("db.query");
 }
 
 FAULTSCOPE_TEST_WITH(Canary, AsksForDepthThree, (faultscope::explore_options{.depth = 3})) {

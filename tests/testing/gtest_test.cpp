@@ -4,6 +4,7 @@
 
 #include <gtest/gtest-spi.h>
 
+#include <atomic>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -151,6 +152,23 @@ TEST(FaultscopeTest, CanaryAtDepthTwoAScheduleAlsoRunsEverySecondFaultAfterItsOw
       faultscope::testing::check_schedule("Demo.TwoFaults", leaks_under_two_faults, first,
                                           {.depth = 2}),
       "replay token: 'Demo.TwoFaults@conn.query#1=throw;conn.rollback#1=throw'");
+}
+
+// Fills a cache on its first run only, as code with a global would.
+std::atomic<int> steered_runs{0};
+awaitable<void> steered(run_context&) {
+  if (steered_runs++ == 0) co_await faultscope::fault_point("cache.fill");
+  co_await faultscope::fault_point("db.query");
+}
+
+TEST(FaultscopeTest, CanaryAScheduleThatLeavesTheCleanRunsPathFailsItsTest) {
+  auto clean = faultscope::run(steered);  // cache.fill, db.query
+  EXPECT_NONFATAL_FAILURE(
+      faultscope::testing::check_schedule("Demo.Steered", steered,
+                                          faultscope::fault_plan::parse("db.query#1=throw"), {},
+                                          clean.trace),
+      "nondeterministic: fault point 1 of this run was db.query#1, of the clean run it extends "
+      "cache.fill#1, before the plan's fault at db.query#1 fired");
 }
 
 awaitable<void> never_works(run_context&) {

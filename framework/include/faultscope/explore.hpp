@@ -145,6 +145,14 @@ void check_options(std::string_view scenario, const explore_options& options);
 /// timestamps every time.
 [[nodiscard]] run_result run_schedule(const scenario_fn& scenario, const fault_plan& plan,
                                       const explore_options& options);
+/// The same for a plan derived from another run (`derived_from`, its trace:
+/// the clean run's for a first-level plan, the first fault's run for a second
+/// fault): until the plan's new fault fires, the run must retrace that path hit
+/// for hit, or it is a `nondeterministic` violation — something besides the
+/// plan steers the scenario, so the schedule tested another path.
+[[nodiscard]] run_result run_schedule(const scenario_fn& scenario, const fault_plan& plan,
+                                      const explore_options& options,
+                                      const std::vector<point_hit>& derived_from);
 
 /// Runs once under `plan` with no declarations (run_schedule with defaults).
 [[nodiscard]] run_result replay(const scenario_fn& scenario, const fault_plan& plan,

@@ -56,6 +56,10 @@ std::string violations_text(const tracker& t);
 /// command; at depth 2, likewise for every schedule that adds a second fault.
 void check_schedule(const std::string& name, const scenario_fn& fn, const fault_plan& plan,
                     const explore_options& options = {});
+/// The same, with the trace of the clean run `plan` was derived from: a run
+/// that leaves that path before its fault fires is `nondeterministic`.
+void check_schedule(const std::string& name, const scenario_fn& fn, const fault_plan& plan,
+                    const explore_options& options, const std::vector<point_hit>& derived_from);
 
 /// `faultscope::gtest_main`'s `--faultscope_replay=TOKEN`: reruns one schedule
 /// of a FAULTSCOPE_TEST in this binary (TOKEN as a failure prints it) and
