@@ -334,6 +334,31 @@ std::string replay_report(std::string_view scenario, const fault_plan& plan, con
                                   : e.detail);
   out += r.violations.empty() ? "violations: none\n" : "violations:\n";
   for (const auto& v : r.violations) out += fmt::format("  {}\n", v.message);
+  // A rule that fired nowhere (a typo, a token from an older build, a path
+  // that changed) replayed nothing; say so rather than only "none".
+  for (std::size_t i = 0; i < plan.rules.size(); ++i) {
+    const auto& rule = plan.rules[i];
+    if (std::any_of(r.trace.begin(), r.trace.end(), [&](auto& h) { return h.rule == i + 1; }))
+      continue;
+    auto passes =
+        static_cast<std::size_t>(std::count_if(r.trace.begin(), r.trace.end(), [&](auto& h) {
+          return glob_match(rule.pattern, h.point);
+        }));
+    std::string seen;
+    if (passes == 0) {
+      std::set<std::string> names;
+      for (const auto& h : r.trace) names.insert(h.point);
+      for (const auto& n : names) seen += (seen.empty() ? "" : ", ") + n;
+      seen = fmt::format("no point matching '{}' ({})", rule.pattern,
+                         names.empty() ? "nor any other" : "it passed " + seen);
+    } else {
+      bool one = rule.pattern.find('*') == std::string::npos;
+      seen = fmt::format("{} '{}' {} time{}", one ? "" : "points matching", rule.pattern, passes,
+                         passes == 1 ? "" : "s");
+      if (one) seen.erase(0, 1);
+    }
+    out += fmt::format("note: {} never fired: the run passed {}\n", rule.to_string(), seen);
+  }
   return out;
 }
 

@@ -65,7 +65,7 @@ std::vector<point_hit> fault_session::take_trace() {
   out.reserve(trace_.size());
   for (const auto& h : trace_)
     out.push_back({names_[h.point], h.hit, h.at,
-                   h.rule ? plan_.rules[h.rule - 1].fault.to_string() : std::string()});
+                   h.rule ? plan_.rules[h.rule - 1].fault.to_string() : std::string(), h.rule});
   trace_.clear();
   return out;
 }

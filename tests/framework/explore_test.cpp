@@ -25,6 +25,7 @@ using faultscope::fault_plan;
 using faultscope::run_context;
 using faultscope::violation_kind;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 namespace {
 
@@ -315,6 +316,20 @@ TEST(Explore, ANondeterministicScheduleCanBeAccepted) {
       "steered", steered_by_earlier_runs{.honest_runs = 1},
       {.kinds = {fault::make_throw()}, .accept = {violation_kind::nondeterministic}});
   EXPECT_TRUE(e.passed()) << e.summary();
+}
+
+// A replay whose rule fires nowhere (a typo, a token from an older build)
+// reproduces nothing; its report says so instead of only "violations: none".
+TEST(Explore, AReplayReportNamesEachRuleThatNeverFiredAndWhatTheRunPassed) {
+  auto plan = fault_plan::parse("a#1=throw;b#9=throw;nosuch=cancel;*=delay(1ms)@p0.000001");
+  steered_by_earlier_runs abc{.honest_runs = 1 << 30};
+  auto report = faultscope::replay_report("abc", plan, faultscope::replay(abc, plan));
+  EXPECT_THAT(report, Not(HasSubstr("note: a#1=throw")));
+  EXPECT_THAT(report, HasSubstr("\nnote: b#9=throw never fired: the run passed 'b' 1 time\n"));
+  EXPECT_THAT(report, HasSubstr("\nnote: nosuch=cancel never fired: the run passed no point "
+                                "matching 'nosuch' (it passed a, b, c)\n"));
+  EXPECT_THAT(report, HasSubstr("\nnote: *=delay(1ms)@p1e-06 never fired: the run passed points "
+                                "matching '*' 3 times\n"));
 }
 
 TEST(Explore, OptionsItCannotHonourAreRefusedNamingTheScenario) {

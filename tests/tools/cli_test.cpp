@@ -115,6 +115,15 @@ TEST(Cli, ReplayReproducesTheViolationAndExitsOne) {
   EXPECT_EQ(cli({"replay", "scope.with_resource@none"}).status, 0);
 }
 
+TEST(Cli, AReplayWhoseFaultNeverFiresSaysSo) {
+  auto r = cli({"replay", "canary.naive_cleanup@conn.qurey#1=cancel"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_THAT(r.out, HasSubstr("violations: none"));
+  EXPECT_THAT(r.out, HasSubstr("note: conn.qurey#1=cancel never fired: the run passed no point "
+                               "matching 'conn.qurey' (it passed conn.close, conn.open, "
+                               "conn.query)\n"));
+}
+
 // The plans a text report shows under its failing schedules, in order.
 std::vector<std::string> failing_plans(const std::string& report) {
   std::vector<std::string> plans;

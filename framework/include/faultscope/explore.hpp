@@ -159,7 +159,8 @@ void check_options(std::string_view scenario, const explore_options& options);
                                 const run_options& options = {});
 
 /// What `faultscope replay` prints for one schedule's run: how it ended, its
-/// timeline with virtual timestamps, its violations.
+/// timeline with virtual timestamps, its violations, and a note for each rule
+/// of `plan` that fired nowhere (so replayed nothing).
 [[nodiscard]] std::string replay_report(std::string_view scenario, const fault_plan& plan,
                                         const run_result& run);
 

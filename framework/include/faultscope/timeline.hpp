@@ -34,6 +34,7 @@ struct point_hit {
   std::uint64_t hit = 0;          ///< 1 for the first pass through this point
   std::chrono::nanoseconds at{};  ///< virtual time
   std::string fired;              ///< the fault injected here ("cancel"), or empty
+  std::uint32_t rule = 0;         ///< which of the plan's rules fired here, from 1; 0: none
 };
 
 }  // namespace faultscope
