@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "faultscope/registry.hpp"
+
 namespace faultscope {
 
 std::string_view to_string(expected_outcome o) noexcept {
@@ -470,7 +472,13 @@ std::string exploration::summary() const {
     out += fmt::format("  FAIL {}\n", plan.to_string());
     for (auto& v : r.violations) out += fmt::format("    {}\n", v.message);
     if (!(minimal == plan)) out += fmt::format("    shrunk to: {}\n", minimal.to_string());
-    out += fmt::format("    replay: faultscope replay '{}'\n", replay_token(scenario, minimal));
+    // The runner replays only the scenarios it knows; any other is replayed in code.
+    if (registry::instance().find(scenario))
+      out += fmt::format("    replay: faultscope replay '{}'\n", replay_token(scenario, minimal));
+    else
+      out += fmt::format(
+          "    replay: faultscope::replay(scenario, faultscope::fault_plan::parse(\"{}\"))\n",
+          minimal.to_string());
   };
   if (!clean.passed()) show({}, {}, clean);
   for (auto& f : failures) show(f.plan, f.minimal, f.run);

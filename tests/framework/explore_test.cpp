@@ -12,6 +12,7 @@
 
 #include "faultscope/context_manager.hpp"
 #include "faultscope/fault_point.hpp"
+#include "faultscope/registry.hpp"
 #include "faultscope/with_resource.hpp"
 #include "support/test_resource.hpp"
 
@@ -50,6 +51,22 @@ awaitable<void> correct_subject(run_context& ctx) {
         co_await ft::sleep_for(1ms);
         t.release(id);
       });
+}
+
+// A scenario the runner knows: its failures replay with `faultscope replay`.
+FAULTSCOPE_SCENARIO(explore_test_registered) {
+  (void)ctx.tracker().acquire("connection", "planted");
+  co_await faultscope::fault_point("step");
+}
+
+TEST(Explore, AFailureReplaysWithTheRunnerOnlyIfTheRunnerKnowsTheScenario) {
+  const auto* s = faultscope::registry::instance().find("explore_test_registered");
+  ASSERT_NE(s, nullptr);
+  EXPECT_THAT(faultscope::explore(s->name, s->fn).summary(),
+              HasSubstr("replay: faultscope replay 'explore_test_registered@none'"));
+  EXPECT_THAT(
+      faultscope::explore("unregistered", s->fn).summary(),
+      HasSubstr("replay: faultscope::replay(scenario, faultscope::fault_plan::parse(\"none\"))"));
 }
 
 TEST(Explore, DepthOneMakesExactlyKTimesKindsRunsAndACorrectSubjectPasses) {
@@ -107,7 +124,8 @@ TEST(Explore, CanaryLeakOnlyWhenCancelledAtTheThirdSuspensionFailsExactlyThatSch
   EXPECT_EQ(f.plan.to_string(), "s#3=cancel");
   ASSERT_EQ(f.run.violations.size(), 1u);
   EXPECT_EQ(f.run.violations[0].kind, violation_kind::leak);
-  EXPECT_THAT(ex.summary(), HasSubstr("replay: faultscope replay 'third@s#3=cancel'"));
+  EXPECT_THAT(ex.summary(), HasSubstr("replay: faultscope::replay(scenario, "
+                                      "faultscope::fault_plan::parse(\"s#3=cancel\"))"));
 
   // The token replays it: the same violation at the same virtual timestamps.
   auto [name, plan] = faultscope::parse_replay_token("third@s#3=cancel");

@@ -41,7 +41,9 @@ TEST(Assertions, CanaryExpectNoLeaksReportsAPlantedLeak) {
 
 TEST(Assertions, CanaryExpectNoLeaksOnAnExploration) {
   auto ex = faultscope::explore("leaky", leaky);
-  EXPECT_NONFATAL_FAILURE(EXPECT_NO_LEAKS(ex), "replay: faultscope replay 'leaky@none'");
+  EXPECT_NONFATAL_FAILURE(
+      EXPECT_NO_LEAKS(ex),
+      "replay: faultscope::replay(scenario, faultscope::fault_plan::parse(\"none\"))");
 }
 
 TEST(Assertions, Matchers) {
