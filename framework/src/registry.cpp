@@ -22,8 +22,12 @@ void registry::add(scenario_info s) {
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-'))
       throw std::invalid_argument(
           fmt::format("scenario name '{}' may use only letters, digits, '_', '.' and '-'", s.name));
-  if (find(s.name))
-    throw std::invalid_argument(fmt::format("scenario '{}' is registered twice", s.name));
+  if (const auto* first = find(s.name)) {
+    std::string both = first->where.line() && s.where.line()
+                           ? fmt::format(": at {} and at {}", first->where.str(), s.where.str())
+                           : std::string();
+    throw std::invalid_argument(fmt::format("scenario '{}' is registered twice{}", s.name, both));
+  }
   if (!s.fn) throw std::invalid_argument(fmt::format("scenario '{}' has no body", s.name));
   scenarios_.push_back(std::move(s));
 }
@@ -57,9 +61,19 @@ std::vector<std::string> split_tags(std::string_view tags) {
   return out;
 }
 
-int register_scenario(const char* name, const char* tags, scenario_fn fn, site where) {
-  registry::instance().add({name, split_tags(tags), {}, std::move(fn), {}, where});
+int register_scenario(const char* name, const char* tags, scenario_fn fn, site where,
+                      explore_options options) {
+  auto& r = registry::instance();
+  try {
+    r.add({name, split_tags(tags), {}, std::move(fn), std::move(options), where});
+  } catch (const std::exception& e) {
+    r.errors_.emplace_back(e.what());
+  }
   return 0;
+}
+
+int register_scenario(const char* name, const char* tags, scenario_fn fn, site where) {
+  return register_scenario(name, tags, std::move(fn), where, {});
 }
 
 }  // namespace detail

@@ -33,6 +33,7 @@ FAULTSCOPE_TEST(Canary, SteeredByAGlobal) {
   co_await faultscope::fault_point("db.query");
 }
 
+// The older spelling, a parenthesized explore_options, still compiles.
 FAULTSCOPE_TEST_WITH(Canary, AsksForDepthThree, (faultscope::explore_options{.depth = 3})) {
   co_return;
 }

@@ -226,8 +226,7 @@ TEST(FaultscopeTest, ASwarmRegistersEachOfItsPlans) {
 // A correct subject: every schedule below is a test that must pass. Returning a
 // lease cannot fail in real pools, so pool.release is not faulted; conn.close
 // (inside pool.close) is, and the exit stack reports nothing but what it must.
-FAULTSCOPE_TEST_WITH(PoolLease, ReturnsEveryLease,
-                     (faultscope::explore_options{.skip = {"pool.release", "conn.close"}})) {
+FAULTSCOPE_TEST_WITH(PoolLease, ReturnsEveryLease, {.skip = {"pool.release", "conn.close"}}) {
   faultscope::fakes::pool p(ctx.tracker(), {.max_size = 1});
   co_await faultscope::with_exit_stack([&p](
                                            faultscope::async_exit_stack& stack) -> awaitable<void> {

@@ -572,6 +572,11 @@ int check(int argc, const char* const* argv, std::ostream& err) {
 }
 
 int main(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+  // Scenarios register before main, where a throw would abort the program.
+  if (const auto& bad = registry::instance().errors(); !bad.empty()) {
+    for (const auto& e : bad) say(err, e);
+    return 2;
+  }
   scenarios::register_builtins();
   try {
     command c = parse(argc, argv);

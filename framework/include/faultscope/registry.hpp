@@ -1,11 +1,13 @@
 // The scenario registry: named, tagged scenarios that the runner and the test
-// integration find by name. `FAULTSCOPE_SCENARIO` registers one in a few lines.
+// integration find by name. `FAULTSCOPE_SCENARIO` registers one in a few lines,
+// `FAULTSCOPE_SCENARIO_WITH` with its exploration options.
 //
 //   FAULTSCOPE_SCENARIO(nightly_report, "db,slow") {
 //     faultscope::fakes::pool pool(ctx.tracker());
 //     …
 //     co_return;
 //   }
+//   FAULTSCOPE_SCENARIO_WITH(checkout, "orders", {.kinds = {faultscope::fault::make_throw()}}) {…}
 //   for (auto* s : faultscope::registry::instance().match("db")) …
 #pragma once
 
@@ -20,15 +22,21 @@
 namespace faultscope {
 
 struct scenario_info {
-  std::string name;               ///< unique; [A-Za-z0-9_.-], no '@'
-  std::vector<std::string> tags;  ///< "canary" marks a scenario that must fail
-  std::string description;
-  scenario_fn fn;
+  std::string name{};               ///< unique; [A-Za-z0-9_.-], no '@'
+  std::vector<std::string> tags{};  ///< "canary" marks a scenario that must fail
+  std::string description{};
+  scenario_fn fn{};
   explore_options options{};  ///< depth, kinds, outcome declarations
   faultscope::site where{};
 
   [[nodiscard]] bool has_tag(std::string_view tag) const;
 };
+
+class registry;
+namespace detail {
+int register_scenario(const char* name, const char* tags, scenario_fn fn, site where,
+                      explore_options options);
+}
 
 class registry {
  public:
@@ -44,13 +52,24 @@ class registry {
   [[nodiscard]] const scenario_info* find(std::string_view name) const;
   [[nodiscard]] const std::vector<scenario_info>& all() const noexcept { return scenarios_; }
 
+  /// Why a FAULTSCOPE_SCENARIO could not be added (a name registered twice),
+  /// one line each. Registration runs before main, where a throw would abort
+  /// the program; the runner prints these and exits 2 instead.
+  [[nodiscard]] const std::vector<std::string>& errors() const noexcept { return errors_; }
+
  private:
+  friend int detail::register_scenario(const char*, const char*, scenario_fn, site,
+                                       explore_options);
   std::vector<scenario_info> scenarios_;
+  std::vector<std::string> errors_;
 };
 
 namespace detail {
 /// "a,b , c" → {"a", "b", "c"}
 [[nodiscard]] std::vector<std::string> split_tags(std::string_view tags);
+/// Adds to the registry; what `add` would throw goes to `errors()`.
+int register_scenario(const char* name, const char* tags, scenario_fn fn, site where,
+                      explore_options options);
 int register_scenario(const char* name, const char* tags, scenario_fn fn, site where);
 }  // namespace detail
 
@@ -65,4 +84,15 @@ int register_scenario(const char* name, const char* tags, scenario_fn fn, site w
       ::faultscope::detail::register_scenario(#name, "" __VA_ARGS__, &faultscope_scenario_##name, \
                                               ::faultscope::site::here());                        \
   static ::boost::asio::awaitable<void> faultscope_scenario_##name(                               \
+      [[maybe_unused]] ::faultscope::run_context& ctx)
+
+/// The same with exploration options (an `explore_options`, braces allowed):
+/// FAULTSCOPE_SCENARIO_WITH(checkout, "orders", {.depth = 2}) { … }
+#define FAULTSCOPE_SCENARIO_WITH(name, tags, ...)                                       \
+  static ::boost::asio::awaitable<void> faultscope_scenario_##name(                     \
+      ::faultscope::run_context& ctx);                                                  \
+  [[maybe_unused]] static const int faultscope_scenario_registered_##name =             \
+      ::faultscope::detail::register_scenario(#name, tags, &faultscope_scenario_##name, \
+                                              ::faultscope::site::here(), __VA_ARGS__); \
+  static ::boost::asio::awaitable<void> faultscope_scenario_##name(                     \
       [[maybe_unused]] ::faultscope::run_context& ctx)

@@ -119,13 +119,13 @@ void PrintTo(violation_kind kind, std::ostream* os);
 
 /// Explores the coroutine body (with `ctx`, a faultscope::run_context&, in scope)
 /// and registers each schedule as a test: Suite.Name/clean, Suite.Name/<plan>.
-#define FAULTSCOPE_TEST_WITH(suite, name, options)                                             \
-  static ::boost::asio::awaitable<void> faultscope_test_##suite##_##name(                      \
-      ::faultscope::run_context& ctx);                                                         \
-  [[maybe_unused]] static const int faultscope_test_registered_##suite##_##name =              \
-      ::faultscope::testing::register_exploration(#suite, #name, __FILE__, __LINE__,           \
-                                                  &faultscope_test_##suite##_##name, options); \
-  static ::boost::asio::awaitable<void> faultscope_test_##suite##_##name(                      \
+#define FAULTSCOPE_TEST_WITH(suite, name, ...)                                                     \
+  static ::boost::asio::awaitable<void> faultscope_test_##suite##_##name(                          \
+      ::faultscope::run_context& ctx);                                                             \
+  [[maybe_unused]] static const int faultscope_test_registered_##suite##_##name =                  \
+      ::faultscope::testing::register_exploration(#suite, #name, __FILE__, __LINE__,               \
+                                                  &faultscope_test_##suite##_##name, __VA_ARGS__); \
+  static ::boost::asio::awaitable<void> faultscope_test_##suite##_##name(                          \
       [[maybe_unused]] ::faultscope::run_context& ctx)
 
 #define FAULTSCOPE_TEST(suite, name) \

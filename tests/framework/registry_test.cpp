@@ -1,0 +1,71 @@
+// The scenario registry: names, tags, options given with the macro, and what
+// a registration that cannot be added leaves for the runner to report.
+#include "faultscope/registry.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "faultscope/fault_point.hpp"
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+FAULTSCOPE_SCENARIO(registry_test_plain, "db, slow") {
+  co_await faultscope::fault_point("step");
+}
+
+FAULTSCOPE_SCENARIO_WITH(registry_test_with, "db",
+                         {.depth = 2, .kinds = {faultscope::fault::make_throw()}}) {
+  co_await faultscope::fault_point("step");
+}
+
+namespace {
+
+TEST(Registry, AScenarioIsFoundByNameAndByTag) {
+  auto& r = faultscope::registry::instance();
+  const auto* s = r.find("registry_test_plain");
+  ASSERT_NE(s, nullptr);
+  EXPECT_THAT(s->tags, ElementsAre("db", "slow"));
+  EXPECT_THAT(s->where.str(), HasSubstr("registry_test.cpp:13"));
+  EXPECT_EQ(r.match("slow").size(), 1u);
+  EXPECT_EQ(r.match("registry_test_*").size(), 2u);
+}
+
+TEST(Registry, ScenarioWithKeepsItsExplorationOptions) {
+  const auto* s = faultscope::registry::instance().find("registry_test_with");
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->options.depth, 2);
+  ASSERT_EQ(s->options.kinds.size(), 1u);
+  auto e = faultscope::explore(s->name, s->fn, s->options);
+  EXPECT_EQ(e.schedules_run, 1u);  // one hit, throw only
+}
+
+TEST(Registry, AddRefusesABadOrDuplicateName) {
+  faultscope::registry r;
+  auto body = [](faultscope::run_context&) -> boost::asio::awaitable<void> {
+    co_return;
+  };
+  r.add({.name = "once", .fn = body});
+  EXPECT_THROW(r.add({.name = "once", .fn = body}), std::invalid_argument);
+  EXPECT_THROW(r.add({.name = "a@b", .fn = body}), std::invalid_argument);
+  EXPECT_THROW(r.add({.name = "", .fn = body}), std::invalid_argument);
+  EXPECT_THROW(r.add({.name = "no_body"}), std::invalid_argument);
+}
+
+// Before main a throw would abort the program: the reason is kept instead,
+// naming both places, for the runner to print.
+TEST(Registry, ARegistrationThatFailsIsKeptAsAnErrorNamingBothPlaces) {
+  auto& r = faultscope::registry::instance();
+  const auto* first = r.find("registry_test_plain");
+  ASSERT_NE(first, nullptr);
+  auto before = r.errors().size();
+  faultscope::detail::register_scenario("registry_test_plain", "", first->fn,
+                                        faultscope::site::here());
+  ASSERT_EQ(r.errors().size(), before + 1);
+  EXPECT_THAT(r.errors().back(),
+              HasSubstr("scenario 'registry_test_plain' is registered twice: at "));
+  EXPECT_THAT(r.errors().back(), HasSubstr("registry_test.cpp:13 and at "));
+  EXPECT_EQ(r.match("registry_test_plain").size(), 1u);
+}
+
+}  // namespace
