@@ -350,14 +350,14 @@ std::string replay_report(std::string_view scenario, const fault_plan& plan, con
     if (passes == 0) {
       std::set<std::string> names;
       for (const auto& h : r.trace) names.insert(h.point);
-      for (const auto& n : names) seen += (seen.empty() ? "" : ", ") + n;
+      std::string list;
+      for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
       seen = fmt::format("no point matching '{}' ({})", rule.pattern,
-                         names.empty() ? "nor any other" : "it passed " + seen);
+                         names.empty() ? "nor any other" : "it passed " + list);
     } else {
-      bool one = rule.pattern.find('*') == std::string::npos;
-      seen = fmt::format("{} '{}' {} time{}", one ? "" : "points matching", rule.pattern, passes,
-                         passes == 1 ? "" : "s");
-      if (one) seen.erase(0, 1);
+      seen = fmt::format("{}'{}' {} time{}",
+                         rule.pattern.find('*') == std::string::npos ? "" : "points matching ",
+                         rule.pattern, passes, passes == 1 ? "" : "s");
     }
     out += fmt::format("note: {} never fired: the run passed {}\n", rule.to_string(), seen);
   }

@@ -32,11 +32,11 @@ struct scenario_info {
   [[nodiscard]] bool has_tag(std::string_view tag) const;
 };
 
-class registry;
 namespace detail {
+/// Adds to the registry; what `add` would throw goes to `errors()`.
 int register_scenario(const char* name, const char* tags, scenario_fn fn, site where,
                       explore_options options);
-}
+}  // namespace detail
 
 class registry {
  public:
@@ -67,9 +67,6 @@ class registry {
 namespace detail {
 /// "a,b , c" → {"a", "b", "c"}
 [[nodiscard]] std::vector<std::string> split_tags(std::string_view tags);
-/// Adds to the registry; what `add` would throw goes to `errors()`.
-int register_scenario(const char* name, const char* tags, scenario_fn fn, site where,
-                      explore_options options);
 int register_scenario(const char* name, const char* tags, scenario_fn fn, site where);
 }  // namespace detail
 
