@@ -1,5 +1,7 @@
 #include "faultscope/fakes/stream.hpp"
 
+#include <boost/asio/error.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/system/system_error.hpp>
 
 #include "faultscope/fault_point.hpp"
@@ -17,6 +19,7 @@ struct stream::end {
 struct stream::link {
   faultscope::tracker* owner = nullptr;
   std::chrono::nanoseconds latency{};
+  boost::asio::any_io_executor executor;
   end ends[2];
 };
 
@@ -27,9 +30,14 @@ boost::asio::awaitable<std::pair<stream, stream>> stream::connect_pair(
   auto l = std::make_shared<link>();
   l->owner = &t;
   l->latency = latency;
+  l->executor = co_await boost::asio::this_coro::executor;
   l->ends[0].id = t.acquire("stream", label + ":client", loc);
   l->ends[1].id = t.acquire("stream", label + ":server", loc);
   co_return std::pair{stream(l, 0), stream(l, 1)};
+}
+
+stream::executor_type stream::get_executor() const noexcept {
+  return link_->executor;
 }
 
 bool stream::is_open() const noexcept {
@@ -76,6 +84,47 @@ boost::asio::awaitable<void> stream::close() {
   l->ends[1 - side].reader.grant(eof);  // wake the peer's read: it sees eof
   co_await sleep_for(l->latency);
   co_await fault_point("stream.close");
+}
+
+boost::asio::awaitable<std::size_t> stream::read_some(
+    std::shared_ptr<link> l, int side, std::vector<boost::asio::mutable_buffer> into) {
+  end& self = l->ends[side];
+  l->owner->touch(self.id);
+  // Asio's rule: a read into no space completes at once, with nothing.
+  if (boost::asio::buffer_size(into) == 0) co_return 0;
+  co_await fault_point("stream.read");
+  while (self.inbox.empty()) {
+    if (!l->ends[1 - side].open) throw boost::system::system_error(boost::asio::error::eof);
+    co_await self.reader.wait("stream.read waiting for the peer");
+  }
+  co_await sleep_for(l->latency);
+  std::size_t n = boost::asio::buffer_copy(into, boost::asio::buffer(self.inbox));
+  self.inbox.erase(0, n);
+  co_return n;
+}
+
+boost::asio::awaitable<std::size_t> stream::write_some(std::shared_ptr<link> l, int side,
+                                                       std::string data) {
+  if (data.empty()) {
+    l->owner->touch(l->ends[side].id);
+    co_return 0;
+  }
+  std::size_t n = data.size();
+  stream self(std::move(l), side);
+  co_await self.write(std::move(data));
+  co_return n;
+}
+
+boost::system::error_code stream::to_error_code(std::exception_ptr e) noexcept {
+  if (!e) return {};
+  try {
+    std::rethrow_exception(e);
+  } catch (const boost::system::system_error& x) {
+    return x.code();
+  } catch (...) {
+    // An injected `throw` (or any other failure) is what a socket reports as EIO.
+    return make_error_code(boost::system::errc::io_error);
+  }
 }
 
 }  // namespace faultscope::fakes

@@ -4,11 +4,18 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 
 #include "faultscope/exit_stack.hpp"
 #include "faultscope/run.hpp"
+#include "faultscope/virtual_time.hpp"
 #include "faultscope/with_resource.hpp"
 #include "faultscope/with_timeout.hpp"
 #include "support/fake_checks.hpp"
@@ -17,6 +24,7 @@ namespace fakes = faultscope::fakes;
 namespace ft = faultscope::test;
 using namespace std::chrono_literals;
 using boost::asio::awaitable;
+using faultscope::fault;
 using faultscope::run_context;
 using faultscope::violation_kind;
 using faultscope::testing::HasViolation;
@@ -120,6 +128,144 @@ TEST(Stream, CanaryDoubleCloseIsReported) {
     co_await b.close();
   });
   EXPECT_THAT(r, HasViolation(violation_kind::double_release));
+}
+
+// --- Asio's AsyncReadStream / AsyncWriteStream -------------------------------
+
+namespace asio = boost::asio;
+using asio::use_awaitable;
+
+TEST(StreamAsAsio, ComposedOperationsOfAsioRunOverTheFake) {
+  std::string line, word;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    auto [client, server] = co_await fakes::stream::connect_pair(ctx.tracker());
+    co_await asio::async_write(client, asio::buffer(std::string_view("hello\nworld!")),
+                               use_awaitable);
+    std::string in;
+    std::size_t n =
+        co_await asio::async_read_until(server, asio::dynamic_buffer(in), '\n', use_awaitable);
+    line = in.substr(0, n);
+    in.erase(0, n);
+    word.resize(6);
+    std::size_t already = asio::buffer_copy(asio::buffer(word), asio::buffer(in));
+    co_await asio::async_read(server, asio::buffer(word.data() + already, 6 - already),
+                              use_awaitable);
+    co_await client.close();
+    co_await server.close();
+  });
+  EXPECT_TRUE(r.passed()) << r.describe();
+  EXPECT_EQ(r.end, faultscope::run_end::ok) << r.error_message;
+  EXPECT_EQ(line, "hello\n");
+  EXPECT_EQ(word, "world!");
+}
+
+TEST(StreamAsAsio, AReadAfterThePeerClosedCompletesWithEof) {
+  boost::system::error_code ec;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    auto [client, server] = co_await fakes::stream::connect_pair(ctx.tracker());
+    co_await client.close();
+    char buf[4];
+    std::tie(ec, std::ignore) =
+        co_await server.async_read_some(asio::buffer(buf), asio::as_tuple(use_awaitable));
+    co_await server.close();
+  });
+  EXPECT_TRUE(r.passed()) << r.describe();
+  EXPECT_EQ(ec, asio::error::eof);
+}
+
+// A fault at the point completes the operation with an error code, as a socket's would.
+TEST(StreamAsAsio, AFaultCompletesTheOperationWithItsCode) {
+  for (auto [plan, want] :
+       {std::pair{"stream.read#1=error(connection_reset)",
+                  boost::system::error_code(asio::error::connection_reset)},
+        std::pair{"stream.read#1=throw", make_error_code(boost::system::errc::io_error)}}) {
+    boost::system::error_code ec;
+    auto r = faultscope::run(
+        [&](run_context& ctx) -> awaitable<void> {
+          auto [client, server] = co_await fakes::stream::connect_pair(ctx.tracker());
+          co_await client.write("x");
+          char buf[4];
+          std::tie(ec, std::ignore) =
+              co_await server.async_read_some(asio::buffer(buf), asio::as_tuple(use_awaitable));
+          co_await client.close();
+          co_await server.close();
+        },
+        {.plan = faultscope::fault_plan::parse(plan)});
+    EXPECT_TRUE(r.passed()) << plan << ": " << r.describe();
+    EXPECT_EQ(ec, want) << plan;
+  }
+}
+
+// The handler's cancellation slot reaches the read's wait: a read raced
+// against a deadline ends with operation_aborted, and leaves nothing pending.
+TEST(StreamAsAsio, APerOperationCancellationAbortsTheReadAndTheStreamStaysUsable) {
+  using namespace asio::experimental::awaitable_operators;
+  bool timed_out = false;
+  std::string later;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    auto [client, server] = co_await fakes::stream::connect_pair(ctx.tracker());
+    char buf[8];
+    auto read = server.async_read_some(asio::buffer(buf), use_awaitable);
+    auto deadline = faultscope::sleep_for(1s);
+    auto first = co_await (std::move(read) || std::move(deadline));
+    timed_out = first.index() == 1;
+    co_await client.write("late");
+    std::size_t n = co_await server.async_read_some(asio::buffer(buf), use_awaitable);
+    later.assign(buf, n);
+    co_await client.close();
+    co_await server.close();
+  });
+  EXPECT_TRUE(r.passed()) << r.describe();
+  EXPECT_TRUE(timed_out);
+  EXPECT_EQ(later, "late");
+}
+
+// Third-party code written against Asio's stream concepts, unchanged: it
+// opens a tracked session and closes it only when the exchange succeeds.
+template <typename AsyncStream>
+awaitable<std::string> vendor_ping(AsyncStream& s, faultscope::tracker& t) {
+  auto session = t.acquire("session", "ping");
+  co_await asio::async_write(s, asio::buffer(std::string_view("ping\n")), use_awaitable);
+  std::string reply;
+  co_await asio::async_read_until(s, asio::dynamic_buffer(reply), '\n', use_awaitable);
+  t.release(session);
+  co_return reply;
+}
+
+awaitable<void> drive_vendor_ping(run_context& ctx) {
+  auto& t = ctx.tracker();
+  auto [client, server] = co_await fakes::stream::connect_pair(t, "api");
+  auto echo = [&server]() -> awaitable<void> {
+    std::string got;
+    co_await asio::async_read_until(server, asio::dynamic_buffer(got), '\n', use_awaitable);
+    co_await asio::async_write(server, asio::buffer(got), use_awaitable);
+  };
+  std::exception_ptr error;
+  try {
+    using namespace asio::experimental::awaitable_operators;
+    auto e = echo();
+    auto v = vendor_ping(client, t);
+    co_await (std::move(e) && std::move(v));
+  } catch (...) {
+    error = std::current_exception();
+  }
+  co_await asio::this_coro::reset_cancellation_state();
+  co_await client.close();
+  co_await server.close();
+  if (error) std::rethrow_exception(error);
+}
+
+TEST(StreamAsAsio, CanaryAnExplorationFindsTheLeakOfCodeWrittenAgainstAsioStreams) {
+  auto ex = faultscope::explore(
+      "vendor.ping", drive_vendor_ping,
+      {.kinds = {fault::make_throw(), fault::make_cancel()}, .skip = {"stream.close"}});
+  EXPECT_TRUE(ex.clean.passed()) << ex.clean.describe();
+  ASSERT_TRUE(ft::any_failure_has(ex, violation_kind::leak)) << ex.summary();
+  for (const auto& f : ex.failures)
+    for (const auto& v : f.run.violations) {
+      EXPECT_EQ(v.kind, violation_kind::leak) << f.plan.to_string() << ": " << v.message;
+      EXPECT_THAT(v.message, ::testing::HasSubstr("session #"));
+    }
 }
 
 }  // namespace
