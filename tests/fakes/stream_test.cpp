@@ -12,6 +12,8 @@
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
 
 #include "faultscope/exit_stack.hpp"
 #include "faultscope/run.hpp"
@@ -218,6 +220,49 @@ TEST(StreamAsAsio, APerOperationCancellationAbortsTheReadAndTheStreamStaysUsable
   EXPECT_TRUE(r.passed()) << r.describe();
   EXPECT_TRUE(timed_out);
   EXPECT_EQ(later, "late");
+}
+
+// Beast's HTTP operations, a real library written against the concepts.
+TEST(StreamAsAsio, BeastSpeaksHttpOverTheFakeAndSeesItsFaults) {
+  namespace http = boost::beast::http;
+  for (std::string plan : {"none", "stream.read#2=error(connection_reset)"}) {
+    std::string target, body;
+    boost::system::error_code ec;
+    auto r = faultscope::run(
+        [&](run_context& ctx) -> awaitable<void> {
+          auto [client, server] = co_await fakes::stream::connect_pair(ctx.tracker());
+          auto serve = [&server, &target]() -> awaitable<void> {
+            boost::beast::flat_buffer buf;
+            http::request<http::string_body> in;
+            co_await http::async_read(server, buf, in, use_awaitable);
+            target = std::string(in.target());
+            http::response<http::string_body> out{http::status::ok, 11};
+            out.body() = "ada,grace";
+            out.prepare_payload();
+            co_await http::async_write(server, out, use_awaitable);
+          };
+          http::request<http::string_body> req{http::verb::get, "/users", 11};
+          req.prepare_payload();
+          co_await http::async_write(client, req, use_awaitable);
+          co_await serve();
+          boost::beast::flat_buffer buf;
+          http::response<http::string_body> res;
+          std::tie(ec, std::ignore) =
+              co_await http::async_read(client, buf, res, asio::as_tuple(use_awaitable));
+          body = res.body();
+          co_await client.close();
+          co_await server.close();
+        },
+        {.plan = faultscope::fault_plan::parse(plan)});
+    EXPECT_TRUE(r.passed()) << plan << ": " << r.describe();
+    EXPECT_EQ(target, "/users") << plan;
+    if (plan == "none") {
+      EXPECT_FALSE(ec) << ec.message();
+      EXPECT_EQ(body, "ada,grace");
+    } else {
+      EXPECT_EQ(ec, asio::error::connection_reset) << plan;
+    }
+  }
 }
 
 // Third-party code written against Asio's stream concepts, unchanged: it
