@@ -234,6 +234,62 @@ TEST(Run, CanaryHangOnAForeignOperationIsReported) {
   EXPECT_THAT(r.violations[0].message, HasSubstr("cannot see"));
 }
 
+// A reply that another thread posts to the run after `delay` of wall time,
+// awaited under a 1 s virtual deadline: what a client sees of a server on
+// another thread. Returns the reply, or -1 if the deadline fired first.
+awaitable<int> reply_from_another_thread(run_context& ctx, std::chrono::milliseconds delay) {
+  using reply_channel = boost::asio::experimental::channel<void(boost::system::error_code, int)>;
+  auto ex = ctx.executor();
+  auto ch = std::make_shared<reply_channel>(ex);
+  auto reply = [ex, ch, delay] {
+    std::this_thread::sleep_for(delay);
+    boost::asio::post(ex, [ch] { ch->try_send(boost::system::error_code{}, 42); });
+  };
+  std::jthread server(reply);
+  int got = -1;
+  try {
+    got = co_await faultscope::with_timeout(1s, ch->async_receive(use_awaitable));
+  } catch (const boost::system::system_error& e) {
+    if (e.code() != boost::asio::error::timed_out) throw;
+  }
+  server.join();
+  co_await boost::asio::post(ex, use_awaitable);  // after the reply's post: the run ends quiet
+  co_return got;
+}
+
+TEST(Run, AtJumpThresholdZeroADeadlineFiresBeforeAReplyFromAnotherThread) {
+  int got = 0;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    got = co_await reply_from_another_thread(ctx, 100ms);  // far later than the jump
+  });
+  EXPECT_TRUE(r.passed()) << r.describe();
+  EXPECT_EQ(got, -1);
+  EXPECT_EQ(r.virtual_elapsed, 1s);
+}
+
+TEST(Run, JumpThresholdLetsAReplyFromAnotherThreadBeatTheDeadline) {
+  int got = 0;
+  auto r = faultscope::run(
+      [&](run_context& ctx) -> awaitable<void> {
+        got = co_await reply_from_another_thread(ctx, 5ms);
+      },
+      {.jump_threshold = 10s});  // an upper bound: the reply ends the wait
+  EXPECT_TRUE(r.passed()) << r.describe();
+  EXPECT_EQ(got, 42);
+  EXPECT_EQ(r.virtual_elapsed, 0s);
+}
+
+TEST(Run, UnderAJumpThresholdADeadlineStillFiresWhenNoReplyComes) {
+  auto r = faultscope::run(
+      [](run_context&) -> awaitable<void> {
+        co_await faultscope::with_timeout(30s, ft::sleep_for(1h));
+      },
+      {.jump_threshold = 1ms});
+  EXPECT_EQ(r.end, run_end::exception);
+  EXPECT_THAT(r.error_message, HasSubstr("timed out"));
+  EXPECT_EQ(r.virtual_elapsed, 30s);
+}
+
 TEST(Run, CanaryBusyLoopHitsTheWallLimit) {
   auto r = faultscope::run(
       [](run_context& ctx) -> awaitable<void> {

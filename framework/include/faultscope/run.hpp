@@ -39,6 +39,14 @@ struct run_options {
   /// How long, in wall time, to wait for an operation faultscope cannot see
   /// (a real socket, a foreign timer) before calling the run hung.
   std::chrono::milliseconds foreign_grace = std::chrono::milliseconds(200);
+  /// Wall time the run waits, with nothing ready to run, before it jumps the
+  /// virtual clock to the next deadline (0: at once; Trio's MockClock calls it
+  /// autojump_threshold). Set it when the scenario does real I/O — a socket to
+  /// a server on another thread — whose reply faultscope cannot see coming: at
+  /// 0, a pending deadline (a `with_timeout`) fires before the reply arrives.
+  /// A reply ends the wait, so a generous value (50 ms) costs wall time only
+  /// at jumps that no reply precedes.
+  std::chrono::microseconds jump_threshold{0};
   /// Deadline for each cleanup (release) run by faultscope's scopes.
   std::chrono::nanoseconds cleanup_deadline = std::chrono::seconds(5);
   bool record_timeline = true;
