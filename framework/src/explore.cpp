@@ -55,7 +55,9 @@ void apply_outcome_rules(run_result& r, const std::vector<outcome_rule>& expect)
       std::find_if(r.trace.begin(), r.trace.end(), [](auto& h) { return !h.fired.empty(); });
   if (fired == r.trace.end()) return;
   const std::string& f = fired->fired;
-  if (!(f.starts_with("throw") || f.starts_with("error") || f.starts_with("timeout"))) return;
+  if (!(f.starts_with("throw") || f.starts_with("error") || f.starts_with("timeout") ||
+        f == "bad_alloc"))
+    return;
   auto rule = std::find_if(expect.begin(), expect.end(),
                            [&](auto& e) { return glob_match(e.pattern, fired->point); });
   if (rule == expect.end() || rule->outcome == expected_outcome::any) return;

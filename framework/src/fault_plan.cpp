@@ -228,6 +228,7 @@ class parser {
       return f;
     }
     if (accept("timeout")) return fault::make_timeout();
+    if (accept("bad_alloc")) return fault::make_bad_alloc();
     if (accept("delay")) {
       expect('(', "after 'delay' (as in 'delay(5ms)')");
       auto d = duration();
@@ -235,10 +236,12 @@ class parser {
       return fault::make_delay(d);
     }
     std::size_t end = start;
-    while (end < text_.size() && std::isalnum(static_cast<unsigned char>(text_[end]))) ++end;
-    fail(start,
-         fmt::format("unknown fault kind '{}' (expected throw, error, cancel, timeout or delay)",
-                     text_.substr(start, end - start)));
+    while (end < text_.size() &&
+           (std::isalnum(static_cast<unsigned char>(text_[end])) || text_[end] == '_'))
+      ++end;
+    fail(start, fmt::format("unknown fault kind '{}' (expected throw, error, bad_alloc, cancel, "
+                            "timeout or delay)",
+                            text_.substr(start, end - start)));
   }
 
   std::string_view text_;
@@ -278,6 +281,8 @@ std::string fault::to_string() const {
       return "timeout";
     case fault_kind::delay:
       return fmt::format("delay({})", detail::format_duration(delay));
+    case fault_kind::bad_alloc:
+      return "bad_alloc";
   }
   return "?";
 }

@@ -1,5 +1,7 @@
 #include "faultscope/fault_point.hpp"
 
+#include <new>
+
 #include <fmt/format.h>
 
 #include <boost/asio/post.hpp>
@@ -80,6 +82,7 @@ namespace {
 thread_local fault_session* current = nullptr;
 
 [[noreturn]] void throw_fault(const fault_session::decision& d) {
+  if (d.fault.kind == fault_kind::bad_alloc) throw std::bad_alloc();
   if (d.fault.kind == fault_kind::throw_ && d.fault.code == 0) throw injected_fault(d.label);
   throw boost::system::system_error(d.fault.error_code(), "injected fault at " + d.label);
 }
@@ -106,6 +109,7 @@ boost::asio::awaitable<void> fault_point_slow(std::string_view name) {
   switch (d->fault.kind) {
     case fault_kind::throw_:
     case fault_kind::error:
+    case fault_kind::bad_alloc:
       throw_fault(*d);
     case fault_kind::cancel: {
       // Emit at the root once this point is suspended, so the cancellation
@@ -148,6 +152,9 @@ void fault_check_slow(std::string_view name, boost::system::error_code& ec) {
   auto d = session->on_hit(name);
   if (!d) return;
   switch (d->fault.kind) {
+    case fault_kind::bad_alloc:
+      // As Asio's error-code overloads do: memory running out is never an ec.
+      throw std::bad_alloc();
     case fault_kind::throw_:
       if (d->fault.code == 0) throw injected_fault(d->label);
       [[fallthrough]];

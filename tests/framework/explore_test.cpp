@@ -10,6 +10,8 @@
 #include <stdexcept>
 #include <string>
 
+#include <boost/system/system_error.hpp>
+
 #include "faultscope/context_manager.hpp"
 #include "faultscope/fault_point.hpp"
 #include "faultscope/registry.hpp"
@@ -171,6 +173,33 @@ awaitable<void> leaks_when_release_fails_after_cancel(run_context& ctx) {
         }
       },
       [](conn&) -> awaitable<void> { co_await step("query"); });
+}
+
+// Cleans up on every error a socket reports, but not when memory runs out: its
+// handler catches system_error, which std::bad_alloc is not.
+awaitable<void> leaks_when_memory_runs_out(run_context& ctx) {
+  auto& t = ctx.tracker();
+  auto id = t.acquire("buffer", "frame");
+  try {
+    co_await faultscope::fault_point("frame.grow");
+  } catch (const boost::system::system_error&) {
+    t.release(id);
+    throw;
+  }
+  t.release(id);
+}
+
+TEST(Explore, CanaryBadAllocFindsACleanupThatAnErrorCodeOfNoMemoryMisses) {
+  auto as_code = faultscope::explore("grow", leaks_when_memory_runs_out,
+                                     {.kinds = {fault::make_throw(ENOMEM)}});
+  EXPECT_TRUE(as_code.passed()) << as_code.summary();
+
+  auto as_new_throws =
+      faultscope::explore("grow", leaks_when_memory_runs_out, {.kinds = {fault::make_bad_alloc()}});
+  ASSERT_EQ(as_new_throws.failures.size(), 1u) << as_new_throws.summary();
+  EXPECT_EQ(as_new_throws.failures[0].plan.to_string(), "frame.grow#1=bad_alloc");
+  EXPECT_EQ(as_new_throws.failures[0].run.violations[0].kind, violation_kind::leak);
+  EXPECT_EQ(as_new_throws.failures[0].run.error_message, "std::bad_alloc");
 }
 
 TEST(Explore, CanaryDepthTwoFindsALeakInTheCleanupOfACancellationThatDepthOneMisses) {
@@ -478,6 +507,15 @@ TEST(Explore, RetriedDeclarationAcceptsARetryAndRejectsASwallow) {
   auto ex = faultscope::explore("swallows", swallows, o);
   ASSERT_EQ(ex.failures.size(), 1u);
   EXPECT_THAT(ex.failures[0].run.violations[0].message, HasSubstr("was not retried"));
+}
+
+TEST(Explore, ABadAllocSwallowedViolatesAPropagatesDeclaration) {
+  explore_options o{.kinds = {fault::make_bad_alloc()},
+                    .expect = {{"db.*", expected_outcome::propagates}}};
+  auto ex = faultscope::explore("swallows", swallows, o);
+  ASSERT_EQ(ex.failures.size(), 1u) << ex.summary();
+  EXPECT_THAT(ex.failures[0].run.violations[0].message,
+              HasSubstr("the fault db.query#1=bad_alloc was swallowed"));
 }
 
 TEST(Explore, AbsorbedDeclarationRejectsAPropagatingFault) {

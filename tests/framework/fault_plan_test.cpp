@@ -33,7 +33,7 @@ TEST(FaultPlan, EveryFormRoundTrips) {
        {"none", "a=throw", "a#1=throw", "a#3+=throw(io_error)", "a#2-5=error(no_space)",
         "x.y:z/w-v=cancel(partial)", "p#1=cancel(total)", "p=timeout", "p#4=delay(250ms)",
         "p=delay(1500ms)", "p=error(77)", "db.*=throw@p0.25x3;seed=7", "*=delay(2min)",
-        "a#1=throw;b#2=cancel;c#3=timeout"}) {
+        "a#1=throw;b#2=cancel;c#3=timeout", "new.*#2=bad_alloc"}) {
     auto p = fault_plan::parse(token);
     EXPECT_EQ(p.to_string(), token);
     EXPECT_EQ(fault_plan::parse(p.to_string()), p) << token;
@@ -41,8 +41,9 @@ TEST(FaultPlan, EveryFormRoundTrips) {
 }
 
 TEST(FaultPlan, OneFaultParsesAsAPlanWritesIt) {
-  for (std::string text : {"throw", "throw(io_error)", "error(no_space)", "error(77)", "cancel",
-                           "cancel(partial)", "cancel(total)", "timeout", "delay(250ms)"}) {
+  for (std::string text :
+       {"throw", "throw(io_error)", "error(no_space)", "error(77)", "cancel", "cancel(partial)",
+        "cancel(total)", "timeout", "delay(250ms)", "bad_alloc"}) {
     auto f = fault::parse(text);
     EXPECT_EQ(f.to_string(), text);
     EXPECT_EQ(fault_plan::parse("p=" + text).rules.at(0).fault, f) << text;
@@ -65,6 +66,8 @@ TEST(FaultPlan, AMalformedFaultNamesItselfAndTheColumn) {
   rejects("throw;b", 6, "unexpected ';' after the fault");
   rejects("cancel(sideways)", 8, "terminal, partial or total");
   rejects("p=throw", 1, "unknown fault kind 'p'");
+  rejects("bad_aloc", 1, "unknown fault kind 'bad_aloc' (expected throw, error, bad_alloc,");
+  rejects("bad_allocs", 10, "unexpected 's' after the fault");
 }
 
 TEST(FaultPlan, SelectorsMatchHits) {

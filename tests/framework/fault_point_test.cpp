@@ -73,6 +73,32 @@ TEST(FaultPoint, ThrowWithCodeIsASystemError) {
   EXPECT_EQ(seen, std::errc::no_space_on_device);
 }
 
+TEST(FaultPoint, BadAllocThrowsWhatNewThrows) {
+  int caught = 0;
+  auto r = run_with("a#1=bad_alloc;c=bad_alloc;e=bad_alloc", [&](run_context&) -> awaitable<void> {
+    try {
+      co_await faultscope::fault_point("a");
+    } catch (const std::bad_alloc&) {
+      ++caught;
+    }
+    try {
+      faultscope::fault_check("c");
+    } catch (const std::bad_alloc&) {
+      ++caught;
+    }
+    try {
+      boost::system::error_code ec;
+      faultscope::fault_check("e", ec);  // memory running out is never an error code
+    } catch (const std::bad_alloc&) {
+      ++caught;
+    }
+  });
+  EXPECT_EQ(caught, 3);
+  EXPECT_TRUE(r.passed()) << r.describe();
+  EXPECT_EQ(r.injected,
+            (std::vector<std::string>{"a#1=bad_alloc", "c#1=bad_alloc", "e#1=bad_alloc"}));
+}
+
 TEST(FaultPoint, CancelCancelsTheRootWhileSuspendedHere) {
   auto r = run_with("b=cancel", three_points);
   EXPECT_EQ(r.end, run_end::cancelled);

@@ -58,9 +58,9 @@ options (each also as --option=VALUE):
                        scenario's own choice of points, never widens it
   --skip PATTERN       never fault points matching PATTERN (as for --only)
   --kinds LIST         the faults to inject, separated by commas, as a plan writes
-                       them: throw, throw(code), error(code), cancel,
-                       cancel(partial|total), timeout, delay(d) (default: each
-                       scenario's own, usually throw,cancel)
+                       them: throw, throw(code), error(code), bad_alloc,
+                       cancel, cancel(partial|total), timeout, delay(d)
+                       (default: each scenario's own, usually throw,cancel)
   --persistent         each fault fires at its hit and at every later one (a full
                        disk) instead of once
   --shard K/N          run only the K-th of N shares of every scenario's schedules

@@ -13,7 +13,7 @@
 //              | '#' N '+'    the N-th hit and every later one
 //              | '#' N '-' M  hits N to M
 //              (no selector: every hit)
-//   fault     := 'throw' | 'throw(' code ')' | 'error(' code ')'
+//   fault     := 'throw' | 'throw(' code ')' | 'error(' code ')' | 'bad_alloc'
 //              | 'cancel' | 'cancel(' ('terminal'|'partial'|'total') ')'
 //              | 'timeout' | 'delay(' duration ')'
 //   code      := io_error | timed_out | connection_reset | connection_refused | broken_pipe
@@ -35,7 +35,7 @@
 
 namespace faultscope {
 
-enum class fault_kind : std::uint8_t { throw_, error, cancel, timeout, delay };
+enum class fault_kind : std::uint8_t { throw_, error, cancel, timeout, delay, bad_alloc };
 
 /// One fault: what happens at a point when a rule fires.
 struct fault {
@@ -60,6 +60,8 @@ struct fault {
     return {fault_kind::cancel, 0, t};
   }
   static fault make_timeout() { return {fault_kind::timeout}; }
+  /// Throws `std::bad_alloc`, as `new` does when memory runs out.
+  static fault make_bad_alloc() { return {fault_kind::bad_alloc}; }
   static fault make_delay(std::chrono::nanoseconds d) {
     return {fault_kind::delay, 0, boost::asio::cancellation_type::terminal, d};
   }

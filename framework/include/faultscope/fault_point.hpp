@@ -21,7 +21,8 @@
 namespace faultscope {
 
 /// What a `throw` fault throws (a `throw(code)` or `error(code)` fault throws
-/// `boost::system::system_error` with that code instead).
+/// `boost::system::system_error` with that code instead, `bad_alloc` throws
+/// `std::bad_alloc`).
 class injected_fault : public std::runtime_error {
  public:
   explicit injected_fault(const std::string& where)
@@ -46,14 +47,16 @@ inline boost::asio::awaitable<void> fault_point(std::string_view name) {
   co_await detail::fault_point_slow(name);
 }
 
-/// A fault point in plain code: `throw` and `error` faults throw; `cancel` emits
+/// A fault point in plain code: `throw`, `error` and `bad_alloc` faults throw; `cancel` emits
 /// the cancellation at the run's root and returns; `timeout` throws `timed_out`
 /// (plain code cannot wait); `delay` is recorded and returns.
 inline void fault_check(std::string_view name) {
   if (detail::faults_armed()) detail::fault_check_slow(name);
 }
 
-/// The same, reporting `throw`, `error` and `timeout` faults through `ec`.
+/// The same, reporting `throw(code)`, `error` and `timeout` faults through `ec`;
+/// a plain `throw` and `bad_alloc` still throw, as an Asio `ec` overload does
+/// when memory runs out.
 inline void fault_check(std::string_view name, boost::system::error_code& ec) {
   ec.clear();
   if (detail::faults_armed()) detail::fault_check_slow(name, ec);
