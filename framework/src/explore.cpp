@@ -366,8 +366,18 @@ std::string replay_report(std::string_view scenario, const fault_plan& plan, con
   return out;
 }
 
+run_result replay_schedule(const scenario_fn& scenario, const fault_plan& plan,
+                           const explore_options& options) {
+  if (plan.rules.empty()) return run_schedule(scenario, plan, options);
+  run_options before = options.run;
+  before.plan = plan;
+  before.plan.rules.pop_back();
+  before.record_timeline = false;
+  return run_schedule(scenario, plan, options, run(scenario, before).trace);
+}
+
 run_result replay(const scenario_fn& scenario, const fault_plan& plan, const run_options& options) {
-  return run_schedule(scenario, plan, {.run = options});
+  return replay_schedule(scenario, plan, {.run = options});
 }
 
 fault_plan shrink(const scenario_fn& scenario, const fault_plan& failing,

@@ -93,7 +93,7 @@ int replay_main(std::string_view token, std::ostream& out, std::ostream& err) {
     err << fmt::format("faultscope: no FAULTSCOPE_TEST named '{}' in this binary\n", parsed.first);
     return 2;
   }
-  run_result r = run_schedule(found->second.fn, parsed.second, found->second.options);
+  run_result r = replay_schedule(found->second.fn, parsed.second, found->second.options);
   out << replay_report(parsed.first, parsed.second, r);
   return r.violations.empty() ? 0 : 1;
 }

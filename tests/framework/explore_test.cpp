@@ -335,6 +335,35 @@ TEST(Explore, CanaryASchedulePushedOffTheCleanRunsPathBeforeItsFaultIsNondetermi
             "so this schedule tested another path and its replay may differ");
 }
 
+TEST(Explore, CanaryAReplayThatLeavesThePathOfTheRunItExtendsIsNondeterministic) {
+  // The replay's first run (the clean run) takes the path; the replayed
+  // schedule, skipping b, cannot fault it.
+  auto r =
+      faultscope::replay(steered_by_earlier_runs{.honest_runs = 1}, fault_plan::parse("b#1=throw"));
+  ASSERT_EQ(r.violations.size(), 1u) << r.describe();
+  EXPECT_EQ(r.violations[0].kind, violation_kind::nondeterministic);
+  EXPECT_THAT(r.violations[0].message,
+              HasSubstr("fault point 2 of this run was c#1, of the clean run it extends b#1"));
+
+  // Two faults: measured against the run under the first, which takes the
+  // path; the replayed schedule does not.
+  auto left = faultscope::replay(steered_by_earlier_runs{.honest_runs = 1},
+                                 fault_plan::parse("a#1=throw;c#1=throw"));
+  ASSERT_EQ(left.violations.size(), 1u) << left.describe();
+  EXPECT_THAT(left.violations[0].message,
+              HasSubstr("of the run under a#1=throw it extends b#1, before the plan's fault at "
+                        "c#1 fired"));
+  // When both runs skip b, the replay's path is the one it extends.
+  auto both = faultscope::replay(steered_by_earlier_runs{.honest_runs = 0},
+                                 fault_plan::parse("a#1=throw;c#1=throw"));
+  EXPECT_TRUE(both.passed()) << both.describe();
+
+  // A scenario that keeps to its path replays without a word.
+  EXPECT_TRUE(faultscope::replay(steered_by_earlier_runs{.honest_runs = 9},
+                                 fault_plan::parse("a#1=throw;c#1=throw"))
+                  .passed());
+}
+
 TEST(Explore, CanaryAtDepthTwoTheSecondFaultsRunIsMeasuredAgainstTheFirstFaultsRun) {
   // 1 clean run and 3 first-level runs take the path; every second-level run
   // leaves it at b.

@@ -473,7 +473,7 @@ int replay_command_run(const std::pair<std::string, fault_plan>& parsed,
   }
   explore_options o = s->options;
   if (limit) o.run.wall_limit = *limit;
-  run_result r = run_schedule(s->fn, parsed.second, o);
+  run_result r = replay_schedule(s->fn, parsed.second, o);
   out << replay_report(s->name, parsed.second, r);
   return r.violations.empty() ? 0 : 1;
 }

@@ -154,7 +154,15 @@ void check_options(std::string_view scenario, const explore_options& options);
                                       const explore_options& options,
                                       const std::vector<point_hit>& derived_from);
 
-/// Runs once under `plan` with no declarations (run_schedule with defaults).
+/// A schedule as `faultscope replay` replays it: first the run `plan` extends
+/// (`plan` without its last rule; the clean run for one rule), then `plan`
+/// against that run's path (run_schedule with `derived_from`). A scenario
+/// that leaves the path, so replays something other than what failed, gets
+/// a `nondeterministic` violation instead of a quiet pass. Two runs.
+[[nodiscard]] run_result replay_schedule(const scenario_fn& scenario, const fault_plan& plan,
+                                         const explore_options& options);
+
+/// replay_schedule with no declarations: `options` for both runs.
 [[nodiscard]] run_result replay(const scenario_fn& scenario, const fault_plan& plan,
                                 const run_options& options = {});
 
