@@ -311,9 +311,11 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
         // something foreign (a real socket, a steady_timer) may still complete.
         if (io.run_one_for(options.foreign_grace) > 0) continue;
         if (io.stopped()) io.restart();
-        hang =
-            "an operation faultscope cannot see (a channel, socket or foreign timer) never "
-            "completed";
+        // Name the knob: a real timer or a slow peer needs a longer grace.
+        hang = fmt::format(
+            "an operation faultscope cannot see (a channel, socket or foreign timer) did not "
+            "complete within run_options::foreign_grace ({} ms of wall time)",
+            options.foreign_grace.count());
       } else {
         hang = "nothing is pending, yet the root coroutine never finished";
       }

@@ -231,7 +231,9 @@ TEST(Run, CanaryHangOnAForeignOperationIsReported) {
       {.foreign_grace = 20ms});
   EXPECT_EQ(r.end, run_end::hung);
   ASSERT_THAT(r, HasViolation(violation_kind::hang));
-  EXPECT_THAT(r.violations[0].message, HasSubstr("cannot see"));
+  EXPECT_THAT(r.violations[0].message,
+              HasSubstr("cannot see (a channel, socket or foreign timer) did not complete within "
+                        "run_options::foreign_grace (20 ms of wall time)"));
 }
 
 // A reply that another thread posts to the run after `delay` of wall time,
