@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "faultscope/detail/watchdog.hpp"
 #include "faultscope/registry.hpp"
 
 namespace faultscope {
@@ -218,7 +219,9 @@ std::vector<std::optional<run_result>> run_all(const scenario_fn& fn,
   // thread and reaches explore's caller once they are joined.
   std::exception_ptr failed;
   std::mutex failed_mutex;
+  const std::string_view label = detail::current_run_label();
   auto worker = [&] {
+    detail::run_label_scope named(label);
     try {
       for (;;) {
         std::size_t k = next.fetch_add(1);
@@ -407,6 +410,7 @@ fault_plan shrink(const scenario_fn& scenario, const fault_plan& failing,
 exploration explore(std::string_view name, const scenario_fn& scenario,
                     const explore_options& opts) {
   check_options(name, opts);
+  detail::run_label_scope named(name);
   auto wall_start = std::chrono::steady_clock::now();
   exploration ex;
   ex.scenario = std::string(name);

@@ -22,6 +22,7 @@
 #include "faultscope/detail/format.hpp"
 #include "faultscope/detail/spin_wait.hpp"
 #include "faultscope/detail/virtual_scheduler.hpp"
+#include "faultscope/detail/watchdog.hpp"
 #include "faultscope/scope.hpp"
 
 namespace faultscope {
@@ -185,6 +186,18 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
   using clock = std::chrono::steady_clock;
   const auto wall_start = clock::now();
   const auto wall_deadline = wall_start + options.wall_limit;
+  // The loop below ends a busy run at wall_deadline, after at most one of its
+  // waits in the context; a run still in it well after that is blocked inside
+  // a handler, where only the watchdog sees it.
+  const std::chrono::nanoseconds margin = std::clamp<std::chrono::nanoseconds>(
+      options.wall_limit, std::chrono::seconds(1), std::chrono::seconds(10));
+  const auto label = detail::current_run_label();
+  detail::watched_run watch(
+      label.empty() ? fmt::format("a run under plan '{}'", options.plan.to_string())
+                    : fmt::format("'{}@{}'", label, options.plan.to_string()),
+      wall_deadline +
+          std::max<std::chrono::nanoseconds>(options.foreign_grace, options.jump_threshold) +
+          margin);
 
   auto owned = std::make_unique<detail::run_state>(options);
   auto& state = *owned;
@@ -362,6 +375,8 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
   // that extensions find them done (the SQLite adapter waits for its calls).
   sched.open_turns();
   // Extensions may add an extension while finishing: index, not iterators.
+  // Extensions may wait for their threads' calls, each up to the wall limit.
+  watch.extend(clock::now() + options.wall_limit + margin);
   for (std::size_t i = 0; i < state.extensions.size(); ++i) state.extensions[i].second->finish(tr);
 
   result.virtual_elapsed = sched.now();

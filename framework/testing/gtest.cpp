@@ -8,6 +8,8 @@
 #include <string>
 #include <utility>
 
+#include "faultscope/detail/watchdog.hpp"
+
 namespace faultscope::testing {
 
 tracker& test_tracker() {
@@ -93,6 +95,7 @@ int replay_main(std::string_view token, std::ostream& out, std::ostream& err) {
     err << fmt::format("faultscope: no FAULTSCOPE_TEST named '{}' in this binary\n", parsed.first);
     return 2;
   }
+  detail::run_label_scope named(parsed.first);
   run_result r = replay_schedule(found->second.fn, parsed.second, found->second.options);
   out << replay_report(parsed.first, parsed.second, r);
   return r.violations.empty() ? 0 : 1;
@@ -114,6 +117,7 @@ void check_schedule(const std::string& name, const scenario_fn& fn, const fault_
       ADD_FAILURE() << v.message << "\n  under " << as_run.to_string() << "\n  "
                     << replay_line(name, minimal);
   };
+  detail::run_label_scope named(name);
   run_result first = run_schedule(fn, plan, options, derived_from);
   report(first, plan);
   if (options.depth < 2 || options.swarm > 0 || plan.rules.empty()) return;
@@ -188,6 +192,7 @@ int register_exploration(const char* suite, const char* name, const char* file, 
   // also runs the schedules that add a second fault to its own.
   run_options clean = options.run;
   clean.plan = {};
+  detail::run_label_scope named(scenario);
   run_result clean_run = run(fn, clean);
   auto plans = first_level_plans(clean_run, options);
   *clean_trace = std::move(clean_run.trace);

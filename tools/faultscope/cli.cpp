@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "faultscope/detail/format.hpp"
+#include "faultscope/detail/watchdog.hpp"
 #include "faultscope/fault_plan.hpp"
 #include "faultscope/registry.hpp"
 #include "faultscope/scenarios/library.hpp"
@@ -71,7 +72,8 @@ options (each also as --option=VALUE):
   --html FILE          also write a self-contained HTML page: for every failing run, a
                        timeline of each resource's lifetime on the virtual clock
   --wall-limit MS      wall time a run may keep working (a busy loop) before it is
-                       reported as a hang (default 60000)
+                       reported as a hang (default 60000); a run that blocks its
+                       thread ends the runner a margin later, naming it (status 1)
   --help               this text
 
 environment:
@@ -433,6 +435,7 @@ int run_command(const run_args& a, std::ostream& out, std::ostream& err) {
 // The points a scenario's run without faults passes through, in the order
 // first reached, with their hits; those its own options never fault say so.
 void list_points(const scenario_info& s, std::ostream& out) {
+  detail::run_label_scope named(s.name);
   run_result clean = run_schedule(s.fn, fault_plan{}, s.options);
   point_hits points;
   tally_points(clean, points);
@@ -473,6 +476,7 @@ int replay_command_run(const std::pair<std::string, fault_plan>& parsed,
   }
   explore_options o = s->options;
   if (limit) o.run.wall_limit = *limit;
+  detail::run_label_scope named(s->name);
   run_result r = replay_schedule(s->fn, parsed.second, o);
   out << replay_report(s->name, parsed.second, r);
   return r.violations.empty() ? 0 : 1;

@@ -1,0 +1,95 @@
+// The watchdog: the one hang a run cannot report itself, a call that blocks the
+// run's thread, ends the process with a line that names the run.
+#include "faultscope/detail/watchdog.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include "faultscope/run.hpp"
+#include "support/test_resource.hpp"
+
+namespace detail = faultscope::detail;
+namespace ft = faultscope::test;
+using namespace std::chrono_literals;
+using boost::asio::awaitable;
+using faultscope::run_context;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+class Watchdog : public ::testing::Test {
+ protected:
+  // A death test re-runs the binary for its child, so the child starts its
+  // own watchdog thread (fork() would copy this process's without its thread).
+  void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
+};
+
+TEST_F(Watchdog, LabelsNestAndUnwind) {
+  EXPECT_EQ(detail::current_run_label(), "");
+  {
+    detail::run_label_scope outer("outer");
+    {
+      detail::run_label_scope inner("inner");
+      EXPECT_EQ(detail::current_run_label(), "inner");
+    }
+    EXPECT_EQ(detail::current_run_label(), "outer");
+  }
+  EXPECT_EQ(detail::current_run_label(), "");
+}
+
+TEST_F(Watchdog, ARunGoneBeforeItsDeadlineIsForgotten) {
+  { detail::watched_run quick("'quick@none'", clock_type::now() + 50ms); }
+  std::this_thread::sleep_for(150ms);  // the process is still here to say so
+  SUCCEED();
+}
+
+TEST_F(Watchdog, CanaryARunPastItsDeadlineEndsTheProcessNamingIt) {
+  EXPECT_EXIT(
+      {
+        detail::watched_run stuck("'stuck@a#1=throw'", clock_type::now() + 50ms);
+        std::this_thread::sleep_for(30s);
+      },
+      ::testing::ExitedWithCode(1),
+      "faultscope: 'stuck@a#1=throw' has held its thread for [0-9]+ s without getting back to its "
+      "event loop");
+}
+
+TEST_F(Watchdog, AnExtendedDeadlineHoldsTheWatchdogOff) {
+  EXPECT_EXIT(
+      {
+        detail::watched_run finishing("'finishing@none'", clock_type::now() + 50ms);
+        finishing.extend(clock_type::now() + 30s);
+        std::this_thread::sleep_for(300ms);
+        std::fputs("still here\n", stderr);
+        std::_Exit(0);
+      },
+      ::testing::ExitedWithCode(0), "still here");
+}
+
+// The classic Asio deadlock: waiting on a future that only the waiting thread
+// could fulfil. The run never gets back to its loop, so it cannot report it.
+TEST_F(Watchdog, CanaryAScenarioThatBlocksItsThreadEndsTheProcessNamingTheRun) {
+  EXPECT_EXIT(
+      {
+        detail::run_label_scope named("Orders.Deadlock");
+        (void)faultscope::run(
+            [](run_context& ctx) -> awaitable<void> {
+              auto done =
+                  boost::asio::co_spawn(ctx.executor(), ft::sleep_for(1s), boost::asio::use_future);
+              done.get();  // blocks the only thread that runs the coroutine
+              co_return;
+            },
+            {.wall_limit = 100ms});
+      },
+      ::testing::ExitedWithCode(1),
+      "faultscope: 'Orders.Deadlock@none' has held its thread for [0-9]+ s without getting back to "
+      "its event loop: a call in it blocks the thread");
+}
+
+}  // namespace
