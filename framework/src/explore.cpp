@@ -488,9 +488,11 @@ std::string exploration::summary() const {
     out += fmt::format("  FAIL {}\n", plan.to_string());
     for (auto& v : r.violations) out += fmt::format("    {}\n", v.message);
     if (!(minimal == plan)) out += fmt::format("    shrunk to: {}\n", minimal.to_string());
-    // The runner replays only the scenarios it knows; any other is replayed in code.
-    if (registry::instance().find(scenario))
-      out += fmt::format("    replay: faultscope replay '{}'\n", replay_token(scenario, minimal));
+    // A runner replays only the scenarios it knows; any other is replayed in code.
+    const auto& reg = registry::instance();
+    if (!reg.runner().empty() && reg.find(scenario))
+      out += fmt::format("    replay: {} replay '{}'\n", reg.runner(),
+                         replay_token(scenario, minimal));
     else
       out += fmt::format(
           "    replay: faultscope::replay(scenario, faultscope::fault_plan::parse(\"{}\"))\n",

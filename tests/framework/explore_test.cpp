@@ -61,14 +61,20 @@ FAULTSCOPE_SCENARIO(explore_test_registered) {
   co_await faultscope::fault_point("step");
 }
 
-TEST(Explore, AFailureReplaysWithTheRunnerOnlyIfTheRunnerKnowsTheScenario) {
-  const auto* s = faultscope::registry::instance().find("explore_test_registered");
+TEST(Explore, AFailureReplaysWithTheRunnerOnlyInARunnerThatKnowsTheScenario) {
+  auto& reg = faultscope::registry::instance();
+  const auto* s = reg.find("explore_test_registered");
   ASSERT_NE(s, nullptr);
+  const std::string in_code =
+      "replay: faultscope::replay(scenario, faultscope::fault_plan::parse(\"none\"))";
+  // This program is no runner: it cannot replay by name.
+  EXPECT_THAT(faultscope::explore(s->name, s->fn).summary(), HasSubstr(in_code));
+
+  reg.set_runner("build/orders_runner");  // as faultscope::main does with its argv[0]
   EXPECT_THAT(faultscope::explore(s->name, s->fn).summary(),
-              HasSubstr("replay: faultscope replay 'explore_test_registered@none'"));
-  EXPECT_THAT(
-      faultscope::explore("unregistered", s->fn).summary(),
-      HasSubstr("replay: faultscope::replay(scenario, faultscope::fault_plan::parse(\"none\"))"));
+              HasSubstr("replay: build/orders_runner replay 'explore_test_registered@none'"));
+  EXPECT_THAT(faultscope::explore("unregistered", s->fn).summary(), HasSubstr(in_code));
+  reg.set_runner("");
 }
 
 TEST(Explore, DepthOneMakesExactlyKTimesKindsRunsAndACorrectSubjectPasses) {

@@ -107,6 +107,18 @@ TEST(Cli, CanarySuiteIsCaughtAndShowsTheLeakAndItsReplay) {
               HasSubstr("replay: faultscope replay 'canary.naive_cleanup@conn.query#1=cancel'"));
 }
 
+TEST(Cli, AUsersRunnerNamesItselfInTheReplayCommand) {
+  // faultscope::main linked into a user's binary: `faultscope` would not know
+  // the user's scenarios, so the command names the binary as it was invoked.
+  std::vector<const char*> args = {"build/orders_runner", "run", "canary.naive_cleanup", "--format",
+                                   "json"};
+  std::ostringstream out, err;
+  EXPECT_EQ(faultscope::cli::main(static_cast<int>(args.size()), args.data(), out, err), 0);
+  EXPECT_THAT(out.str(), HasSubstr("\"replay\":\"build/orders_runner replay "
+                                   "'canary.naive_cleanup@conn.query#1=cancel'\""));
+  faultscope::registry::instance().set_runner("faultscope");
+}
+
 TEST(Cli, ReplayReproducesTheViolationAndExitsOne) {
   auto r = cli({"replay", "canary.naive_cleanup@conn.query#1=cancel"});
   EXPECT_EQ(r.status, 1);

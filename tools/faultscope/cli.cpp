@@ -582,6 +582,7 @@ int main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
     return 2;
   }
   scenarios::register_builtins();
+  registry::instance().set_runner(argc > 0 && argv[0] && *argv[0] ? argv[0] : "faultscope");
   try {
     command c = parse(argc, argv);
     switch (c.what) {

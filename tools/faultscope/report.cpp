@@ -81,7 +81,10 @@ std::string xml_escape(std::string_view s) {
 }
 
 std::string replay_command(const std::string& scenario, const fault_plan& plan) {
-  return fmt::format("faultscope replay '{}'", replay_token(scenario, plan));
+  // As invoked: a user's runner (faultscope::main) is not called faultscope.
+  const std::string& runner = registry::instance().runner();
+  return fmt::format("{} replay '{}'", runner.empty() ? "faultscope" : runner,
+                     replay_token(scenario, plan));
 }
 
 // The clean run and every failing schedule, as (plan, minimal, run) triples.

@@ -13,6 +13,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "faultscope/explore.hpp"
@@ -57,11 +58,18 @@ class registry {
   /// the program; the runner prints these and exits 2 instead.
   [[nodiscard]] const std::vector<std::string>& errors() const noexcept { return errors_; }
 
+  /// The runner this program is, as it was invoked (`faultscope::main` sets
+  /// its argv[0]); empty in any other program. Only a runner can replay a
+  /// registered scenario by name: `RUNNER replay 'name@plan'`.
+  void set_runner(std::string program) { runner_ = std::move(program); }
+  [[nodiscard]] const std::string& runner() const noexcept { return runner_; }
+
  private:
   friend int detail::register_scenario(const char*, const char*, scenario_fn, site,
                                        explore_options);
   std::vector<scenario_info> scenarios_;
   std::vector<std::string> errors_;
+  std::string runner_;
 };
 
 namespace detail {
