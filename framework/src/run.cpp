@@ -374,9 +374,9 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
   // Calls still waiting for a turn (a hung run's) stop waiting and abort, so
   // that extensions find them done (the SQLite adapter waits for its calls).
   sched.open_turns();
-  // Extensions may add an extension while finishing: index, not iterators.
   // Extensions may wait for their threads' calls, each up to the wall limit.
   watch.extend(clock::now() + options.wall_limit + margin);
+  // Extensions may add an extension while finishing: index, not iterators.
   for (std::size_t i = 0; i < state.extensions.size(); ++i) state.extensions[i].second->finish(tr);
 
   result.virtual_elapsed = sched.now();

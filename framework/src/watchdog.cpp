@@ -42,14 +42,14 @@ class watchdog {
     }
     auto id = next_++;
     runs_.emplace(id, entry{std::move(what), watched_run::clock::now(), deadline});
-    cv_.notify_one();
+    wake_if_sooner(deadline);
     return id;
   }
 
   void extend(std::uint64_t id, watched_run::clock::time_point deadline) {
     std::lock_guard lock(mutex_);
     if (auto it = runs_.find(id); it != runs_.end()) it->second.deadline = deadline;
-    cv_.notify_one();
+    wake_if_sooner(deadline);
   }
 
   void remove(std::uint64_t id) {
@@ -64,6 +64,13 @@ class watchdog {
     watched_run::clock::time_point deadline;
   };
 
+  // A wake-up is a system call and a context switch, as costly as a whole
+  // short run: only a deadline before the one the thread sleeps until needs
+  // one. A run that ends leaves the thread to wake at its deadline and look.
+  void wake_if_sooner(watched_run::clock::time_point deadline) {
+    if (deadline < sleeping_until_) cv_.notify_one();
+  }
+
   [[noreturn]] void watch() {
     std::unique_lock lock(mutex_);
     for (;;) {
@@ -71,17 +78,24 @@ class watchdog {
       for (auto& [id, e] : runs_)
         if (!first || e.deadline < first->deadline) first = &e;
       if (!first) {
+        sleeping_until_ = watched_run::clock::time_point::max();
         cv_.wait(lock);
         continue;
       }
       auto now = watched_run::clock::now();
+      // wait_until reads its deadline again after each wake-up, when the
+      // run's entry may be gone: a copy, never a reference into the map.
       if (now < first->deadline) {
-        cv_.wait_until(lock, first->deadline);
+        const auto until = first->deadline;
+        sleeping_until_ = until;
+        cv_.wait_until(lock, until);
         continue;
       }
       if (debugger_attached()) {
         // Look again in a minute: the run may be stopped at a breakpoint.
-        cv_.wait_until(lock, now + std::chrono::minutes(1));
+        const auto until = now + std::chrono::minutes(1);
+        sleeping_until_ = until;
+        cv_.wait_until(lock, until);
         continue;
       }
       auto held = std::chrono::duration_cast<std::chrono::seconds>(now - first->started);
@@ -104,6 +118,8 @@ class watchdog {
   std::map<std::uint64_t, entry> runs_;
   std::uint64_t next_ = 1;
   bool started_ = false;
+  // Until when the thread sleeps (it looks at the runs before it first does).
+  watched_run::clock::time_point sleeping_until_ = watched_run::clock::time_point::max();
 };
 
 }  // namespace
