@@ -191,10 +191,8 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
   // a handler, where only the watchdog sees it.
   const std::chrono::nanoseconds margin = std::clamp<std::chrono::nanoseconds>(
       options.wall_limit, std::chrono::seconds(1), std::chrono::seconds(10));
-  const auto label = detail::current_run_label();
   detail::watched_run watch(
-      label.empty() ? fmt::format("a run under plan '{}'", options.plan.to_string())
-                    : fmt::format("'{}@{}'", label, options.plan.to_string()),
+      options.plan, wall_start,
       wall_deadline +
           std::max<std::chrono::nanoseconds>(options.foreign_grace, options.jump_threshold) +
           margin);
@@ -375,7 +373,7 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
   // that extensions find them done (the SQLite adapter waits for its calls).
   sched.open_turns();
   // Extensions may wait for their threads' calls, each up to the wall limit.
-  watch.extend(clock::now() + options.wall_limit + margin);
+  if (!state.extensions.empty()) watch.extend(clock::now() + options.wall_limit + margin);
   // Extensions may add an extension while finishing: index, not iterators.
   for (std::size_t i = 0; i < state.extensions.size(); ++i) state.extensions[i].second->finish(tr);
 

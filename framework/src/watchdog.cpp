@@ -4,8 +4,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <map>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include <fmt/format.h>
@@ -26,86 +26,90 @@ bool debugger_attached() {
   return false;
 }
 
+}  // namespace
+
 class watchdog {
  public:
+  using clock = watched_run::clock;
+
   static watchdog& instance() {
     // Never destroyed: its thread may still wait when static destructors run.
     static auto* w = new watchdog;
     return *w;
   }
 
-  std::uint64_t add(std::string what, watched_run::clock::time_point deadline) {
+  void add(watched_run& r) {
     std::lock_guard lock(mutex_);
     if (!started_) {
       std::thread([this] { watch(); }).detach();
       started_ = true;
     }
-    auto id = next_++;
-    runs_.emplace(id, entry{std::move(what), watched_run::clock::now(), deadline});
-    wake_if_sooner(deadline);
-    return id;
+    r.next_ = runs_;
+    if (runs_) runs_->prev_ = &r;
+    runs_ = &r;
+    wake_if_sooner(r.deadline_);
   }
 
-  void extend(std::uint64_t id, watched_run::clock::time_point deadline) {
+  void extend(watched_run& r, clock::time_point deadline) {
     std::lock_guard lock(mutex_);
-    if (auto it = runs_.find(id); it != runs_.end()) it->second.deadline = deadline;
+    r.deadline_ = deadline;
     wake_if_sooner(deadline);
   }
 
-  void remove(std::uint64_t id) {
+  void remove(watched_run& r) {
     std::lock_guard lock(mutex_);
-    runs_.erase(id);
+    (r.prev_ ? r.prev_->next_ : runs_) = r.next_;
+    if (r.next_) r.next_->prev_ = r.prev_;
   }
 
  private:
-  struct entry {
-    std::string what;
-    watched_run::clock::time_point started;
-    watched_run::clock::time_point deadline;
-  };
-
   // A wake-up is a system call and a context switch, as costly as a whole
   // short run: only a deadline before the one the thread sleeps until needs
   // one. A run that ends leaves the thread to wake at its deadline and look.
-  void wake_if_sooner(watched_run::clock::time_point deadline) {
+  void wake_if_sooner(clock::time_point deadline) {
     if (deadline < sleeping_until_) cv_.notify_one();
+  }
+
+  // Sleeps until the next deadline (a copy: wait_until reads it again after
+  // each wake-up, when that run may be gone), then looks again.
+  void sleep_until(std::unique_lock<std::mutex>& lock, clock::time_point until) {
+    sleeping_until_ = until;
+    cv_.wait_until(lock, until);
   }
 
   [[noreturn]] void watch() {
     std::unique_lock lock(mutex_);
     for (;;) {
-      const entry* first = nullptr;
-      for (auto& [id, e] : runs_)
-        if (!first || e.deadline < first->deadline) first = &e;
+      const watched_run* first = runs_;
+      for (const auto* r = runs_; r; r = r->next_)
+        if (r->deadline_ < first->deadline_) first = r;
       if (!first) {
-        sleeping_until_ = watched_run::clock::time_point::max();
+        sleeping_until_ = clock::time_point::max();
         cv_.wait(lock);
         continue;
       }
-      auto now = watched_run::clock::now();
-      // wait_until reads its deadline again after each wake-up, when the
-      // run's entry may be gone: a copy, never a reference into the map.
-      if (now < first->deadline) {
-        const auto until = first->deadline;
-        sleeping_until_ = until;
-        cv_.wait_until(lock, until);
+      auto now = clock::now();
+      if (now < first->deadline_) {
+        sleep_until(lock, first->deadline_);
         continue;
       }
       if (debugger_attached()) {
-        // Look again in a minute: the run may be stopped at a breakpoint.
-        const auto until = now + std::chrono::minutes(1);
-        sleeping_until_ = until;
-        cv_.wait_until(lock, until);
+        sleep_until(lock, now + std::chrono::minutes(1));  // stopped at a breakpoint?
         continue;
       }
-      auto held = std::chrono::duration_cast<std::chrono::seconds>(now - first->started);
+      // The run is still registered, so still inside run(): its label and
+      // plan are alive, and nothing writes them.
+      std::string what = first->label_.empty()
+                             ? fmt::format("a run under plan '{}'", first->plan_->to_string())
+                             : fmt::format("'{}@{}'", first->label_, first->plan_->to_string());
+      auto held = std::chrono::duration_cast<std::chrono::seconds>(now - first->started_);
       // What the program wrote so far (a report's first lines) goes out first.
       std::fflush(nullptr);
       std::fputs(fmt::format("faultscope: {} has held its thread for {} s without getting back "
                              "to its event loop: a call in it blocks the thread (a "
                              "std::future::get, a lock, a sleep, a synchronous socket?), which "
                              "no run can interrupt; exiting\n",
-                             first->what, held.count())
+                             what, held.count())
                      .c_str(),
                  stderr);
       std::fflush(stderr);
@@ -115,14 +119,11 @@ class watchdog {
 
   std::mutex mutex_;
   std::condition_variable cv_;
-  std::map<std::uint64_t, entry> runs_;
-  std::uint64_t next_ = 1;
+  watched_run* runs_ = nullptr;
   bool started_ = false;
   // Until when the thread sleeps (it looks at the runs before it first does).
-  watched_run::clock::time_point sleeping_until_ = watched_run::clock::time_point::max();
+  clock::time_point sleeping_until_ = clock::time_point::max();
 };
-
-}  // namespace
 
 run_label_scope::run_label_scope(std::string_view l) noexcept : previous_(label) {
   label = l;
@@ -134,13 +135,16 @@ std::string_view current_run_label() noexcept {
   return label;
 }
 
-watched_run::watched_run(std::string what, clock::time_point deadline)
-    : id_(watchdog::instance().add(std::move(what), deadline)) {}
+watched_run::watched_run(const fault_plan& plan, clock::time_point started,
+                         clock::time_point deadline)
+    : label_(label), plan_(&plan), started_(started), deadline_(deadline) {
+  watchdog::instance().add(*this);
+}
 watched_run::~watched_run() {
-  watchdog::instance().remove(id_);
+  watchdog::instance().remove(*this);
 }
 void watched_run::extend(clock::time_point deadline) {
-  watchdog::instance().extend(id_, deadline);
+  watchdog::instance().extend(*this, deadline);
 }
 
 }  // namespace faultscope::detail

@@ -44,7 +44,10 @@ TEST_F(Watchdog, LabelsNestAndUnwind) {
 }
 
 TEST_F(Watchdog, ARunGoneBeforeItsDeadlineIsForgotten) {
-  { detail::watched_run quick("'quick@none'", clock_type::now() + 50ms); }
+  {
+    const faultscope::fault_plan none;
+    detail::watched_run quick(none, clock_type::now(), clock_type::now() + 50ms);
+  }
   std::this_thread::sleep_for(150ms);  // the process is still here to say so
   SUCCEED();
 }
@@ -52,7 +55,9 @@ TEST_F(Watchdog, ARunGoneBeforeItsDeadlineIsForgotten) {
 TEST_F(Watchdog, CanaryARunPastItsDeadlineEndsTheProcessNamingIt) {
   EXPECT_EXIT(
       {
-        detail::watched_run stuck("'stuck@a#1=throw'", clock_type::now() + 50ms);
+        detail::run_label_scope named("stuck");
+        const auto plan = faultscope::fault_plan::parse("a#1=throw");
+        detail::watched_run stuck(plan, clock_type::now(), clock_type::now() + 50ms);
         std::this_thread::sleep_for(30s);
       },
       ::testing::ExitedWithCode(1),
@@ -60,10 +65,21 @@ TEST_F(Watchdog, CanaryARunPastItsDeadlineEndsTheProcessNamingIt) {
       "event loop");
 }
 
+TEST_F(Watchdog, AnUnlabelledRunIsNamedByItsPlan) {
+  EXPECT_EXIT(
+      {
+        const auto plan = faultscope::fault_plan::parse("db.commit#2=cancel");
+        detail::watched_run stuck(plan, clock_type::now(), clock_type::now() + 50ms);
+        std::this_thread::sleep_for(30s);
+      },
+      ::testing::ExitedWithCode(1), "faultscope: a run under plan 'db.commit#2=cancel' has held");
+}
+
 TEST_F(Watchdog, AnExtendedDeadlineHoldsTheWatchdogOff) {
   EXPECT_EXIT(
       {
-        detail::watched_run finishing("'finishing@none'", clock_type::now() + 50ms);
+        const faultscope::fault_plan none;
+        detail::watched_run finishing(none, clock_type::now(), clock_type::now() + 50ms);
         finishing.extend(clock_type::now() + 30s);
         std::this_thread::sleep_for(300ms);
         std::fputs("still here\n", stderr);

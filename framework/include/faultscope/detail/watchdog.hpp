@@ -4,19 +4,19 @@
 // run's deadline; past it, the process prints what blocked and exits, since a
 // blocked thread cannot be interrupted. Not part of the public API.
 //
-//   detail::run_label_scope label("sqlite.transfer");   // names the runs below
-//   detail::watched_run watch(describe, deadline);      // in run(): armed until destroyed
+//   detail::run_label_scope label("sqlite.transfer");         // names the runs below
+//   detail::watched_run watch(plan, started, deadline);       // in run(): until destroyed
 #pragma once
 
 #include <chrono>
-#include <cstdint>
-#include <string>
 #include <string_view>
+
+#include "faultscope/fault_plan.hpp"
 
 namespace faultscope::detail {
 
 /// What this thread's runs are called in a watchdog's message (a scenario's
-/// name), while the scope lives.
+/// name), while the scope lives; the name must outlive it.
 class run_label_scope {
  public:
   explicit run_label_scope(std::string_view label) noexcept;
@@ -30,12 +30,14 @@ class run_label_scope {
 [[nodiscard]] std::string_view current_run_label() noexcept;
 
 /// A run under watch until destroyed. If it still exists at its deadline, the
-/// process prints `what` and why on standard error and exits with status 1 —
-/// unless a debugger is attached (a run stopped at a breakpoint is not stuck).
+/// process prints which run (this thread's label and `plan`, which must outlive
+/// it) on standard error and exits with status 1 — unless a debugger is
+/// attached (a run stopped at a breakpoint is not stuck). Registering costs a
+/// lock and no allocation: a run may take only microseconds.
 class watched_run {
  public:
   using clock = std::chrono::steady_clock;
-  watched_run(std::string what, clock::time_point deadline);
+  watched_run(const fault_plan& plan, clock::time_point started, clock::time_point deadline);
   ~watched_run();
   watched_run(const watched_run&) = delete;
   watched_run& operator=(const watched_run&) = delete;
@@ -43,7 +45,13 @@ class watched_run {
   void extend(clock::time_point deadline);
 
  private:
-  std::uint64_t id_;
+  friend class watchdog;
+  std::string_view label_;
+  const fault_plan* plan_;
+  clock::time_point started_;
+  clock::time_point deadline_;
+  watched_run* prev_ = nullptr;  // the watchdog's list, under its lock
+  watched_run* next_ = nullptr;
 };
 
 }  // namespace faultscope::detail
