@@ -56,6 +56,11 @@ class watchdog {
     wake_if_sooner(deadline);
   }
 
+  void set_last_words(last_words f) {
+    std::lock_guard lock(mutex_);
+    last_words_ = std::move(f);
+  }
+
   void remove(watched_run& r) {
     std::lock_guard lock(mutex_);
     (r.prev_ ? r.prev_->next_ : runs_) = r.next_;
@@ -103,16 +108,23 @@ class watchdog {
                              ? fmt::format("a run under plan '{}'", first->plan_->to_string())
                              : fmt::format("'{}@{}'", first->label_, first->plan_->to_string());
       auto held = std::chrono::duration_cast<std::chrono::seconds>(now - first->started_);
-      // What the program wrote so far (a report's first lines) goes out first.
+      std::string line = fmt::format(
+          "{} has held its thread for {} s without getting back to its event loop: a call in "
+          "it blocks the thread (a std::future::get, a lock, a sleep, a synchronous socket?), "
+          "which no run can interrupt",
+          what, held.count());
+      // What the program wrote so far (a report's first lines) goes out first;
+      // the line goes out before the last words, which might block too.
       std::fflush(nullptr);
-      std::fputs(fmt::format("faultscope: {} has held its thread for {} s without getting back "
-                             "to its event loop: a call in it blocks the thread (a "
-                             "std::future::get, a lock, a sleep, a synchronous socket?), which "
-                             "no run can interrupt; exiting\n",
-                             what, held.count())
-                     .c_str(),
-                 stderr);
+      std::fputs(fmt::format("faultscope: {}; exiting\n", line).c_str(), stderr);
       std::fflush(stderr);
+      if (last_words_) {
+        try {
+          last_words_(first->label_, *first->plan_, line);
+        } catch (...) {  // the process ends either way; the line is out
+        }
+        std::fflush(nullptr);
+      }
       std::_Exit(1);
     }
   }
@@ -121,9 +133,14 @@ class watchdog {
   std::condition_variable cv_;
   watched_run* runs_ = nullptr;
   bool started_ = false;
+  last_words last_words_;
   // Until when the thread sleeps (it looks at the runs before it first does).
   clock::time_point sleeping_until_ = clock::time_point::max();
 };
+
+void set_last_words(last_words f) {
+  watchdog::instance().set_last_words(std::move(f));
+}
 
 run_label_scope::run_label_scope(std::string_view l) noexcept : previous_(label) {
   label = l;

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
+#include <string>
 #include <thread>
 
 #include <boost/asio/co_spawn.hpp>
@@ -73,6 +75,23 @@ TEST_F(Watchdog, AnUnlabelledRunIsNamedByItsPlan) {
         std::this_thread::sleep_for(30s);
       },
       ::testing::ExitedWithCode(1), "faultscope: a run under plan 'db.commit#2=cancel' has held");
+}
+
+TEST_F(Watchdog, LastWordsHearWhichRunBlockedAfterTheLineIsOut) {
+  EXPECT_EXIT(
+      {
+        detail::set_last_words([](std::string_view label, const faultscope::fault_plan& plan,
+                                  const std::string& line) {
+          std::fprintf(stderr, "last words: %s / %s / %s\n", std::string(label).c_str(),
+                       plan.to_string().c_str(), line.substr(0, 22).c_str());
+        });
+        detail::run_label_scope named("Orders.Save");
+        const auto plan = faultscope::fault_plan::parse("db.commit#1=throw");
+        detail::watched_run stuck(plan, clock_type::now(), clock_type::now() + 50ms);
+        std::this_thread::sleep_for(30s);
+      },
+      ::testing::ExitedWithCode(1),
+      "exiting\nlast words: Orders.Save / db.commit#1=throw / 'Orders.Save@db.commit");
 }
 
 TEST_F(Watchdog, AnExtendedDeadlineHoldsTheWatchdogOff) {

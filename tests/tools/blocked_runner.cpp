@@ -1,7 +1,8 @@
-// A runner (faultscope::main) whose scenario, on its error path, waits on a
-// future that only its own thread could fulfil: the run blocks inside a
+// A runner (faultscope::main) whose second scenario, on its error path, waits
+// on a future that only its own thread could fulfil: the run blocks inside a
 // handler, where it cannot report itself. The watchdog must name the schedule
-// in one line and end the runner with status 1, not leave CI waiting forever.
+// in one line and end the runner with status 1, not leave CI waiting forever,
+// and the report must still show the first scenario and the blocked schedule.
 #include <chrono>
 
 #include <boost/asio/co_spawn.hpp>
@@ -19,6 +20,10 @@ boost::asio::awaitable<void> flush_log() {
 }
 
 }  // namespace
+
+FAULTSCOPE_SCENARIO(checks_first, "manual") {
+  co_await faultscope::fault_point("order.check");
+}
 
 FAULTSCOPE_SCENARIO_WITH(blocks_on_error, "manual",
                          {.kinds = {faultscope::fault::make_throw()},

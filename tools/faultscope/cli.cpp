@@ -368,6 +368,42 @@ std::optional<std::string> nothing_to_explore(const run_args& a,
       fmt::join(names, ", "), seen.size() > shown ? ", …" : "");
 }
 
+// The report in the format asked for, to standard output or --output, and the
+// HTML page if asked for.
+void write_reports(const run_args& a, const std::vector<result>& results, bool colour,
+                   std::ostream& out, std::ostream& output_file, std::ostream& html_file) {
+  std::string report = a.format == "json"    ? json_report(results)
+                       : a.format == "junit" ? junit_report(results)
+                                             : text_report(results, colour);
+  if (a.format == "text" && a.output.empty())
+    report = fmt::format("faultscope {}: exploring {} scenario{}{}\n", version, results.size(),
+                         results.size() == 1 ? "" : "s",
+                         a.shard_count > 1
+                             ? fmt::format(", shard {}/{}", a.shard_index + 1, a.shard_count)
+                             : "") +
+             report;
+  (a.output.empty() ? out : output_file) << report << std::flush;
+  if (!a.html.empty()) html_file << html_report(results) << std::flush;
+}
+
+// The result the watchdog's line stands for: the schedule that blocked, failed
+// with that line as a hang, so a report written as the runner ends shows it.
+result blocked_result(const scenario_info* s, const fault_plan& plan, const std::string& line) {
+  run_result blocked;
+  blocked.end = run_end::hung;
+  blocked.violations.push_back({violation_kind::hang, "hang: " + line});
+  result r{s, {}};
+  r.report.scenario = s->name;
+  if (plan.rules.empty()) {
+    r.report.clean = std::move(blocked);
+  } else {
+    r.report.schedules_run = r.report.total_schedules = 1;
+    r.report.ran.push_back(plan.to_string());
+    r.report.failures.push_back({0, plan, plan, std::move(blocked)});
+  }
+  return r;
+}
+
 int run_command(const run_args& a, std::ostream& out, std::ostream& err) {
   auto& reg = registry::instance();
   std::vector<const scenario_info*> chosen;
@@ -390,6 +426,20 @@ int run_command(const run_args& a, std::ostream& out, std::ostream& err) {
   }
   bool colour = a.output.empty() && a.format == "text" && use_colour();
   std::vector<result> results;
+  // A scenario that blocks its thread ends the process from the watchdog's
+  // thread: the report of the scenarios done, and of the blocked schedule, is
+  // written there first, so CI keeps it. `results` grows only between
+  // explorations, which register runs with the watchdog under its lock.
+  const scenario_info* current = nullptr;
+  detail::set_last_words([&](std::string_view, const fault_plan& plan, const std::string& line) {
+    if (!current) return;
+    auto done = results;
+    done.push_back(blocked_result(current, plan, line));
+    write_reports(a, done, colour, out, output_file, html_file);
+  });
+  struct forget_last_words {
+    ~forget_last_words() { detail::set_last_words({}); }
+  } forget;
   for (const auto* s : chosen) {
     explore_options o = s->options;
     if (a.depth) o.depth = *a.depth;
@@ -409,25 +459,17 @@ int run_command(const run_args& a, std::ostream& out, std::ostream& err) {
     o.progress = [&bar](std::size_t done, std::size_t known) {
       bar.update(done, known);
     };
-    results.push_back({s, explore(s->name, s->fn, o)});
+    current = s;
+    auto explored = explore(s->name, s->fn, o);
+    current = nullptr;
+    results.push_back({s, std::move(explored)});
     bar.finish();
   }
   if (auto why = nothing_to_explore(a, results)) {
     say(err, *why);
     return 2;
   }
-  std::string report = a.format == "json"    ? json_report(results)
-                       : a.format == "junit" ? junit_report(results)
-                                             : text_report(results, colour);
-  if (a.format == "text" && a.output.empty())
-    report = fmt::format("faultscope {}: exploring {} scenario{}{}\n", version, results.size(),
-                         results.size() == 1 ? "" : "s",
-                         a.shard_count > 1
-                             ? fmt::format(", shard {}/{}", a.shard_index + 1, a.shard_count)
-                             : "") +
-             report;
-  (a.output.empty() ? out : output_file) << report;
-  if (!a.html.empty()) html_file << html_report(results);
+  write_reports(a, results, colour, out, output_file, html_file);
   bool ok = std::all_of(results.begin(), results.end(), [](const result& r) { return r.ok(); });
   return ok ? 0 : 1;
 }

@@ -9,6 +9,8 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <string>
 #include <string_view>
 
 #include "faultscope/fault_plan.hpp"
@@ -28,6 +30,14 @@ class run_label_scope {
   std::string_view previous_;
 };
 [[nodiscard]] std::string_view current_run_label() noexcept;
+
+/// Called on the watchdog's thread after it printed its line and before it
+/// ends the process, with the blocked run's label and plan and that line: a
+/// runner writes the report of what it finished, so CI keeps it. An empty
+/// function removes it.
+using last_words =
+    std::function<void(std::string_view label, const fault_plan& plan, const std::string& line)>;
+void set_last_words(last_words f);
 
 /// A run under watch until destroyed. If it still exists at its deadline, the
 /// process prints which run (this thread's label and `plan`, which must outlive
