@@ -491,8 +491,7 @@ std::string exploration::summary() const {
     // A runner replays only the scenarios it knows; any other is replayed in code.
     const auto& reg = registry::instance();
     if (!reg.runner().empty() && reg.find(scenario))
-      out += fmt::format("    replay: {} replay '{}'\n", reg.runner(),
-                         replay_token(scenario, minimal));
+      out += fmt::format("    replay: {}\n", reg.replay_command(scenario, minimal));
     else
       out += fmt::format(
           "    replay: faultscope::replay(scenario, faultscope::fault_plan::parse(\"{}\"))\n",

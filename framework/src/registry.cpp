@@ -45,6 +45,11 @@ const scenario_info* registry::find(std::string_view name) const {
   return nullptr;
 }
 
+std::string registry::replay_command(std::string_view scenario, const fault_plan& plan) const {
+  return fmt::format("{} replay '{}'", runner_.empty() ? "faultscope" : runner_,
+                     replay_token(scenario, plan));
+}
+
 namespace detail {
 
 std::vector<std::string> split_tags(std::string_view tags) {

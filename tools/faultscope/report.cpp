@@ -80,11 +80,9 @@ std::string xml_escape(std::string_view s) {
   return out;
 }
 
+// As invoked: a user's runner (faultscope::main) is not called faultscope.
 std::string replay_command(const std::string& scenario, const fault_plan& plan) {
-  // As invoked: a user's runner (faultscope::main) is not called faultscope.
-  const std::string& runner = registry::instance().runner();
-  return fmt::format("{} replay '{}'", runner.empty() ? "faultscope" : runner,
-                     replay_token(scenario, plan));
+  return registry::instance().replay_command(scenario, plan);
 }
 
 // The clean run and every failing schedule, as (plan, minimal, run) triples.

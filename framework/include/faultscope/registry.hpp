@@ -63,6 +63,9 @@ class registry {
   /// registered scenario by name: `RUNNER replay 'name@plan'`.
   void set_runner(std::string program) { runner_ = std::move(program); }
   [[nodiscard]] const std::string& runner() const noexcept { return runner_; }
+  /// That command for one schedule: `RUNNER replay 'name@plan'` (`faultscope`
+  /// when no runner is set).
+  [[nodiscard]] std::string replay_command(std::string_view scenario, const fault_plan& plan) const;
 
  private:
   friend int detail::register_scenario(const char*, const char*, scenario_fn, site,
