@@ -47,17 +47,22 @@ resource_id stream::id() const noexcept {
   return link_ ? link_->ends[side_].id : 0;
 }
 
-boost::asio::awaitable<std::string> stream::read() {
-  auto l = link_;
-  int side = side_;
+boost::asio::awaitable<void> stream::inbox_ready(std::shared_ptr<link> l, int side) {
   end& self = l->ends[side];
-  l->owner->touch(self.id);
   co_await fault_point("stream.read");
   while (self.inbox.empty()) {
     if (!l->ends[1 - side].open) throw boost::system::system_error(boost::asio::error::eof);
     co_await self.reader.wait("stream.read waiting for the peer");
   }
   co_await sleep_for(l->latency);
+}
+
+boost::asio::awaitable<std::string> stream::read() {
+  auto l = link_;
+  int side = side_;
+  end& self = l->ends[side];
+  l->owner->touch(self.id);
+  co_await inbox_ready(l, side);
   co_return std::exchange(self.inbox, {});
 }
 
@@ -92,12 +97,7 @@ boost::asio::awaitable<std::size_t> stream::read_some(
   l->owner->touch(self.id);
   // Asio's rule: a read into no space completes at once, with nothing.
   if (boost::asio::buffer_size(into) == 0) co_return 0;
-  co_await fault_point("stream.read");
-  while (self.inbox.empty()) {
-    if (!l->ends[1 - side].open) throw boost::system::system_error(boost::asio::error::eof);
-    co_await self.reader.wait("stream.read waiting for the peer");
-  }
-  co_await sleep_for(l->latency);
+  co_await inbox_ready(l, side);
   std::size_t n = boost::asio::buffer_copy(into, boost::asio::buffer(self.inbox));
   self.inbox.erase(0, n);
   co_return n;

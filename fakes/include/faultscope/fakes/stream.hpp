@@ -100,6 +100,9 @@ class stream {
   struct link;
   stream(std::shared_ptr<link> l, int side) : link_(std::move(l)), side_(side) {}
 
+  /// Both reads: the read fault point, then the peer's bytes (or eof once it
+  /// closed), then the link's latency.
+  static boost::asio::awaitable<void> inbox_ready(std::shared_ptr<link> l, int side);
   static boost::asio::awaitable<std::size_t> read_some(
       std::shared_ptr<link> l, int side, std::vector<boost::asio::mutable_buffer> into);
   static boost::asio::awaitable<std::size_t> write_some(std::shared_ptr<link> l, int side,
