@@ -290,7 +290,10 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
           }
           sched.sleep_done();
           if (ran == 0 && clock::now() > wall_deadline) {
-            hang = "work on another thread never completed";
+            hang = fmt::format(
+                "work on another thread never completed (a SQLite call, or work queued on a "
+                "faultscope::hold_clock executor) within run_options::wall_limit ({} ms)",
+                options.wall_limit.count());
             break;
           }
         }
@@ -324,8 +327,9 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
         if (io.stopped()) io.restart();
         // Name the knob: a real timer or a slow peer needs a longer grace.
         hang = fmt::format(
-            "an operation faultscope cannot see (a channel, socket or foreign timer) did not "
-            "complete within run_options::foreign_grace ({} ms of wall time)",
+            "an operation faultscope cannot see (a channel, socket or foreign timer, or work on "
+            "a thread pool not queued through faultscope::hold_clock) did not complete within "
+            "run_options::foreign_grace ({} ms of wall time)",
             options.foreign_grace.count());
       } else {
         hang = "nothing is pending, yet the root coroutine never finished";

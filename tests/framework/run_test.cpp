@@ -232,7 +232,8 @@ TEST(Run, CanaryHangOnAForeignOperationIsReported) {
   EXPECT_EQ(r.end, run_end::hung);
   ASSERT_THAT(r, HasViolation(violation_kind::hang));
   EXPECT_THAT(r.violations[0].message,
-              HasSubstr("cannot see (a channel, socket or foreign timer) did not complete within "
+              HasSubstr("cannot see (a channel, socket or foreign timer, or work on a thread pool "
+                        "not queued through faultscope::hold_clock) did not complete within "
                         "run_options::foreign_grace (20 ms of wall time)"));
 }
 

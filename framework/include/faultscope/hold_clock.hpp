@@ -1,0 +1,109 @@
+// Work on another thread — a thread pool the code under test hands blocking
+// work to — holds the run's virtual clock while it is queued or running, so a
+// deadline fires only if the work truly overruns, not while nothing in the run
+// is ready because the work is away. Hand the code the wrapped executor:
+//
+//   boost::asio::thread_pool pool(2);
+//   auto hasher = password_hasher(faultscope::hold_clock(pool.get_executor()));
+//   co_await faultscope::with_timeout(1s, hasher.hash("secret"));  // co_spawns onto the pool
+//
+// Outside a run the wrapper only forwards. Fault points and tracker calls in
+// that work are not seen: they would race with the run's own.
+#pragma once
+
+#include <type_traits>
+#include <utility>
+
+#include <boost/asio/execution.hpp>
+#include <boost/asio/prefer.hpp>
+#include <boost/asio/query.hpp>
+#include <boost/asio/require.hpp>
+
+#include "faultscope/detail/clock_hold.hpp"
+
+namespace faultscope {
+
+/// An executor that runs its work on `Inner`'s, counting each function from
+/// the moment it is queued until it returns. A coroutine on it that waits
+/// (a timer, a socket of the pool's) holds nothing while it waits.
+template <typename Inner>
+class clock_holding_executor {
+ public:
+  clock_holding_executor(Inner inner, detail::clock_hold_ref hold) noexcept
+      : inner_(std::move(inner)), hold_(std::move(hold)) {}
+
+  [[nodiscard]] const Inner& inner() const noexcept { return inner_; }
+
+  template <typename F>
+  void execute(F&& f) const {
+    if (!hold_ || !hold_->begin()) {
+      inner_.execute(std::forward<F>(f));
+      return;
+    }
+    inner_.execute(held<std::decay_t<F>>{std::forward<F>(f), hold_});
+  }
+
+  template <typename Property>
+  auto query(const Property& p) const
+      noexcept(noexcept(boost::asio::query(std::declval<const Inner&>(), p)))
+          -> decltype(boost::asio::query(std::declval<const Inner&>(), p)) {
+    return boost::asio::query(inner_, p);
+  }
+
+  template <typename Property>
+  auto require(const Property& p) const -> clock_holding_executor<
+      std::decay_t<decltype(boost::asio::require(std::declval<const Inner&>(), p))>> {
+    return {boost::asio::require(inner_, p), hold_};
+  }
+
+  template <typename Property>
+  auto prefer(const Property& p) const -> clock_holding_executor<
+      std::decay_t<decltype(boost::asio::prefer(std::declval<const Inner&>(), p))>> {
+    return {boost::asio::prefer(inner_, p), hold_};
+  }
+
+  friend bool operator==(const clock_holding_executor& a,
+                         const clock_holding_executor& b) noexcept {
+    return a.inner_ == b.inner_ && a.hold_ == b.hold_;
+  }
+  friend bool operator!=(const clock_holding_executor& a,
+                         const clock_holding_executor& b) noexcept {
+    return !(a == b);
+  }
+
+ private:
+  // Ends the hold after the function returns — by then it has posted its
+  // completion to the run — or when the pool drops it unrun.
+  template <typename F>
+  struct held {
+    F f;
+    detail::clock_hold_ref hold;
+
+    held(F fn, detail::clock_hold_ref h) : f(std::move(fn)), hold(std::move(h)) {}
+    held(held&&) noexcept = default;
+    held& operator=(held&&) = delete;
+    held(const held&) = delete;
+    ~held() {
+      if (hold) hold->end();
+    }
+    void operator()() {
+      struct ender {
+        detail::clock_hold_ref h;
+        ~ender() { h->end(); }
+      } end_after{std::move(hold)};
+      std::move(f)();
+    }
+  };
+
+  Inner inner_;
+  detail::clock_hold_ref hold_;
+};
+
+/// Wraps `inner` for the run on this thread (outside a run: forwards only).
+/// Make it inside the scenario: the wrapper belongs to the run it was made in.
+template <typename Executor>
+[[nodiscard]] clock_holding_executor<Executor> hold_clock(Executor inner) {
+  return {std::move(inner), detail::current_clock_hold()};
+}
+
+}  // namespace faultscope
