@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -17,6 +18,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/channel.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "faultscope/detail/virtual_scheduler.hpp"
 #include "faultscope/fault_point.hpp"
@@ -321,6 +323,8 @@ TEST(Run, CanaryDetachedWaitAfterRootEndsIsNotQuiescent) {
   ASSERT_THAT(r, HasViolation(violation_kind::not_quiescent));
   EXPECT_THAT(r.violations[0].message, HasSubstr("timer wait at tests/support/test_resource.hpp:"));
   EXPECT_THAT(r.violations[0].message, HasSubstr("after the root coroutine ended"));
+  EXPECT_EQ(r.violations.size(), 1u)
+      << "the spawned coroutine's own count of work is no foreign operation: " << r.describe();
   EXPECT_EQ(r.virtual_elapsed, 0ns) << "the clock does not jump for leftovers";
 }
 
@@ -335,6 +339,30 @@ TEST(Run, CanaryForeignOperationLeftAfterRootEndsIsNotQuiescent) {
   });
   ASSERT_THAT(r, HasViolation(violation_kind::not_quiescent));
   EXPECT_THAT(r.violations[0].message, HasSubstr("cannot see"));
+}
+
+// Work on a thread pool that the run awaits, not queued through hold_clock:
+// the run calls it hung after the grace, and the work then completes into the
+// run's context. Freed, that context would be written after its end.
+TEST(Run, ForeignWorkFinishingAfterItsRunHungDoesNotCrash) {
+  boost::asio::thread_pool pool(1);
+  std::promise<void> go;
+  std::shared_future<void> released = go.get_future().share();
+  auto r = faultscope::run(
+      [&](run_context&) -> awaitable<void> {
+        co_await boost::asio::co_spawn(
+            pool,
+            [released]() -> awaitable<void> {
+              released.wait();
+              co_return;
+            },
+            use_awaitable);
+      },
+      {.foreign_grace = 10ms});
+  EXPECT_EQ(r.end, run_end::hung);
+  EXPECT_THAT(r.violations[0].message, HasSubstr("not queued through faultscope::hold_clock"));
+  go.set_value();
+  pool.join();  // the completion lands in the run's context, kept for it
 }
 
 TEST(Run, HangAlsoReportsTheResourcesItStrands) {
