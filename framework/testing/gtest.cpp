@@ -78,6 +78,42 @@ std::string replay_line(const std::string& name, const fault_plan& plan) {
 
 }  // namespace
 
+void assertion_listener::OnTestPartResult(const ::testing::TestPartResult& result) {
+  if (!result.failed()) return;
+  run_context* run = current_run();
+  if (run == nullptr) return;
+  // A violation is one line: GoogleTest's message spans several.
+  std::string message;
+  for (const char* c = result.message(); *c != '\0'; ++c) {
+    const bool space = *c == '\n' || *c == ' ';
+    if (space && (message.empty() || message.back() == ' ')) continue;
+    message += space ? ' ' : *c;
+  }
+  while (!message.empty() && message.back() == ' ') message.pop_back();
+  const std::string where = result.file_name() != nullptr
+                                ? fmt::format("{}:{}", result.file_name(), result.line_number())
+                                : std::string("an unknown place");
+  run->tracker().report(violation_kind::invariant,
+                        fmt::format("GoogleTest assertion failed at {}: {}", where, message));
+  const std::string_view label = detail::current_run_label();
+  const fault_plan& plan = run->options().plan;
+  if (label.empty())
+    fmt::print("faultscope: the failure above happened in a run under plan '{}'\n",
+               plan.empty() ? "none" : plan.to_string());
+  else if (plan.empty())
+    fmt::print("faultscope: the failure above happened in the clean run of '{}'\n", label);
+  else
+    fmt::print("faultscope: the failure above happened in run '{}'\n", replay_token(label, plan));
+}
+
+bool install_assertion_listener() {
+  static const bool installed = [] {
+    ::testing::UnitTest::GetInstance()->listeners().Append(new assertion_listener);
+    return true;
+  }();
+  return installed;
+}
+
 void set_replay_program(std::string program) {
   replay_program() = std::move(program);
 }

@@ -1,9 +1,12 @@
 // A binary that must fail: a FAULTSCOPE_TEST with a planted leak on the
-// cancellation path, one whose path a global steers, and one whose options
-// cannot be honoured. CTest checks that it exits non-zero and names the leak
-// and its replay command, the schedule that left its path, and the options'
-// fault (tests/testing/expect_failure.cmake).
+// cancellation path, one whose path a global steers, one whose options cannot
+// be honoured, and an exploration whose scenario's expectation a fault breaks.
+// CTest checks that it exits non-zero and names the leak and its replay
+// command, the schedule that left its path, the options' fault, and the
+// schedule that broke the expectation (tests/testing/expect_failure.cmake).
 #include "faultscope/testing/gtest.hpp"
+
+#include <iostream>
 
 #include "faultscope/fakes/pool.hpp"
 #include "faultscope/fault_point.hpp"
@@ -36,4 +39,20 @@ FAULTSCOPE_TEST(Canary, SteeredByAGlobal) {
 // The older spelling, a parenthesized explore_options, still compiles.
 FAULTSCOPE_TEST_WITH(Canary, AsksForDepthThree, (faultscope::explore_options{.depth = 3})) {
   co_return;
+}
+
+// An expectation inside an explored scenario that only a fault breaks: the
+// failure names the schedule, and the exploration lists it with its replay.
+TEST(Canary, AnExpectationInsideAnExploration) {
+  auto e = faultscope::explore("orders.save",
+                               [](faultscope::run_context&) -> boost::asio::awaitable<void> {
+                                 bool saved = true;
+                                 try {
+                                   co_await faultscope::fault_point("order.save");
+                                 } catch (const faultscope::injected_fault&) {
+                                   saved = false;
+                                 }
+                                 EXPECT_TRUE(saved) << "the order was lost";
+                               });
+  std::cout << e.summary();
 }

@@ -212,6 +212,47 @@ TEST(FaultscopeTest, RegistersOneTestPerSchedule) {
   EXPECT_EQ(names.size(), 7u);
 }
 
+// What GoogleTest hands its listeners for `EXPECT_EQ(a, 2)` failing at 12.
+::testing::TestPartResult failed_expectation() {
+  return {::testing::TestPartResult::kNonFatalFailure, "app/orders.cpp", 12,
+          "Expected equality of these values:\n  a\n    Which is: 1\n  2"};
+}
+
+TEST(AssertionListener, CanaryAFailureInsideARunIsAViolationOfThatRun) {
+  auto r = faultscope::run([](run_context&) -> awaitable<void> {
+    faultscope::testing::assertion_listener{}.OnTestPartResult(failed_expectation());
+    co_return;
+  });
+  ASSERT_THAT(r, HasViolation(violation_kind::invariant));
+  EXPECT_EQ(r.violations[0].message,
+            "invariant: GoogleTest assertion failed at app/orders.cpp:12: Expected equality of "
+            "these values: a Which is: 1 2");
+}
+
+TEST(AssertionListener, AnExplorationFailsUnderTheScheduleThatBrokeTheAssertion) {
+  auto e = faultscope::explore("orders.save", [](run_context&) -> awaitable<void> {
+    try {
+      co_await faultscope::fault_point("order.save");
+    } catch (const faultscope::injected_fault&) {
+      faultscope::testing::assertion_listener{}.OnTestPartResult(failed_expectation());
+    }
+  });
+  ASSERT_EQ(e.failures.size(), 1u) << e.summary();
+  EXPECT_EQ(e.failures[0].plan.to_string(), "order.save#1=throw");
+}
+
+TEST(AssertionListener, IgnoresSuccessesAndFailuresOutsideARun) {
+  faultscope::testing::assertion_listener{}.OnTestPartResult(failed_expectation());  // no run
+  auto r = faultscope::run([](run_context&) -> awaitable<void> {
+    faultscope::testing::assertion_listener{}.OnTestPartResult(
+        {::testing::TestPartResult::kSuccess, "app/orders.cpp", 12, ""});
+    // A failure GoogleTest was told to expect never reaches the listeners.
+    EXPECT_NONFATAL_FAILURE(ADD_FAILURE() << "planted", "planted");
+    co_return;
+  });
+  EXPECT_THAT(r, HasNoViolations());
+}
+
 TEST(FaultscopeTest, ASwarmRegistersEachOfItsPlans) {
   auto* unit = ::testing::UnitTest::GetInstance();
   std::size_t count = 0;

@@ -1,5 +1,6 @@
 // GoogleTest integration: assertions on runs and explorations, a listener that
-// fails any test that leaks, and FAULTSCOPE_TEST, which explores a coroutine and
+// fails any test that leaks, one that makes an assertion failing inside a run a
+// violation of that run, and FAULTSCOPE_TEST, which explores a coroutine and
 // registers every schedule as a test case of its own — so --gtest_filter, ctest
 // and GTEST_TOTAL_SHARDS / GTEST_SHARD_INDEX split the fault space with no tool
 // of ours.
@@ -44,6 +45,24 @@ class leak_listener : public ::testing::EmptyTestEventListener {
  private:
   std::uint64_t violations_before_ = 0;
 };
+
+/// Makes a GoogleTest assertion that fails inside a run a violation of that
+/// run too (`invariant`, with the assertion's place and message), so that an
+/// exploration whose scenario says `EXPECT_EQ(...)` fails under the schedule
+/// that broke it and prints that schedule's replay; after the failure it
+/// prints the run it happened in. Installed, once, by every program that
+/// includes this header: it acts only on failures inside a run, which are
+/// failures anyway.
+class assertion_listener : public ::testing::EmptyTestEventListener {
+ public:
+  void OnTestPartResult(const ::testing::TestPartResult& result) override;
+};
+
+/// Appends an assertion_listener to GoogleTest's listeners, the first time only.
+bool install_assertion_listener();
+// An inline variable, not a static object in the library: a static library's
+// object that nothing calls into is never linked, and its initialiser never runs.
+inline const bool assertion_listener_installed = install_assertion_listener();
 
 /// Every violation of a run, an exploration or a tracker, one per line; empty
 /// when there is none.
