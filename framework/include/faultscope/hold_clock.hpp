@@ -8,7 +8,9 @@
 //   co_await faultscope::with_timeout(1s, hasher.hash("secret"));  // co_spawns onto the pool
 //
 // Outside a run the wrapper only forwards. Fault points and tracker calls in
-// that work are not seen: they would race with the run's own.
+// that work are not seen: they would race with the run's own. For a thread no
+// executor names, `auto hold = faultscope::hold_clock();` holds the clock until
+// the token, moved to that thread, is released.
 #pragma once
 
 #include <type_traits>
@@ -104,6 +106,46 @@ class clock_holding_executor {
 template <typename Executor>
 [[nodiscard]] clock_holding_executor<Executor> hold_clock(Executor inner) {
   return {std::move(inner), detail::current_clock_hold()};
+}
+
+/// Holds the run's clock from `hold_clock()` until it is released or
+/// destroyed, on whatever thread it was moved to: for work no executor
+/// carries (a std::thread, a C library's callback thread). Release it after
+/// the work has posted its completion to the run, as the executor does.
+class clock_hold_token {
+ public:
+  clock_hold_token() noexcept = default;
+  /// Begins holding `hold`'s clock; holds nothing once that run is over.
+  explicit clock_hold_token(detail::clock_hold_ref hold) noexcept : hold_(std::move(hold)) {
+    if (hold_ && !hold_->begin()) hold_ = {};
+  }
+  clock_hold_token(clock_hold_token&&) noexcept = default;
+  clock_hold_token& operator=(clock_hold_token&& other) noexcept {
+    if (this != &other) {
+      release();
+      hold_ = std::move(other.hold_);
+    }
+    return *this;
+  }
+  clock_hold_token(const clock_hold_token&) = delete;
+  clock_hold_token& operator=(const clock_hold_token&) = delete;
+  ~clock_hold_token() { release(); }
+
+  /// Whether it still holds a run's clock.
+  explicit operator bool() const noexcept { return static_cast<bool>(hold_); }
+  void release() noexcept {
+    if (!hold_) return;
+    auto hold = std::move(hold_);
+    hold->end();
+  }
+
+ private:
+  detail::clock_hold_ref hold_;
+};
+
+/// A token holding the clock of the run on this thread (outside a run: none).
+[[nodiscard]] inline clock_hold_token hold_clock() {
+  return clock_hold_token(detail::current_clock_hold());
 }
 
 }  // namespace faultscope
