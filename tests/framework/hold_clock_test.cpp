@@ -25,13 +25,19 @@
 #include "faultscope/run.hpp"
 #include "faultscope/virtual_time.hpp"
 #include "faultscope/with_timeout.hpp"
+#include "support/test_resource.hpp"
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using asio::awaitable;
 using faultscope::run_context;
+namespace ft = faultscope::test;
 
 namespace {
+
+bool ended_ok(const faultscope::run_result& r) {
+  return r.passed() && r.end == faultscope::run_end::ok;
+}
 
 // Blocking work handed to `pool` the way aiosqlite hands a call to its
 // thread: the handler goes along and is posted back to its own executor.
@@ -84,7 +90,7 @@ TEST_F(HoldClock, ADeadlineWaitsForHeldWork) {
     };
   };
   auto held = faultscope::run(scenario(true));
-  EXPECT_TRUE(held.passed() && held.end == faultscope::run_end::ok) << held.describe();
+  EXPECT_TRUE(ended_ok(held)) << held.describe();
   EXPECT_EQ(held.virtual_elapsed, 0ns) << "the deadline fired while the work was away";
 
   // The canary: the same work, not held. Nothing in the run is ready while it
@@ -98,48 +104,40 @@ TEST_F(HoldClock, ACoroutineSpawnedOntoThePoolFinishesBeforeItsDeadline) {
     auto work = spawned_answer_on(faultscope::hold_clock(pool_.get_executor()), 5ms);
     EXPECT_EQ(co_await faultscope::with_timeout(1s, std::move(work)), 42);
   });
-  EXPECT_TRUE(r.passed() && r.end == faultscope::run_end::ok) << r.describe();
+  EXPECT_TRUE(ended_ok(r)) << r.describe();
   EXPECT_EQ(r.virtual_elapsed, 0ns);
 }
 
 TEST_F(HoldClock, HeldWorkLongerThanTheForeignGraceIsNoHang) {
-  faultscope::run_options options;
-  options.foreign_grace = 20ms;
   auto r = faultscope::run(
       [this](run_context&) -> awaitable<void> {
         EXPECT_EQ(co_await spawned_answer_on(faultscope::hold_clock(pool_.get_executor()), 100ms),
                   42);
       },
-      options);
-  EXPECT_TRUE(r.passed() && r.end == faultscope::run_end::ok) << r.describe();
+      {.foreign_grace = 20ms});
+  EXPECT_TRUE(ended_ok(r)) << r.describe();
 }
 
 TEST_F(HoldClock, VirtualTimeRunsOnceTheWorkIsBack) {
   auto r = faultscope::run([this](run_context&) -> awaitable<void> {
     EXPECT_EQ(co_await answer_on(faultscope::hold_clock(pool_.get_executor()), 5ms), 42);
-    faultscope::timer t(co_await asio::this_coro::executor);
-    t.expires_after(3s);
-    co_await t.async_wait(asio::use_awaitable);
+    co_await ft::sleep_for(3s);
   });
-  EXPECT_TRUE(r.passed() && r.end == faultscope::run_end::ok) << r.describe();
+  EXPECT_TRUE(ended_ok(r)) << r.describe();
   EXPECT_EQ(r.virtual_elapsed, 3s);
 }
 
 TEST_F(HoldClock, WorkDroppedUnrunReleasesTheClock) {
-  faultscope::run_options options;
-  options.wall_limit = 2s;
   auto r = faultscope::run(
       [](run_context&) -> awaitable<void> {
         {
           asio::io_context never_run;
           asio::post(faultscope::hold_clock(never_run.get_executor()), [] {});
         }  // destroyed with the work still queued: the hold must end
-        faultscope::timer t(co_await asio::this_coro::executor);
-        t.expires_after(1s);
-        co_await t.async_wait(asio::use_awaitable);
+        co_await ft::sleep_for(1s);
       },
-      options);
-  EXPECT_TRUE(r.passed() && r.end == faultscope::run_end::ok) << r.describe();
+      {.wall_limit = 2s});
+  EXPECT_TRUE(ended_ok(r)) << r.describe();
   EXPECT_EQ(r.virtual_elapsed, 1s) << "the dropped work still held the clock";
 }
 
@@ -147,8 +145,6 @@ TEST_F(HoldClock, WorkStillRunningAfterTheRunKeepsTheRunsStateAlive) {
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
   std::atomic<bool> finished{false};
-  faultscope::run_options options;
-  options.wall_limit = 50ms;
   auto r = faultscope::run(
       [&](run_context&) -> awaitable<void> {
         co_await asio::co_spawn(
@@ -160,7 +156,7 @@ TEST_F(HoldClock, WorkStillRunningAfterTheRunKeepsTheRunsStateAlive) {
             },
             asio::use_awaitable);
       },
-      options);
+      {.wall_limit = 50ms});
   EXPECT_EQ(r.end, faultscope::run_end::hung);
   ASSERT_EQ(r.violations.size(), 2u) << r.describe();
   EXPECT_EQ(r.violations[0].kind, faultscope::violation_kind::hang);
@@ -183,7 +179,7 @@ TEST_F(HoldClock, AnExecutorKeptPastItsRunHoldsNothing) {
     kept.emplace(faultscope::hold_clock(pool_.get_executor()));
     co_return;
   });
-  EXPECT_TRUE(r.passed() && r.end == faultscope::run_end::ok) << r.describe();
+  EXPECT_TRUE(ended_ok(r)) << r.describe();
   std::promise<int> done;
   asio::post(*kept, [&] { done.set_value(7); });
   EXPECT_EQ(done.get_future().get(), 7);
@@ -233,7 +229,7 @@ TEST_F(HoldClock, ATokenHoldsTheClockForAThreadNoExecutorNames) {
     };
   };
   auto held = faultscope::run(scenario(true));
-  EXPECT_TRUE(held.passed() && held.end == faultscope::run_end::ok) << held.describe();
+  EXPECT_TRUE(ended_ok(held)) << held.describe();
   EXPECT_EQ(held.virtual_elapsed, 0ns);
   // The canary: no token, and the deadline fires while the thread works.
   auto loose = faultscope::run(scenario(false));
@@ -241,8 +237,6 @@ TEST_F(HoldClock, ATokenHoldsTheClockForAThreadNoExecutorNames) {
 }
 
 TEST_F(HoldClock, ATokenReleasedOrMovedHoldsNoMore) {
-  faultscope::run_options options;
-  options.wall_limit = 2s;
   auto r = faultscope::run(
       [](run_context&) -> awaitable<void> {
         auto first = faultscope::hold_clock();
@@ -252,12 +246,10 @@ TEST_F(HoldClock, ATokenReleasedOrMovedHoldsNoMore) {
         second = faultscope::hold_clock();  // ends the hold it had
         second.release();
         EXPECT_FALSE(second);
-        faultscope::timer t(co_await asio::this_coro::executor);
-        t.expires_after(1s);
-        co_await t.async_wait(asio::use_awaitable);
+        co_await ft::sleep_for(1s);
       },
-      options);
-  EXPECT_TRUE(r.passed() && r.end == faultscope::run_end::ok) << r.describe();
+      {.wall_limit = 2s});
+  EXPECT_TRUE(ended_ok(r)) << r.describe();
   EXPECT_EQ(r.virtual_elapsed, 1s) << "a hold was never ended";
   EXPECT_FALSE(faultscope::hold_clock()) << "outside a run a token holds nothing";
 }
