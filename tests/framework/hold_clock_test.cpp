@@ -16,6 +16,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
@@ -252,6 +253,17 @@ TEST_F(HoldClock, ATokenReleasedOrMovedHoldsNoMore) {
   EXPECT_TRUE(ended_ok(r)) << r.describe();
   EXPECT_EQ(r.virtual_elapsed, 1s) << "a hold was never ended";
   EXPECT_FALSE(faultscope::hold_clock()) << "outside a run a token holds nothing";
+}
+
+TEST_F(HoldClock, TakesAContextOrAStrand) {
+  auto r = faultscope::run([this](run_context&) -> awaitable<void> {
+    EXPECT_EQ(co_await spawned_answer_on(faultscope::hold_clock(pool_), 5ms), 42);
+    auto strand = asio::make_strand(faultscope::hold_clock(pool_));
+    auto work = spawned_answer_on(strand, 5ms);
+    EXPECT_EQ(co_await faultscope::with_timeout(1s, std::move(work)), 42);
+  });
+  EXPECT_TRUE(ended_ok(r)) << r.describe();
+  EXPECT_EQ(r.virtual_elapsed, 0ns);
 }
 
 TEST_F(HoldClock, ExploresLikeAnyScenario) {

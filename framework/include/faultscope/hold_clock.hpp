@@ -17,6 +17,7 @@
 #include <utility>
 
 #include <boost/asio/execution.hpp>
+#include <boost/asio/execution_context.hpp>
 #include <boost/asio/prefer.hpp>
 #include <boost/asio/query.hpp>
 #include <boost/asio/require.hpp>
@@ -104,8 +105,17 @@ class clock_holding_executor {
 /// Wraps `inner` for the run on this thread (outside a run: forwards only).
 /// Make it inside the scenario: the wrapper belongs to the run it was made in.
 template <typename Executor>
-[[nodiscard]] clock_holding_executor<Executor> hold_clock(Executor inner) {
+requires boost::asio::execution::is_executor<Executor>::value
+    [[nodiscard]] clock_holding_executor<Executor>
+    hold_clock(Executor inner) {
   return {std::move(inner), detail::current_clock_hold()};
+}
+
+/// The same for a context's executor: `hold_clock(pool)`.
+template <typename ExecutionContext>
+requires std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>
+[[nodiscard]] auto hold_clock(ExecutionContext& context) {
+  return hold_clock(context.get_executor());
 }
 
 /// Holds the run's clock from `hold_clock()` until it is released or
