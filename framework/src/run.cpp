@@ -225,8 +225,9 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
   // Drive the context: run what is ready; when nothing is, jump the clock to the
   // next deadline. Work on another thread (the SQLite worker) holds the clock.
   std::optional<std::string> hang;
-  bool has_work = true;       // does the context still count outstanding work?
-  bool foreign_left = false;  // work faultscope cannot see was still counted at the end
+  bool has_work = true;           // does the context still count outstanding work?
+  bool foreign_left = false;      // work faultscope cannot see was still counted at the end
+  bool root_end_drained = false;  // foreign work had its grace after the root ended
   for (;;) {
     try {
       // poll() would also run what the handlers post, so a busy loop would never
@@ -301,7 +302,21 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
         if (io.stopped()) io.restart();
         continue;
       }
-      if (done) break;
+      if (done) {
+        // A co_spawn onto another executor (a thread pool) lets go of the
+        // run's work only after the completion it posted here has run, so the
+        // root may end a moment before the count drops: give foreign work the
+        // grace to drain before calling it left over.
+        if (has_work && !root_end_drained && !sched.has_pending()) {
+          root_end_drained = true;
+          const auto grace_end = clock::now() + options.foreign_grace;
+          for (auto now = clock::now(); now < grace_end; now = clock::now())
+            if (io.run_one_for(grace_end - now) == 0) break;
+          has_work = !io.stopped();
+          if (!has_work) io.restart();
+        }
+        break;
+      }
       if (sched.has_pending()) {
         auto next = sched.next_deadline();
         if (next > options.time_limit) {

@@ -365,6 +365,24 @@ TEST(Run, ForeignWorkFinishingAfterItsRunHungDoesNotCrash) {
   pool.join();  // the completion lands in the run's context, kept for it
 }
 
+// co_spawn onto a pool lets go of the run's work on the pool's thread after
+// the completion it posted has run: the root's last await of it ends the root
+// a moment before the count drops, which is no leftover operation.
+TEST(Run, ARootWhoseLastAwaitWasOnAThreadPoolIsQuiescent) {
+  boost::asio::thread_pool pool(1);
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    auto r = faultscope::run(
+        [&](run_context&) -> awaitable<void> {
+          auto step = []() -> awaitable<int> {
+            co_return 1;
+          };
+          for (int i = 0; i < 100; ++i) co_await boost::asio::co_spawn(pool, step, use_awaitable);
+        },
+        {.record_timeline = false});
+    ASSERT_TRUE(r.passed()) << "attempt " << attempt << ": " << r.describe();
+  }
+}
+
 TEST(Run, HangAlsoReportsTheResourcesItStrands) {
   auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
     auto id = ctx.tracker().acquire("lock", "table");
