@@ -1,13 +1,18 @@
-// Costs of the framework's core: a tracker acquire+release pair, and a
-// with_resource scope against the hand-written cleanup doing the same work.
+// Costs of the framework's core: a tracker acquire+release pair, a
+// with_resource scope against the hand-written cleanup doing the same work, a
+// virtual timeout, and work on a thread pool with and without hold_clock.
 //   build/release/tools/bench/framework_bench --benchmark_format=json
 #include <benchmark/benchmark.h>
 
 #include <memory>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include "faultscope/exit_stack.hpp"
+#include "faultscope/hold_clock.hpp"
 #include "faultscope/run.hpp"
 #include "faultscope/tracker.hpp"
 #include "faultscope/virtual_time.hpp"
@@ -125,6 +130,34 @@ void virtual_timeout_30s(benchmark::State& state) {
       30.0 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(virtual_timeout_30s)->Unit(benchmark::kMicrosecond);
+
+// What hold_clock adds to work handed to a thread pool: a run of 100
+// co_spawn round trips onto a one-thread pool, through the pool's own
+// executor and through the wrapper (a lock and a count per function, and the
+// run's wait for other-thread work instead of a foreign one).
+void pool_round_trips_100(benchmark::State& state) {
+  boost::asio::thread_pool pool(1);
+  const bool held = state.range(0) != 0;
+  for (auto _ : state) {
+    auto r = faultscope::run(
+        [&](faultscope::run_context&) -> awaitable<void> {
+          for (int i = 0; i < 100; ++i) {
+            auto step = []() -> awaitable<int> {
+              co_return 1;
+            };
+            if (held)
+              co_await boost::asio::co_spawn(faultscope::hold_clock(pool), step,
+                                             boost::asio::use_awaitable);
+            else
+              co_await boost::asio::co_spawn(pool, step, boost::asio::use_awaitable);
+          }
+        },
+        {.record_timeline = false});
+    if (!r.passed()) state.SkipWithError(r.describe().c_str());
+  }
+  state.SetLabel(held ? "hold_clock(pool)" : "pool");
+}
+BENCHMARK(pool_round_trips_100)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 
