@@ -255,9 +255,21 @@ TEST_F(HoldClock, ATokenReleasedOrMovedHoldsNoMore) {
   EXPECT_FALSE(faultscope::hold_clock()) << "outside a run a token holds nothing";
 }
 
-TEST_F(HoldClock, TakesAContextOrAStrand) {
+TEST_F(HoldClock, TakesAContext) {
   auto r = faultscope::run([this](run_context&) -> awaitable<void> {
     EXPECT_EQ(co_await spawned_answer_on(faultscope::hold_clock(pool_), 5ms), 42);
+  });
+  EXPECT_TRUE(ended_ok(r)) << r.describe();
+}
+
+TEST_F(HoldClock, AStrandOverTheWrapperHoldsTheClockToo) {
+#if defined(__SANITIZE_THREAD__)
+  // A strand over the wrapper is too large for any_io_executor's buffer, so
+  // Asio keeps it in a shared block whose count, released with a fence that
+  // GCC's ThreadSanitizer does not model, it reports as a race.
+  GTEST_SKIP() << "ThreadSanitizer misreports Asio's shared executor block";
+#endif
+  auto r = faultscope::run([this](run_context&) -> awaitable<void> {
     auto strand = asio::make_strand(faultscope::hold_clock(pool_));
     auto work = spawned_answer_on(strand, 5ms);
     EXPECT_EQ(co_await faultscope::with_timeout(1s, std::move(work)), 42);
