@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "faultscope/explore.hpp"
+
 namespace faultscope::detail {
 
 namespace {
@@ -106,7 +108,7 @@ class watchdog {
       // plan are alive, and nothing writes them.
       std::string what = first->label_.empty()
                              ? fmt::format("a run under plan '{}'", first->plan_->to_string())
-                             : fmt::format("'{}@{}'", first->label_, first->plan_->to_string());
+                             : fmt::format("'{}'", replay_token(first->label_, *first->plan_));
       auto held = std::chrono::duration_cast<std::chrono::seconds>(now - first->started_);
       std::string line = fmt::format(
           "{} has held its thread for {} s without getting back to its event loop: a call in "

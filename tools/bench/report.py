@@ -24,14 +24,9 @@ def medians(doc):
     return rows
 
 
-def ns(row):
+def ns(row, field="real_time"):
     scale = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[row["time_unit"]]
-    return row["real_time"] * scale
-
-
-def cpu_ns(row):
-    scale = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[row["time_unit"]]
-    return row["cpu_time"] * scale
+    return row[field] * scale
 
 
 def fmt_time(v):
@@ -156,7 +151,7 @@ print("A run of 100 `co_spawn` round trips onto a one-thread pool.\n")
 print("| executor | wall per run | CPU per run |")
 print("|---|---|---|")
 for name, b in (("the pool's own", plain), ("`hold_clock(pool)`", held)):
-    print(f"| {name} | {ns(b) / 1e3:,.0f} µs | {cpu_ns(b) / 1e3:,.0f} µs |")
+    print(f"| {name} | {ns(b) / 1e3:,.0f} µs | {ns(b, 'cpu_time') / 1e3:,.0f} µs |")
 print("\nWithout the wrapper the run cannot tell the work is coming back, and waits "
       "for it in the event loop as for a foreign operation; with it, the run spins "
       "briefly for the work, as it does for a SQLite call.")
