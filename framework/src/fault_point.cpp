@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
 
+#include "faultscope/detail/clock_hold.hpp"
 #include "faultscope/detail/virtual_scheduler.hpp"
 #include "faultscope/run.hpp"
 #include "faultscope/tracker.hpp"
@@ -90,6 +91,7 @@ thread_local fault_session* current = nullptr;
 }  // namespace
 
 fault_session* current_fault_session() noexcept {
+  if (current == nullptr) claim_held_run();
   return current;
 }
 
@@ -102,7 +104,7 @@ current_fault_session_scope::~current_fault_session_scope() {
 }
 
 boost::asio::awaitable<void> fault_point_slow(std::string_view name) {
-  auto* session = current;
+  auto* session = current_fault_session();
   if (!session) co_return;
   auto d = session->on_hit(name);
   if (!d) co_return;
@@ -117,8 +119,10 @@ boost::asio::awaitable<void> fault_point_slow(std::string_view name) {
       auto ex = co_await boost::asio::this_coro::executor;
       timer wait(ex, virtual_clock::now());
       wait.set_label(fmt::format("fault point {} (cancel)", d->label));
+      // On the run's own executor: the point may be in work on a pool's thread.
       if (auto* run = current_run())
-        boost::asio::post(ex, [run, type = d->fault.cancel_type] { run->cancel(type); });
+        boost::asio::post(run->executor(),
+                          [run, type = d->fault.cancel_type] { run->cancel(type); });
       // A cancellation the code's filter ignores leaves the wait to finish at
       // once: the point then simply continues.
       co_await wait.async_wait(boost::asio::use_awaitable);
@@ -147,7 +151,7 @@ void fault_check_slow(std::string_view name) {
 }
 
 void fault_check_slow(std::string_view name, boost::system::error_code& ec) {
-  auto* session = current;
+  auto* session = current_fault_session();
   if (!session) return;
   auto d = session->on_hit(name);
   if (!d) return;
@@ -162,6 +166,14 @@ void fault_check_slow(std::string_view name, boost::system::error_code& ec) {
       ec = d->fault.error_code();
       return;
     case fault_kind::cancel:
+      // Work on a pool's thread (hold_clock) fails as a job that finds its
+      // stop flag set: a cancellation emitted there would reach its own
+      // coroutine while it runs, and Asio 1.81 then throws out of the pool's
+      // thread when it finishes (README, trap 5).
+      if (acting_through_claim()) {
+        ec = boost::asio::error::operation_aborted;
+        return;
+      }
       if (auto* run = current_run()) run->cancel(d->fault.cancel_type);
       return;
     case fault_kind::timeout:

@@ -18,8 +18,10 @@
 #include <boost/system/error_code.hpp>
 
 #include "faultscope/detail/awaitable_traits.hpp"
+#include "faultscope/detail/clock_hold.hpp"
 #include "faultscope/detail/fault_session.hpp"
 #include "faultscope/detail/format.hpp"
+#include "faultscope/detail/run_locals.hpp"
 #include "faultscope/detail/spin_wait.hpp"
 #include "faultscope/detail/virtual_scheduler.hpp"
 #include "faultscope/detail/watchdog.hpp"
@@ -60,6 +62,7 @@ struct run_state {
   faultscope::tracker tracker;
   boost::asio::cancellation_signal root_signal;
   // In here, not on run()'s stack: a run's state can outlive the call (park).
+  std::chrono::steady_clock::time_point wall_deadline{};
   bool root_done = false;
   std::exception_ptr root_error;
   detail::fault_session faults;
@@ -99,14 +102,6 @@ struct timed_action final : timed_wait {
 
 thread_local run_context* current = nullptr;
 
-struct current_run_scope {
-  explicit current_run_scope(run_context* run) noexcept : previous(current) { current = run; }
-  ~current_run_scope() { current = previous; }
-  current_run_scope(const current_run_scope&) = delete;
-  current_run_scope& operator=(const current_run_scope&) = delete;
-  run_context* previous;
-};
-
 // The scenario is called inside the root coroutine, so that one written as a
 // plain function returning an awaitable, which throws before it has one, ends
 // the root with that exception instead of escaping run().
@@ -135,6 +130,18 @@ std::string join(const std::vector<std::string>& items, std::string_view sep) {
 }
 
 }  // namespace
+
+current_run_scope::current_run_scope(run_context* run) noexcept : previous_(current) {
+  current = run;
+}
+current_run_scope::~current_run_scope() {
+  current = previous_;
+}
+
+run_locals current_run_locals() noexcept {
+  return {current_tracker(), current_fault_session(), current_scheduler(), current_run()};
+}
+
 }  // namespace detail
 
 tracker& run_context::tracker() const noexcept {
@@ -178,7 +185,12 @@ run_extension& run_context::add_extension(const std::type_info& type,
   return *state_->extensions.back().second;
 }
 
+std::chrono::steady_clock::time_point run_context::wall_deadline() const noexcept {
+  return state_->wall_deadline;
+}
+
 run_context* current_run() noexcept {
+  if (detail::current == nullptr) detail::claim_held_run();
   return detail::current;
 }
 
@@ -199,6 +211,7 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
 
   auto owned = std::make_unique<detail::run_state>(options);
   auto& state = *owned;
+  state.wall_deadline = wall_deadline;
   state.io = std::make_unique<boost::asio::io_context>(1);
   auto& io = *state.io;
   auto& sched = state.scheduler;
@@ -230,6 +243,20 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
   bool root_end_drained = false;  // foreign work had its grace after the root ended
   for (;;) {
     try {
+      if (sched.claimed()) {
+        // Work on another thread holds the run (see hold_clock): nothing
+        // here may run until it returns, its completion included.
+        if (!sched.wait_unclaimed(wall_deadline)) {
+          hang = fmt::format(
+              "work queued on a faultscope::hold_clock executor reached a fault point or the "
+              "tracker, which makes the run wait for it, and did not return within "
+              "run_options::wall_limit ({} ms); does it wait for the run's thread, or for other "
+              "such work?",
+              options.wall_limit.count());
+          break;
+        }
+        continue;
+      }
       // poll() would also run what the handlers post, so a busy loop would never
       // return from it: run a bounded batch, then look at the wall clock.
       // Read before polling: a worker hands back (or posts) its completion
@@ -276,7 +303,8 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
           if (got > 0 || seen == 0) break;
           do {
             spinning = spin.turn();
-          } while (spinning && sched.externals() == seen && sched.turn_free() == free);
+          } while (spinning && sched.externals() == seen && sched.turn_free() == free &&
+                   !sched.may_grant());
         }
         if (io.stopped()) io.restart();
         if (got > 0 || !sched.external_in_flight()) continue;

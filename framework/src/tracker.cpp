@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "faultscope/detail/clock_hold.hpp"
 #include "faultscope/scope.hpp"
 
 namespace faultscope {
@@ -168,6 +169,9 @@ tracker::~tracker() = default;
 
 resource_id tracker::acquire(std::string_view kind, std::string_view label,
                              std::source_location loc) {
+  // Work on a pool's thread takes the run's turn first (see hold_clock): ids
+  // and timestamps then follow the same order in every run of a plan.
+  detail::claim_held_run();
   auto scopes = detail::shared_scope_path();
   std::lock_guard lock(impl_->mutex);
   resource_id id = impl_->next_id++;
@@ -178,6 +182,7 @@ resource_id tracker::acquire(std::string_view kind, std::string_view label,
 }
 
 void tracker::release(resource_id id, std::source_location loc) {
+  detail::claim_held_run();
   std::lock_guard lock(impl_->mutex);
   auto it = impl_->live.find(id);
   if (it == impl_->live.end()) {
@@ -192,6 +197,7 @@ void tracker::release(resource_id id, std::source_location loc) {
 }
 
 void tracker::touch(resource_id id, std::source_location loc) {
+  detail::claim_held_run();
   std::lock_guard lock(impl_->mutex);
   auto it = impl_->live.find(id);
   if (it == impl_->live.end()) {
@@ -202,11 +208,13 @@ void tracker::touch(resource_id id, std::source_location loc) {
 }
 
 void tracker::report(violation_kind kind, std::string message, resource_id resource) {
+  detail::claim_held_run();
   std::lock_guard lock(impl_->mutex);
   impl_->add_violation(kind, std::move(message), resource);
 }
 
 void tracker::record(event_type type, std::string detail) {
+  detail::claim_held_run();
   std::lock_guard lock(impl_->mutex);
   impl_->add_event(type, 0, {}, {}, {}, std::move(detail));
 }
@@ -279,6 +287,7 @@ thread_local tracker* current = nullptr;
 }
 
 tracker* current_tracker() noexcept {
+  if (current == nullptr) detail::claim_held_run();
   return current;
 }
 

@@ -1,10 +1,12 @@
 #include "faultscope/detail/virtual_scheduler.hpp"
 
 #include <algorithm>
+#include <thread>
 #include <utility>
 
 #include <boost/asio/error.hpp>
 
+#include "faultscope/detail/clock_hold.hpp"
 #include "faultscope/detail/spin_wait.hpp"
 
 namespace faultscope::detail {
@@ -139,6 +141,8 @@ bool virtual_scheduler::grant_turn() {
     }
   }
   granted_lane_ = next.lane;
+  // Before the grant: the claim's holder clears it before it gives the turn back.
+  if (next.t >= first_claim) claimed_.store(true, std::memory_order_seq_cst);
   // Seq_cst with await_turn's count of sleepers: either it sees the grant
   // before it sleeps, or this sees it sleeping and wakes it.
   granted_.store(next.t, std::memory_order_seq_cst);
@@ -206,6 +210,68 @@ void virtual_scheduler::open_turns() {
   turn_cv_.notify_all();
 }
 
+virtual_scheduler::claim_result virtual_scheduler::claim(
+    std::chrono::steady_clock::time_point deadline) {
+  const ticket t = next_claim_.fetch_add(1, std::memory_order_relaxed);
+  {
+    std::lock_guard lock(turn_mutex_);
+    if (parking_closed_) return claim_result::run_over;
+    // No lane: a claim waits behind no call, and no call behind it.
+    parked_.push_back({t, nullptr});
+    parked_count_.fetch_add(1, std::memory_order_seq_cst);
+  }
+  wake_run();
+  ticket g = no_ticket;
+  auto mine = [this, t, &g] {
+    g = granted_.load(std::memory_order_seq_cst);
+    return g == t || g == all_tickets;
+  };
+  spin_for(std::chrono::microseconds(50), mine);
+  if (!mine()) {
+    std::unique_lock lock(turn_mutex_);
+    turn_sleepers_.fetch_add(1, std::memory_order_seq_cst);
+    const bool granted = turn_cv_.wait_until(lock, deadline, mine);
+    turn_sleepers_.fetch_sub(1, std::memory_order_relaxed);
+    if (!granted) {
+      auto it = std::find_if(parked_.begin(), parked_.end(),
+                             [t](const waiting_call& c) { return c.t == t; });
+      if (it != parked_.end()) {
+        parked_.erase(it);
+        parked_count_.fetch_sub(1, std::memory_order_relaxed);
+        return claim_result::timed_out;
+      }
+      // grant_turn took it off the list and is about to store the grant.
+      lock.unlock();
+      while (!mine()) std::this_thread::yield();
+    }
+  }
+  return g == t ? claim_result::granted : claim_result::run_over;
+}
+
+void virtual_scheduler::release_claim() noexcept {
+  claimed_.store(false, std::memory_order_seq_cst);
+  release_turn();
+  // Seq_cst with wait_unclaimed's count of sleepers, as in grant_turn.
+  if (turn_sleepers_.load(std::memory_order_seq_cst) > 0) {
+    std::lock_guard lock(turn_mutex_);
+    turn_cv_.notify_all();
+  }
+}
+
+bool virtual_scheduler::wait_unclaimed(std::chrono::steady_clock::time_point deadline) {
+  auto free = [this] {
+    return !claimed();
+  };
+  // Held work is usually short (it is what a pool is for): spin first.
+  spin_for(std::chrono::microseconds(100), free);
+  if (free()) return true;
+  std::unique_lock lock(turn_mutex_);
+  turn_sleepers_.fetch_add(1, std::memory_order_seq_cst);
+  const bool done = turn_cv_.wait_until(lock, deadline, free);
+  turn_sleepers_.fetch_sub(1, std::memory_order_relaxed);
+  return done;
+}
+
 std::size_t virtual_scheduler::run_finished() {
   if (!ready_) {
     // Pushed last first: reverse into the order they finished.
@@ -243,6 +309,7 @@ thread_local virtual_scheduler* current = nullptr;
 }
 
 virtual_scheduler* current_scheduler() noexcept {
+  if (current == nullptr) claim_held_run();
   return current;
 }
 

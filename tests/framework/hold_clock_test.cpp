@@ -2,18 +2,23 @@
 // a deadline does not fire while the work is away and slow work is no hang.
 #include "faultscope/hold_clock.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
 #include <future>
 #include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
 #include <thread>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
@@ -276,6 +281,190 @@ TEST_F(HoldClock, AStrandOverTheWrapperHoldsTheClockToo) {
   });
   EXPECT_TRUE(ended_ok(r)) << r.describe();
   EXPECT_EQ(r.virtual_elapsed, 0ns);
+}
+
+// Blocking work with a fault point and a tracked buffer, as code under test
+// would hand to a pool. `careful`: released on every path; otherwise only
+// when the point passes. `leak`: never released.
+template <typename Executor>
+awaitable<int> checked_answer_on(Executor pool, bool careful = true, bool leak = false) {
+  co_return co_await asio::co_spawn(
+      pool,
+      [careful, leak]() -> awaitable<int> {
+        auto* t = faultscope::current_tracker();
+        if (t == nullptr) throw std::logic_error("no tracker on the pool's thread");
+        struct guard {
+          faultscope::tracker* t;
+          faultscope::resource_id id;
+          ~guard() {
+            if (t != nullptr) t->release(id);
+          }
+        } buffer{careful ? t : nullptr, t->acquire("buffer", "hash")};
+        faultscope::fault_check("hash.disk");
+        if (leak) buffer.t = nullptr;
+        if (!careful && !leak) t->release(buffer.id);
+        co_return 42;
+      },
+      asio::use_awaitable);
+}
+
+TEST_F(HoldClock, AFaultPointInHeldWorkFires) {
+  faultscope::run_options o;
+  o.plan = faultscope::fault_plan::parse("hash.disk#1=throw");
+  auto r = faultscope::run(
+      [this](run_context&) -> awaitable<void> {
+        co_await checked_answer_on(faultscope::hold_clock(pool_));
+      },
+      o);
+  EXPECT_EQ(r.end, faultscope::run_end::exception) << r.describe();
+  EXPECT_EQ(r.error_message.find("injected fault at hash.disk#1"), 0u) << r.error_message;
+  ASSERT_EQ(r.injected.size(), 1u);
+  EXPECT_EQ(r.injected[0], "hash.disk#1=throw");
+}
+
+TEST_F(HoldClock, ALeakInHeldWorkIsReported) {
+  auto r = faultscope::run([this](run_context&) -> awaitable<void> {
+    EXPECT_EQ(co_await checked_answer_on(faultscope::hold_clock(pool_), true, true), 42);
+  });
+  ASSERT_EQ(r.violations.size(), 1u) << r.describe();
+  EXPECT_EQ(r.violations[0].kind, faultscope::violation_kind::leak);
+  EXPECT_NE(r.violations[0].message.find("buffer"), std::string::npos) << r.describe();
+  // And released, it balances.
+  auto ok = faultscope::run([this](run_context&) -> awaitable<void> {
+    EXPECT_EQ(co_await checked_answer_on(faultscope::hold_clock(pool_)), 42);
+  });
+  EXPECT_TRUE(ended_ok(ok)) << ok.describe();
+}
+
+TEST_F(HoldClock, AnExplorationFindsALeakOnTheErrorPathOfHeldWork) {
+  auto scenario = [this](bool careful) {
+    return [this, careful](run_context&) -> awaitable<void> {
+      co_await faultscope::fault_point("hash.before");
+      auto pool = faultscope::hold_clock(pool_);
+      // Twice, so hit numbers on the pool's thread count on.
+      EXPECT_EQ(co_await checked_answer_on(pool, careful), 42);
+      EXPECT_EQ(co_await checked_answer_on(pool, careful), 42);
+      co_await faultscope::fault_point("hash.after");
+    };
+  };
+  // The canary: released only when the point passes, the buffer leaks when it throws.
+  auto naive = faultscope::explore("hash", scenario(false));
+  ASSERT_EQ(naive.failures.size(), 4u) << naive.summary();  // hash.disk#1 and #2, throw and cancel
+  EXPECT_EQ(naive.failures[0].plan.to_string(), "hash.disk#1=throw");
+  EXPECT_EQ(naive.failures[0].run.violations.at(0).kind, faultscope::violation_kind::leak);
+
+  auto careful = faultscope::explore("hash", scenario(true));
+  EXPECT_TRUE(careful.passed()) << careful.summary();  // a nondeterministic path would fail it
+  EXPECT_EQ(careful.points, 3u);
+  EXPECT_EQ(careful.hits, 4u);
+
+  // The path is the same in every run: points on both threads, in order.
+  auto traced = [&] {
+    auto r = faultscope::run(scenario(true));
+    EXPECT_TRUE(ended_ok(r)) << r.describe();
+    std::string path;
+    for (const auto& h : r.trace) path += fmt::format("{}#{} ", h.point, h.hit);
+    return path;
+  };
+  const std::string first = traced();
+  EXPECT_EQ(first, "hash.before#1 hash.disk#1 hash.disk#2 hash.after#1 ");
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(traced(), first);
+}
+
+// Every kind at a coroutine point on the pool's thread: a cancel or timeout
+// must reach the coroutine while it waits there, never while it runs.
+TEST_F(HoldClock, EveryFaultKindAtAPointInACoroutineOnThePool) {
+  faultscope::explore_options o;
+  o.kinds = {faultscope::fault::make_throw(), faultscope::fault::make_cancel(),
+             faultscope::fault::make_timeout(), faultscope::fault::make_delay(10ms),
+             faultscope::fault::make_bad_alloc()};
+  auto e = faultscope::explore(
+      "wait",
+      [this](run_context&) -> awaitable<void> {
+        auto pool = faultscope::hold_clock(pool_);
+        auto work = asio::co_spawn(
+            pool,
+            []() -> awaitable<int> {
+              co_await faultscope::fault_point("hash.wait");
+              co_return 42;
+            },
+            asio::use_awaitable);
+        EXPECT_EQ(co_await faultscope::with_timeout(5s, std::move(work)), 42);
+      },
+      o);
+  EXPECT_TRUE(e.passed()) << e.summary();
+  std::set<std::string> ran(e.ran.begin(), e.ran.end());
+  for (const char* plan : {"hash.wait#1=throw", "hash.wait#1=cancel", "hash.wait#1=timeout",
+                           "hash.wait#1=delay(10ms)", "hash.wait#1=bad_alloc"})
+    EXPECT_TRUE(ran.contains(plan)) << plan;
+}
+
+TEST_F(HoldClock, HeldWorkThatNeverReachesTheRunStillRunsInParallel) {
+  using namespace asio::experimental::awaitable_operators;
+  // Two jobs that wait for each other: had they to take turns, neither would finish.
+  auto r = faultscope::run(
+      [this](run_context&) -> awaitable<void> {
+        auto pool = faultscope::hold_clock(pool_);
+        std::atomic<int> arrived{0};
+        auto meet = [&arrived]() -> awaitable<int> {
+          arrived.fetch_add(1);
+          while (arrived.load() < 2) std::this_thread::yield();
+          co_return 1;
+        };
+        auto a = asio::co_spawn(pool, meet, asio::use_awaitable);
+        auto b = asio::co_spawn(pool, meet, asio::use_awaitable);
+        auto [x, y] = co_await (std::move(a) && std::move(b));
+        EXPECT_EQ(x + y, 2);
+      },
+      {.wall_limit = 10s});
+  EXPECT_TRUE(ended_ok(r)) << r.describe();
+}
+
+TEST_F(HoldClock, HeldWorkThatReachesTheRunAndNeverReturnsIsAHang) {
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  auto r = faultscope::run(
+      [&](run_context&) -> awaitable<void> {
+        co_await asio::co_spawn(
+            faultscope::hold_clock(pool_),
+            [&]() -> awaitable<void> {
+              faultscope::fault_check("job.start");  // the run now waits for this job
+              released.wait();
+              co_return;
+            },
+            asio::use_awaitable);
+      },
+      {.wall_limit = 100ms});
+  EXPECT_EQ(r.end, faultscope::run_end::hung);
+  ASSERT_FALSE(r.violations.empty());
+  EXPECT_NE(r.violations[0].message.find("reached a fault point or the tracker, which makes the "
+                                         "run wait for it, and did not return"),
+            std::string::npos)
+      << r.describe();
+  release.set_value();
+  pool_.join();
+}
+
+TEST_F(HoldClock, TheRunsThreadBlockingOnHeldWorkThatReachesTheRunIsReported) {
+  auto r = faultscope::run(
+      [this](run_context&) -> awaitable<void> {
+        // Blocks the run's thread: the job's claim can never be let in.
+        auto answer = asio::co_spawn(
+            faultscope::hold_clock(pool_),
+            []() -> awaitable<int> {
+              faultscope::fault_check("job.start");
+              co_return 42;
+            },
+            asio::use_future);
+        EXPECT_EQ(answer.get(), 42);
+        co_return;
+      },
+      {.wall_limit = 100ms});
+  bool named = false;
+  for (const auto& v : r.violations)
+    named = named || (v.kind == faultscope::violation_kind::hang &&
+                      v.message.find("a future's get()") != std::string::npos);
+  EXPECT_TRUE(named) << r.describe();
 }
 
 TEST_F(HoldClock, ExploresLikeAnyScenario) {

@@ -9,9 +9,14 @@
 #include <stdexcept>
 #include <string>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include "faultscope/exit_stack.hpp"
 #include "faultscope/fakes/pool.hpp"
 #include "faultscope/fault_point.hpp"
+#include "faultscope/hold_clock.hpp"
 #include "faultscope/with_resource.hpp"
 
 using boost::asio::awaitable;
@@ -239,6 +244,21 @@ TEST(AssertionListener, AnExplorationFailsUnderTheScheduleThatBrokeTheAssertion)
   });
   ASSERT_EQ(e.failures.size(), 1u) << e.summary();
   EXPECT_EQ(e.failures[0].plan.to_string(), "order.save#1=throw");
+}
+
+TEST(AssertionListener, AFailureInWorkOnAHeldPoolIsAViolationOfTheRun) {
+  boost::asio::thread_pool pool(1);
+  auto r = faultscope::run([&pool](run_context&) -> awaitable<void> {
+    co_await boost::asio::co_spawn(
+        faultscope::hold_clock(pool),
+        []() -> awaitable<void> {
+          faultscope::testing::assertion_listener{}.OnTestPartResult(failed_expectation());
+          co_return;
+        },
+        boost::asio::use_awaitable);
+  });
+  ASSERT_THAT(r, HasViolation(violation_kind::invariant));
+  EXPECT_EQ(r.violations.size(), 1u) << r.describe();
 }
 
 TEST(AssertionListener, IgnoresSuccessesAndFailuresOutsideARun) {

@@ -48,8 +48,9 @@ inline boost::asio::awaitable<void> fault_point(std::string_view name) {
 }
 
 /// A fault point in plain code: `throw`, `error` and `bad_alloc` faults throw; `cancel` emits
-/// the cancellation at the run's root and returns; `timeout` throws `timed_out`
-/// (plain code cannot wait); `delay` is recorded and returns.
+/// the cancellation at the run's root and returns (in work on a pool's thread,
+/// see hold_clock, it throws `operation_aborted` instead); `timeout` throws
+/// `timed_out` (plain code cannot wait); `delay` is recorded and returns.
 inline void fault_check(std::string_view name) {
   if (detail::faults_armed()) detail::fault_check_slow(name);
 }

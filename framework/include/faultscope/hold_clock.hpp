@@ -7,10 +7,13 @@
 //   auto hasher = password_hasher(faultscope::hold_clock(pool.get_executor()));
 //   co_await faultscope::with_timeout(1s, hasher.hash("secret"));  // co_spawns onto the pool
 //
-// Outside a run the wrapper only forwards. Fault points and tracker calls in
-// that work are not seen: they would race with the run's own. For a thread no
-// executor names, `auto hold = faultscope::hold_clock();` holds the clock until
-// the token, moved to that thread, is released.
+// Fault points and tracker calls in that work are part of the run: the first
+// one a function reaches waits until the run's thread has nothing left to run,
+// and the run then waits for that function to return, so hit numbers and
+// resource ids are the same in every run of a plan. Work that reaches neither
+// runs in parallel, as before. Outside a run the wrapper only forwards. For a
+// thread no executor names, `auto hold = faultscope::hold_clock();` holds the
+// clock until the token, moved to that thread, is released.
 #pragma once
 
 #include <type_traits>
@@ -94,6 +97,9 @@ class clock_holding_executor {
         detail::clock_hold_ref h;
         ~ender() { h->end(); }
       } end_after{std::move(hold)};
+      // Its claim of the run, if it made one, ends first: once the hold
+      // ends, the run may end too.
+      detail::held_work_scope acts_for_run(end_after.h.get());
       std::move(f)();
     }
   };

@@ -106,6 +106,8 @@ class run_context {
   [[nodiscard]] const run_options& options() const noexcept;
   /// Virtual time since the run started.
   [[nodiscard]] std::chrono::nanoseconds now() const noexcept;
+  /// When the run is cut off as hung: its start plus run_options::wall_limit.
+  [[nodiscard]] std::chrono::steady_clock::time_point wall_deadline() const noexcept;
 
   /// Emits a cancellation at the root coroutine, as a caller cancelling the
   /// whole operation would. The default filter of a coroutine lets only

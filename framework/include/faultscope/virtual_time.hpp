@@ -30,6 +30,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "faultscope/detail/clock_hold.hpp"
 #include "faultscope/detail/virtual_scheduler.hpp"
 #include "faultscope/site.hpp"
 
@@ -90,8 +91,10 @@ struct timer_canceller {
   void operator()(boost::asio::cancellation_type type) const {
     using boost::asio::cancellation_type;
     if ((type & (cancellation_type::terminal | cancellation_type::partial |
-                 cancellation_type::total)) != cancellation_type::none)
+                 cancellation_type::total)) != cancellation_type::none) {
+      claim_held_run();  // a wait of a coroutine on a pool's thread (hold_clock)
       scheduler->cancel(key);
+    }
   }
 };
 
@@ -138,7 +141,10 @@ class basic_timer {
     return expires_at(at);
   }
   /// Completes every pending wait with `operation_aborted`.
-  std::size_t cancel() { return scheduler_->cancel_owner(this); }
+  std::size_t cancel() {
+    detail::claim_held_run();  // on a pool's thread, the run's turn first (hold_clock)
+    return scheduler_->cancel_owner(this);
+  }
 
   /// Names this timer's waits in hang reports, instead of their call site.
   void set_label(std::string label) { label_ = std::move(label); }
@@ -163,6 +169,7 @@ class basic_timer {
   template <typename Handler>
   void start(Handler&& handler, const std::source_location& loc) {
     using op_t = detail::timer_wait<std::decay_t<Handler>, executor_type>;
+    detail::claim_held_run();
     auto slot = boost::asio::get_associated_cancellation_slot(handler);
     auto* op = new op_t(std::move(handler), ex_);
     op->deadline = expiry_.time_since_epoch();

@@ -126,6 +126,24 @@ class virtual_scheduler {
   /// The run is over: every call still waiting for its turn stops waiting
   /// (await_turn returns false), and later tickets are 0.
   void open_turns();
+
+  // Claims. Work queued through hold_clock runs on a pool's thread and has no
+  // ticket: the run's thread may not be the one that queued it. It claims the
+  // turn when it first reaches a fault point or the tracker, and holds it
+  // until it returns. While a claim holds the turn, the run's thread runs
+  // nothing at all: the work's completion, posted before it returns, must
+  // not resume its caller while the work's tail still acts for the run.
+  enum class claim_result { granted, run_over, timed_out };
+  /// Another thread: waits until the run's thread, with nothing left to run,
+  /// gives this claim the turn, or until `deadline` or the run's end.
+  claim_result claim(std::chrono::steady_clock::time_point deadline);
+  /// The holder of a claim: gives the turn back.
+  void release_claim() noexcept;
+  /// The run's thread: whether a claim holds the turn.
+  [[nodiscard]] bool claimed() const noexcept { return claimed_.load(std::memory_order_seq_cst); }
+  /// The run's thread: waits until no claim holds the turn (true), or
+  /// `deadline` (false).
+  bool wait_unclaimed(std::chrono::steady_clock::time_point deadline);
   /// The run's thread: runs every finished external in the order they
   /// finished; returns how many.
   std::size_t run_finished();
@@ -152,7 +170,8 @@ class virtual_scheduler {
 
  private:
   static constexpr ticket no_ticket = 0;
-  static constexpr ticket all_tickets = ~ticket{0};  // open_turns: everyone
+  static constexpr ticket all_tickets = ~ticket{0};       // open_turns: everyone
+  static constexpr ticket first_claim = ticket{1} << 62;  // claims' tickets, above the calls'
   void release_turn() noexcept;
   void wake_run() noexcept;
   struct waiting_call {
@@ -171,6 +190,7 @@ class virtual_scheduler {
   std::atomic<bool> sleeping_{false};
   // The turn, on the same line: a call's end writes all three at once.
   std::atomic<ticket> granted_{no_ticket};
+  std::atomic<bool> claimed_{false};  // granted_ is a claim's
   const void* context_ = nullptr;
   std::function<void()> wake_;
   finished_external* ready_ = nullptr;  // the run's thread's: taken, in order, not yet run
@@ -185,6 +205,7 @@ class virtual_scheduler {
   std::deque<waiting_call> fresh_;            // issued, never granted, in order
   const void* granted_lane_ = nullptr;        // the lane of the call holding the turn
   ticket next_ticket_ = 1;
+  std::atomic<ticket> next_claim_{first_claim};
   bool turns_open_ = false;  // the run's thread's copy: no more tickets
   std::mutex turn_mutex_;
   std::condition_variable turn_cv_;
