@@ -12,6 +12,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "faultscope/exit_stack.hpp"
+#include "faultscope/fault_point.hpp"
 #include "faultscope/hold_clock.hpp"
 #include "faultscope/run.hpp"
 #include "faultscope/tracker.hpp"
@@ -133,11 +134,13 @@ BENCHMARK(virtual_timeout_30s)->Unit(benchmark::kMicrosecond);
 
 // What hold_clock adds to work handed to a thread pool: a run of 100
 // co_spawn round trips onto a one-thread pool, through the pool's own
-// executor and through the wrapper (a lock and a count per function, and the
-// run's wait for other-thread work instead of a foreign one).
+// executor (0), through the wrapper (1: a lock and a count per function, and
+// the run's wait for other-thread work instead of a foreign one), and through
+// the wrapper with a fault point and a tracked buffer in the work (2: each
+// function claims the run's turn).
 void pool_round_trips_100(benchmark::State& state) {
   boost::asio::thread_pool pool(1);
-  const bool held = state.range(0) != 0;
+  const auto variant = state.range(0);
   for (auto _ : state) {
     auto r = faultscope::run(
         [&](faultscope::run_context&) -> awaitable<void> {
@@ -145,19 +148,31 @@ void pool_round_trips_100(benchmark::State& state) {
             auto step = []() -> awaitable<int> {
               co_return 1;
             };
-            if (held)
+            auto checked_step = []() -> awaitable<int> {
+              auto* t = faultscope::current_tracker();
+              const auto buffer = t->acquire("buffer");
+              faultscope::fault_check("pool.step");
+              t->release(buffer);
+              co_return 1;
+            };
+            if (variant == 0)
+              co_await boost::asio::co_spawn(pool, step, boost::asio::use_awaitable);
+            else if (variant == 1)
               co_await boost::asio::co_spawn(faultscope::hold_clock(pool), step,
                                              boost::asio::use_awaitable);
             else
-              co_await boost::asio::co_spawn(pool, step, boost::asio::use_awaitable);
+              co_await boost::asio::co_spawn(faultscope::hold_clock(pool), checked_step,
+                                             boost::asio::use_awaitable);
           }
         },
         {.record_timeline = false});
     if (!r.passed()) state.SkipWithError(r.describe().c_str());
   }
-  state.SetLabel(held ? "hold_clock(pool)" : "pool");
+  state.SetLabel(variant == 0   ? "pool"
+                 : variant == 1 ? "hold_clock(pool)"
+                                : "hold_clock(pool), point and tracker in the work");
 }
-BENCHMARK(pool_round_trips_100)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+BENCHMARK(pool_round_trips_100)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 
