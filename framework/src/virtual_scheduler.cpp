@@ -1,7 +1,7 @@
 #include "faultscope/detail/virtual_scheduler.hpp"
 
 #include <algorithm>
-#include <thread>
+#include <optional>
 #include <utility>
 
 #include <boost/asio/error.hpp>
@@ -157,23 +157,30 @@ bool virtual_scheduler::may_grant() const noexcept {
   return turn_free() && (!fresh_.empty() || parked_count_.load(std::memory_order_seq_cst) > 0);
 }
 
-bool virtual_scheduler::await_turn(ticket t) {
+virtual_scheduler::ticket virtual_scheduler::wait_for_grant(
+    ticket t, std::optional<std::chrono::steady_clock::time_point> deadline) {
   ticket g = no_ticket;
   auto mine = [this, t, &g] {
     g = granted_.load(std::memory_order_seq_cst);
     return g == t || g == all_tickets;
   };
-  if (!mine()) {
-    // The run's thread grants a turn within microseconds of going idle.
-    spin_for(std::chrono::microseconds(50), mine);
-    if (!mine()) {
-      std::unique_lock lock(turn_mutex_);
-      turn_sleepers_.fetch_add(1, std::memory_order_seq_cst);
-      turn_cv_.wait(lock, mine);
-      turn_sleepers_.fetch_sub(1, std::memory_order_relaxed);
-    }
-  }
-  return g == t;
+  if (mine()) return g;
+  // The run's thread grants a turn within microseconds of going idle.
+  spin_for(std::chrono::microseconds(50), mine);
+  if (mine()) return g;
+  std::unique_lock lock(turn_mutex_);
+  turn_sleepers_.fetch_add(1, std::memory_order_seq_cst);
+  bool granted = true;
+  if (deadline)
+    granted = turn_cv_.wait_until(lock, *deadline, mine);
+  else
+    turn_cv_.wait(lock, mine);
+  turn_sleepers_.fetch_sub(1, std::memory_order_relaxed);
+  return granted ? g : no_ticket;
+}
+
+bool virtual_scheduler::await_turn(ticket t) {
+  return wait_for_grant(t, std::nullopt) == t;
 }
 
 void virtual_scheduler::release_turn() noexcept {
@@ -221,29 +228,19 @@ virtual_scheduler::claim_result virtual_scheduler::claim(
     parked_count_.fetch_add(1, std::memory_order_seq_cst);
   }
   wake_run();
-  ticket g = no_ticket;
-  auto mine = [this, t, &g] {
-    g = granted_.load(std::memory_order_seq_cst);
-    return g == t || g == all_tickets;
-  };
-  spin_for(std::chrono::microseconds(50), mine);
-  if (!mine()) {
+  ticket g = wait_for_grant(t, deadline);
+  if (g == no_ticket) {
     std::unique_lock lock(turn_mutex_);
-    turn_sleepers_.fetch_add(1, std::memory_order_seq_cst);
-    const bool granted = turn_cv_.wait_until(lock, deadline, mine);
-    turn_sleepers_.fetch_sub(1, std::memory_order_relaxed);
-    if (!granted) {
-      auto it = std::find_if(parked_.begin(), parked_.end(),
-                             [t](const waiting_call& c) { return c.t == t; });
-      if (it != parked_.end()) {
-        parked_.erase(it);
-        parked_count_.fetch_sub(1, std::memory_order_relaxed);
-        return claim_result::timed_out;
-      }
-      // grant_turn took it off the list and is about to store the grant.
-      lock.unlock();
-      while (!mine()) std::this_thread::yield();
+    auto it = std::find_if(parked_.begin(), parked_.end(),
+                           [t](const waiting_call& c) { return c.t == t; });
+    if (it != parked_.end()) {
+      parked_.erase(it);
+      parked_count_.fetch_sub(1, std::memory_order_relaxed);
+      return claim_result::timed_out;
     }
+    // grant_turn took it off the list and is about to store the grant.
+    lock.unlock();
+    g = wait_for_grant(t, std::nullopt);
   }
   return g == t ? claim_result::granted : claim_result::run_over;
 }

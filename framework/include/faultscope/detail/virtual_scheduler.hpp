@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -173,6 +174,9 @@ class virtual_scheduler {
   static constexpr ticket all_tickets = ~ticket{0};       // open_turns: everyone
   static constexpr ticket first_claim = ticket{1} << 62;  // claims' tickets, above the calls'
   void release_turn() noexcept;
+  /// Blocks until `t`, or every ticket, holds the turn (returns the grant),
+  /// or until `deadline` (returns no_ticket).
+  ticket wait_for_grant(ticket t, std::optional<std::chrono::steady_clock::time_point> deadline);
   void wake_run() noexcept;
   struct waiting_call {
     ticket t;
