@@ -143,18 +143,39 @@ bool virtual_scheduler::grant_turn() {
   granted_lane_ = next.lane;
   // Before the grant: the claim's holder clears it before it gives the turn back.
   if (next.t >= first_claim) claimed_.store(true, std::memory_order_seq_cst);
-  // Seq_cst with await_turn's count of sleepers: either it sees the grant
-  // before it sleeps, or this sees it sleeping and wakes it.
   granted_.store(next.t, std::memory_order_seq_cst);
-  if (turn_sleepers_.load(std::memory_order_seq_cst) > 0) {
-    std::lock_guard lock(turn_mutex_);
-    turn_cv_.notify_all();
-  }
+  wake_turn_sleepers();
   return true;
 }
 
 bool virtual_scheduler::may_grant() const noexcept {
   return turn_free() && (!fresh_.empty() || parked_count_.load(std::memory_order_seq_cst) > 0);
+}
+
+void virtual_scheduler::wake_turn_sleepers() noexcept {
+  // Seq_cst with wait_turn's count of sleepers: either the sleeper sees the
+  // change before it sleeps, or this sees it sleeping and wakes it.
+  if (turn_sleepers_.load(std::memory_order_seq_cst) > 0) {
+    std::lock_guard lock(turn_mutex_);
+    turn_cv_.notify_all();
+  }
+}
+
+template <typename Ready>
+bool virtual_scheduler::wait_turn(Ready ready, std::chrono::microseconds spin,
+                                  std::optional<std::chrono::steady_clock::time_point> deadline) {
+  if (ready()) return true;
+  spin_for(spin, ready);
+  if (ready()) return true;
+  std::unique_lock lock(turn_mutex_);
+  turn_sleepers_.fetch_add(1, std::memory_order_seq_cst);
+  bool done = true;
+  if (deadline)
+    done = turn_cv_.wait_until(lock, *deadline, ready);
+  else
+    turn_cv_.wait(lock, ready);
+  turn_sleepers_.fetch_sub(1, std::memory_order_relaxed);
+  return done;
 }
 
 virtual_scheduler::ticket virtual_scheduler::wait_for_grant(
@@ -164,19 +185,8 @@ virtual_scheduler::ticket virtual_scheduler::wait_for_grant(
     g = granted_.load(std::memory_order_seq_cst);
     return g == t || g == all_tickets;
   };
-  if (mine()) return g;
   // The run's thread grants a turn within microseconds of going idle.
-  spin_for(std::chrono::microseconds(50), mine);
-  if (mine()) return g;
-  std::unique_lock lock(turn_mutex_);
-  turn_sleepers_.fetch_add(1, std::memory_order_seq_cst);
-  bool granted = true;
-  if (deadline)
-    granted = turn_cv_.wait_until(lock, *deadline, mine);
-  else
-    turn_cv_.wait(lock, mine);
-  turn_sleepers_.fetch_sub(1, std::memory_order_relaxed);
-  return granted ? g : no_ticket;
+  return wait_turn(mine, std::chrono::microseconds(50), deadline) ? g : no_ticket;
 }
 
 bool virtual_scheduler::await_turn(ticket t) {
@@ -248,25 +258,12 @@ virtual_scheduler::claim_result virtual_scheduler::claim(
 void virtual_scheduler::release_claim() noexcept {
   claimed_.store(false, std::memory_order_seq_cst);
   release_turn();
-  // Seq_cst with wait_unclaimed's count of sleepers, as in grant_turn.
-  if (turn_sleepers_.load(std::memory_order_seq_cst) > 0) {
-    std::lock_guard lock(turn_mutex_);
-    turn_cv_.notify_all();
-  }
+  wake_turn_sleepers();  // the run's thread, in wait_unclaimed
 }
 
 bool virtual_scheduler::wait_unclaimed(std::chrono::steady_clock::time_point deadline) {
-  auto free = [this] {
-    return !claimed();
-  };
   // Held work is usually short (it is what a pool is for): spin first.
-  spin_for(std::chrono::microseconds(100), free);
-  if (free()) return true;
-  std::unique_lock lock(turn_mutex_);
-  turn_sleepers_.fetch_add(1, std::memory_order_seq_cst);
-  const bool done = turn_cv_.wait_until(lock, deadline, free);
-  turn_sleepers_.fetch_sub(1, std::memory_order_relaxed);
-  return done;
+  return wait_turn([this] { return !claimed(); }, std::chrono::microseconds(100), deadline);
 }
 
 std::size_t virtual_scheduler::run_finished() {

@@ -177,6 +177,13 @@ class virtual_scheduler {
   /// Blocks until `t`, or every ticket, holds the turn (returns the grant),
   /// or until `deadline` (returns no_ticket).
   ticket wait_for_grant(ticket t, std::optional<std::chrono::steady_clock::time_point> deadline);
+  /// Until `ready` (true), or `deadline` (false): spins for `spin`, then
+  /// sleeps on turn_cv_, counted in turn_sleepers_.
+  template <typename Ready>
+  bool wait_turn(Ready ready, std::chrono::microseconds spin,
+                 std::optional<std::chrono::steady_clock::time_point> deadline);
+  /// After a change a turn sleeper waits for: wakes them, if any sleep.
+  void wake_turn_sleepers() noexcept;
   void wake_run() noexcept;
   struct waiting_call {
     ticket t;
