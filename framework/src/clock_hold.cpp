@@ -86,7 +86,7 @@ thread_local virtual_scheduler* held_scheduler = nullptr;  // the claim's, to gi
 }  // namespace
 
 held_work_scope::held_work_scope(clock_hold* hold) noexcept {
-  if (hold == nullptr || held != nullptr || current_run_locals().run != nullptr) return;
+  if (hold == nullptr || held != nullptr || current_run() != nullptr) return;
   active_ = true;
   held = hold;
   held_tried = false;
