@@ -4,8 +4,10 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "faultscope/detail/watchdog.hpp"
@@ -66,14 +68,28 @@ std::string& replay_program() {
   return program;
 }
 
-// A command that reruns the schedule when this binary can (gtest_main, or a
-// main that called set_replay_program, and a FAULTSCOPE_TEST of this binary);
-// else only the token.
+// The command that reruns the schedule, when this binary can (gtest_main, or
+// a main that called set_replay_program, and a FAULTSCOPE_TEST of this binary).
+std::optional<std::string> replay_command(const std::string& name, const fault_plan& plan) {
+  if (replay_program().empty() || !explorations().contains(name)) return std::nullopt;
+  return fmt::format("replay: {} --faultscope_replay='{}'", replay_program(),
+                     replay_token(name, plan));
+}
+
+// That command, else the token alone.
 std::string replay_line(const std::string& name, const fault_plan& plan) {
-  const std::string token = replay_token(name, plan);
-  if (!replay_program().empty() && explorations().contains(name))
-    return fmt::format("replay: {} --faultscope_replay='{}'", replay_program(), token);
-  return fmt::format("replay token: '{}'", token);
+  return replay_command(name, plan)
+      .value_or(fmt::format("replay token: '{}'", replay_token(name, plan)));
+}
+
+// How assertion_listener words the violation it makes of a GoogleTest failure,
+// which check_schedule recognises: GoogleTest has counted and printed it already.
+constexpr std::string_view assertion_failed = "GoogleTest assertion failed at ";
+
+bool from_assertion(const violation& v) {
+  static const std::string prefix =
+      fmt::format("{}: {}", to_string(violation_kind::invariant), assertion_failed);
+  return v.kind == violation_kind::invariant && v.message.starts_with(prefix);
 }
 
 }  // namespace
@@ -94,16 +110,21 @@ void assertion_listener::OnTestPartResult(const ::testing::TestPartResult& resul
                                 ? fmt::format("{}:{}", result.file_name(), result.line_number())
                                 : std::string("an unknown place");
   run->tracker().report(violation_kind::invariant,
-                        fmt::format("GoogleTest assertion failed at {}: {}", where, message));
-  const std::string_view label = detail::current_run_label();
+                        fmt::format("{}{}: {}", assertion_failed, where, message));
+  const std::string label(detail::current_run_label());
   const fault_plan& plan = run->options().plan;
+  std::string which;
   if (label.empty())
-    fmt::print("faultscope: the failure above happened in a run under plan '{}'\n",
-               plan.empty() ? "none" : plan.to_string());
+    which = fmt::format("a run under plan '{}'", plan.empty() ? "none" : plan.to_string());
   else if (plan.empty())
-    fmt::print("faultscope: the failure above happened in the clean run of '{}'\n", label);
+    which = fmt::format("the clean run of '{}'", label);
   else
-    fmt::print("faultscope: the failure above happened in run '{}'\n", replay_token(label, plan));
+    which = fmt::format("run '{}'", replay_token(label, plan));
+  // A FAULTSCOPE_TEST's schedule adds no failure of its own for this one, so
+  // the command that reruns it is given here.
+  const auto replay = replay_command(label, plan);
+  fmt::print("faultscope: the failure above happened in {}{}\n", which,
+             replay ? "; " + *replay : "");
 }
 
 bool install_assertion_listener() {
@@ -149,9 +170,17 @@ void check_schedule(const std::string& name, const scenario_fn& fn, const fault_
     // As explore does: a multi-fault failure replays through its shrunk plan.
     fault_plan minimal =
         options.shrink && as_run.rules.size() > 1 ? shrink(fn, as_run, options) : as_run;
-    for (const auto& v : r.violations)
+    for (const auto& v : r.violations) {
+      if (from_assertion(v)) {
+        // GoogleTest counted and printed this failure, and the listener its replay.
+        if (minimal != as_run)
+          fmt::print("faultscope: the failure above also happens under '{}'; {}\n",
+                     minimal.to_string(), replay_line(name, minimal));
+        continue;
+      }
       ADD_FAILURE() << v.message << "\n  under " << as_run.to_string() << "\n  "
                     << replay_line(name, minimal);
+    }
   };
   detail::run_label_scope named(name);
   run_result first = run_schedule(fn, plan, options, derived_from);

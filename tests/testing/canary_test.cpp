@@ -1,6 +1,7 @@
 // A binary that must fail: a FAULTSCOPE_TEST with a planted leak on the
-// cancellation path, one whose path a global steers, one whose options cannot
-// be honoured, and an exploration whose scenario's expectation a fault breaks.
+// cancellation path, one whose expectation a fault breaks, one whose path a
+// global steers, one whose options cannot be honoured, and an exploration
+// whose scenario's expectation a fault breaks.
 // CTest checks that it exits non-zero and names the leak and its replay
 // command, the schedule that left its path, the options' fault, and the
 // schedule that broke the expectation (tests/testing/expect_failure.cmake).
@@ -34,6 +35,18 @@ FAULTSCOPE_TEST(Canary, SteeredByAGlobal) {
     co_await faultscope::fault_point("cache.fill");
   }
   co_await faultscope::fault_point("db.query");
+}
+
+// An expectation only a fault breaks: its schedule fails once, with the
+// command that replays it, not again as the run's violation.
+FAULTSCOPE_TEST(Canary, LosesAnOrderItThrowsOn) {
+  bool saved = true;
+  try {
+    co_await faultscope::fault_point("order.save");
+  } catch (const faultscope::injected_fault&) {
+    saved = false;
+  }
+  EXPECT_TRUE(saved) << "the order was lost";
 }
 
 // The older spelling, a parenthesized explore_options, still compiles.

@@ -261,6 +261,21 @@ TEST(AssertionListener, AFailureInWorkOnAHeldPoolIsAViolationOfTheRun) {
   EXPECT_EQ(r.violations.size(), 1u) << r.describe();
 }
 
+// GoogleTest has counted a failure the listener saw: its schedule adds one
+// failure for the leak, and none again for that assertion.
+awaitable<void> fails_an_expectation_and_leaks(run_context& ctx) {
+  faultscope::testing::assertion_listener{}.OnTestPartResult(failed_expectation());
+  (void)ctx.tracker().acquire("connection", "db");  // planted: never released
+  co_return;
+}
+
+TEST(AssertionListener, CanaryAScheduleFailsOnceForEachViolationButTheAssertion) {
+  EXPECT_NONFATAL_FAILURE(
+      faultscope::testing::check_schedule("Demo.Expects", fails_an_expectation_and_leaks,
+                                          faultscope::fault_plan{}),
+      "leak: connection #1 \"db\"");
+}
+
 TEST(AssertionListener, IgnoresSuccessesAndFailuresOutsideARun) {
   faultscope::testing::assertion_listener{}.OnTestPartResult(failed_expectation());  // no run
   auto r = faultscope::run([](run_context&) -> awaitable<void> {
