@@ -11,6 +11,7 @@
 #include "faultscope/sqlite/connection.hpp"
 #include "faultscope/sqlite/test_database.hpp"
 #include "faultscope/sqlite/transaction.hpp"
+#include "faultscope/testing/co_assert.hpp"
 #include "sqlite/support.hpp"
 
 namespace sq = faultscope::sqlite;
@@ -190,19 +191,13 @@ TEST(SqliteStatement, FetchManyReturnsTheRowsInPieces) {
         [](sq::statement& cur) -> awaitable<void> {
           EXPECT_TRUE((co_await cur.fetch_many(0)).empty());
           auto first = co_await cur.fetch_many(2);
-          if (first.size() != 2) {
-            ADD_FAILURE() << first.size() << " rows; fetch_many(0) took some?";
-            co_return;
-          }
+          CO_ASSERT_EQ(first.size(), 2u) << "fetch_many(0) took some?";
           EXPECT_EQ(first[0].get<int>(0), 1);
           EXPECT_EQ(first.columns()[1], "name");
           auto one = co_await cur.fetch_one();
           EXPECT_EQ(one->get<int>(0), 3);
           auto last = co_await cur.fetch_many(5);
-          if (last.size() != 2) {
-            ADD_FAILURE() << last.size() << " rows; 2 expected, fewer than asked at the end";
-            co_return;
-          }
+          CO_ASSERT_EQ(last.size(), 2u) << "fewer than asked at the end";
           EXPECT_EQ(last[1].get<std::string>(1), "e");
           EXPECT_TRUE((co_await cur.fetch_many(5)).empty()) << "the end, not a restart";
           EXPECT_TRUE((co_await cur.fetch_all()).empty());

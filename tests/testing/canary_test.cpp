@@ -1,5 +1,5 @@
 // A binary that must fail: a FAULTSCOPE_TEST with a planted leak on the
-// cancellation path, one whose expectation a fault breaks, one whose path a
+// cancellation path, two whose expectation a fault breaks, one whose path a
 // global steers, one whose options cannot be honoured, and an exploration
 // whose scenario's expectation a fault breaks.
 // CTest checks that it exits non-zero and names the leak and its replay
@@ -47,6 +47,18 @@ FAULTSCOPE_TEST(Canary, LosesAnOrderItThrowsOn) {
     saved = false;
   }
   EXPECT_TRUE(saved) << "the order was lost";
+}
+
+// The same with CO_ASSERT_TRUE: the body stops at the failed assertion.
+FAULTSCOPE_TEST(Canary, StopsAtAnAssertionAFaultBreaks) {
+  bool saved = true;
+  try {
+    co_await faultscope::fault_point("order.save");
+  } catch (const faultscope::injected_fault&) {
+    saved = false;
+  }
+  CO_ASSERT_TRUE(saved) << "the order was lost before it was counted";
+  if (!saved) std::cout << "went on past the failed assertion\n";
 }
 
 // The older spelling, a parenthesized explore_options, still compiles.

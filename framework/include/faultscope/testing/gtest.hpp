@@ -14,6 +14,7 @@
 //   // Pool.ReturnsEveryLease/clean, Pool.ReturnsEveryLease/pool.acquire#1=throw, …
 //
 //   EXPECT_NO_LEAKS(faultscope::run(scenario));
+//   CO_ASSERT_EQ(rows.size(), 1u);   // ASSERT_EQ for coroutines (co_assert.hpp)
 //   EXPECT_THAT(result, faultscope::testing::HasViolation(faultscope::violation_kind::leak));
 #pragma once
 
@@ -27,6 +28,7 @@
 #include "faultscope/explore.hpp"
 #include "faultscope/registry.hpp"
 #include "faultscope/run.hpp"
+#include "faultscope/testing/co_assert.hpp"
 #include "faultscope/tracker.hpp"
 
 namespace faultscope::testing {
@@ -134,6 +136,13 @@ void PrintTo(violation_kind kind, std::ostream* os);
   do {                                                                                    \
     std::string faultscope_violations_ = ::faultscope::testing::violations_text(subject); \
     ASSERT_TRUE(faultscope_violations_.empty()) << faultscope_violations_;                \
+  } while (false)
+
+/// The same, in a coroutine: ends it with `co_return` (see co_assert.hpp).
+#define CO_ASSERT_NO_LEAKS(subject)                                                       \
+  do {                                                                                    \
+    std::string faultscope_violations_ = ::faultscope::testing::violations_text(subject); \
+    CO_ASSERT_TRUE(faultscope_violations_.empty()) << faultscope_violations_;             \
   } while (false)
 
 /// Explores the coroutine body (with `ctx`, a faultscope::run_context&, in scope)
