@@ -11,6 +11,17 @@ bool scenario_info::has_tag(std::string_view tag) const {
   return std::find(tags.begin(), tags.end(), tag) != tags.end();
 }
 
+std::vector<violation_kind> scenario_info::planted() const {
+  std::vector<violation_kind> kinds;
+  for (auto k = static_cast<int>(violation_kind::leak);
+       k <= static_cast<int>(violation_kind::nondeterministic); ++k) {
+    const auto kind = static_cast<violation_kind>(k);
+    if (has_tag(identifier(kind))) kinds.push_back(kind);
+  }
+  if (kinds.empty()) kinds.push_back(violation_kind::leak);
+  return kinds;
+}
+
 registry& registry::instance() {
   static registry r;
   return r;

@@ -43,6 +43,12 @@ std::string_view to_string(violation_kind kind) noexcept {
   return "unknown";
 }
 
+std::string identifier(violation_kind kind) {
+  std::string name(to_string(kind));
+  std::replace(name.begin(), name.end(), ' ', '_');
+  return name;
+}
+
 std::string_view to_string(event_type type) noexcept {
   switch (type) {
     case event_type::acquire:

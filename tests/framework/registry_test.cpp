@@ -69,3 +69,20 @@ TEST(Registry, ARegistrationThatFailsIsKeptAsAnErrorNamingBothPlaces) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Registry, ACanaryPlantsALeakUnlessItsTagsNameOtherKinds) {
+  using faultscope::violation_kind;
+  faultscope::scenario_info s;
+  s.tags = {"canary"};
+  EXPECT_THAT(s.planted(), ElementsAre(violation_kind::leak));
+  s.tags = {"canary", "double_release", "db"};
+  EXPECT_THAT(s.planted(), ElementsAre(violation_kind::double_release));
+  s.tags = {"not_quiescent", "canary", "leak"};
+  EXPECT_THAT(s.planted(), ElementsAre(violation_kind::leak, violation_kind::not_quiescent));
+  s.tags = {"canary", "double release"};  // the spelling for people is not a tag
+  EXPECT_THAT(s.planted(), ElementsAre(violation_kind::leak));
+}
+
+}  // namespace

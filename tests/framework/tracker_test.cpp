@@ -162,3 +162,9 @@ TEST(Tracker, ShortFunctionName) {
   EXPECT_EQ(short_function_name("std::vector<std::pair<int, int> > ns::g(int)"), "g");
   EXPECT_EQ(short_function_name("main"), "main");
 }
+
+TEST(Tracker, AViolationKindsIdentifierIsItsEnumeratorsSpelling) {
+  EXPECT_EQ(faultscope::identifier(faultscope::violation_kind::use_after_release),
+            "use_after_release");
+  EXPECT_EQ(faultscope::identifier(faultscope::violation_kind::hang), "hang");
+}

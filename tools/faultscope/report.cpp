@@ -17,12 +17,12 @@
 namespace faultscope::cli {
 namespace {
 
-// The JSON report names a kind as its enumerator does (release_failed), a key
-// for programs; to_string spells it for people (release failed).
-std::string json_kind(violation_kind kind) {
-  std::string name(to_string(kind));
-  std::replace(name.begin(), name.end(), ' ', '_');
-  return name;
+// The kinds a canary plants, for people: "leak", "double release or leak".
+std::string planted_text(const scenario_info& s) {
+  std::string text;
+  for (auto kind : s.planted())
+    text += fmt::format("{}{}", text.empty() ? "" : " or ", to_string(kind));
+  return text;
 }
 
 std::string json_escape(std::string_view s) {
@@ -164,6 +164,17 @@ std::string lifetime_svg(const run_result& run) {
 
 }  // namespace
 
+bool result::caught() const {
+  const auto planted = scenario->planted();
+  auto reports = [&](const run_result& run) {
+    return std::any_of(run.violations.begin(), run.violations.end(), [&](const violation& v) {
+      return std::find(planted.begin(), planted.end(), v.kind) != planted.end();
+    });
+  };
+  return reports(report.clean) || std::any_of(report.failures.begin(), report.failures.end(),
+                                              [&](const auto& f) { return reports(f.run); });
+}
+
 std::string paint(std::string_view text, std::string_view code, bool colour) {
   return colour ? fmt::format("\x1b[{}m{}\x1b[0m", code, text) : std::string(text);
 }
@@ -182,7 +193,9 @@ std::string text_report(const std::vector<result>& results, bool colour) {
                        std::chrono::duration<double, std::milli>(r.report.wall).count());
     if (!r.ok()) ++failed;
     if (r.canary() && !r.ok())
-      out += "         a canary plants a leak on purpose: faultscope failed to report it\n";
+      out += fmt::format(
+          "         a canary plants a violation on purpose ({}): no schedule reported one\n",
+          planted_text(*r.scenario));
     each_failure(r.report, [&](const fault_plan& plan, const fault_plan& minimal,
                                const run_result& run) {
       out += fmt::format("         {} {}\n", paint("under", "2", colour), plan.to_string());
@@ -239,7 +252,7 @@ std::string json_report(const std::vector<result>& results) {
       for (std::size_t k = 0; k < run.violations.size(); ++k)
         out +=
             fmt::format("{}{{\"kind\":\"{}\",\"message\":\"{}\"}}", k ? "," : "",
-                        json_kind(run.violations[k].kind), json_escape(run.violations[k].message));
+                        identifier(run.violations[k].kind), json_escape(run.violations[k].message));
       out += "]}";
     });
     out += "]}";
@@ -266,7 +279,7 @@ std::string junit_report(const std::vector<result>& results) {
     std::size_t failures = 0;
     for (auto& n : names)
       if (failure_text.count(n) && !r.canary()) ++failures;
-    if (r.canary() && r.report.passed()) failures = 1;
+    if (r.canary() && !r.ok()) failures = 1;
     out += fmt::format("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" time=\"{:.6f}\">\n",
                        xml_escape(r.scenario->name), names.size(), failures,
                        std::chrono::duration<double>(r.report.wall).count());
@@ -282,11 +295,11 @@ std::string junit_report(const std::vector<result>& results) {
         out += "/>\n";
       }
     }
-    if (r.canary() && r.report.passed())
+    if (r.canary() && !r.ok())
       out += fmt::format(
           "    <testcase classname=\"{}\" name=\"canary caught\">\n      <failure "
-          "message=\"a canary's planted leak went unreported\"/>\n    </testcase>\n",
-          xml_escape(r.scenario->name));
+          "message=\"a canary's planted violation ({}) went unreported\"/>\n    </testcase>\n",
+          xml_escape(r.scenario->name), xml_escape(planted_text(*r.scenario)));
     out += "  </testsuite>\n";
   }
   out += "</testsuites>\n";

@@ -21,8 +21,10 @@ struct result {
   const scenario_info* scenario;
   exploration report;
   [[nodiscard]] bool canary() const { return scenario->has_tag("canary"); }
+  /// Some schedule reported a violation of a kind the scenario plants.
+  [[nodiscard]] bool caught() const;
   /// A canary passes when it is caught.
-  [[nodiscard]] bool ok() const { return canary() ? !report.passed() : report.passed(); }
+  [[nodiscard]] bool ok() const { return canary() ? caught() : report.passed(); }
 };
 
 /// `text` in the colour of an SGR `code` (as "31;1"), or plain.

@@ -8,6 +8,7 @@
 //     co_return;
 //   }
 //   FAULTSCOPE_SCENARIO_WITH(checkout, "orders", {.kinds = {faultscope::fault::make_throw()}}) {…}
+//   FAULTSCOPE_SCENARIO(closes_twice, "canary, double_release") {…}  // must be caught doing that
 //   for (auto* s : faultscope::registry::instance().match("db")) …
 #pragma once
 
@@ -19,18 +20,26 @@
 #include "faultscope/explore.hpp"
 #include "faultscope/run.hpp"
 #include "faultscope/site.hpp"
+#include "faultscope/violation.hpp"
 
 namespace faultscope {
 
 struct scenario_info {
-  std::string name{};               ///< unique; [A-Za-z0-9_.-], no '@'
-  std::vector<std::string> tags{};  ///< "canary" marks a scenario that must fail
+  std::string name{};  ///< unique; [A-Za-z0-9_.-], no '@'
+  /// "canary" marks a scenario that must fail; a canary's tags may name the
+  /// violation kinds it plants (see `planted`).
+  std::vector<std::string> tags{};
   std::string description{};
   scenario_fn fn{};
   explore_options options{};  ///< depth, kinds, outcome declarations
   faultscope::site where{};
 
   [[nodiscard]] bool has_tag(std::string_view tag) const;
+  /// What a canary plants on purpose: the violation kinds its tags name, as
+  /// the JSON report spells them ("double_release", "not_quiescent"); a leak
+  /// when they name none. A canary is caught only by a violation of one of
+  /// these kinds: one that only hangs or throws has caught nothing.
+  [[nodiscard]] std::vector<violation_kind> planted() const;
 };
 
 namespace detail {

@@ -27,9 +27,13 @@ enum class violation_kind : std::uint8_t {
   invariant,            ///< a scenario's own check failed
   unhandled_exception,  ///< a completion handler threw into the event loop
   nondeterministic,     ///< a schedule left the path of the run it was derived from
+  // nondeterministic stays last: scenario_info::planted walks the kinds up to it.
 };
 
 [[nodiscard]] std::string_view to_string(violation_kind kind) noexcept;
+/// The kind as its enumerator spells it (`release_failed`): the JSON report's
+/// key, and the tag by which a canary names what it plants.
+[[nodiscard]] std::string identifier(violation_kind kind);
 
 /// One violation. `message` is the whole one-line rendering, kind first.
 struct violation {

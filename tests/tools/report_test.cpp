@@ -1,0 +1,95 @@
+// The runner's verdict on a canary, in every report format: caught only by a
+// violation of a kind it plants — a canary that only hangs, blocks or throws
+// has proven no detector works.
+#include "report.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+using faultscope::violation_kind;
+using ::testing::HasSubstr;
+
+namespace {
+
+faultscope::scenario_info canary(std::vector<std::string> tags) {
+  faultscope::scenario_info s;
+  s.name = "canary.planted";
+  s.tags = std::move(tags);
+  return s;
+}
+
+// An exploration whose one failing schedule reports `kinds`.
+faultscope::exploration failing_with(std::vector<violation_kind> kinds) {
+  faultscope::exploration e;
+  e.scenario = "canary.planted";
+  e.schedules_run = 1;
+  faultscope::schedule_result f;
+  f.plan = f.minimal = faultscope::fault_plan::parse("conn.query#1=throw");
+  for (auto kind : kinds)
+    f.run.violations.push_back({kind, std::string(faultscope::to_string(kind)) + ": planted"});
+  e.failures.push_back(f);
+  e.ran = {"conn.query#1=throw"};
+  return e;
+}
+
+TEST(Report, ACanaryIsCaughtByTheLeakItPlants) {
+  const auto s = canary({"canary"});
+  const faultscope::cli::result r{&s, failing_with({violation_kind::leak})};
+  EXPECT_TRUE(r.ok());
+  EXPECT_THAT(faultscope::cli::text_report({r}, false), HasSubstr("CAUGHT canary.planted"));
+}
+
+TEST(Report, CanaryACanaryThatOnlyHangsIsMissedInEveryFormat) {
+  const auto s = canary({"canary"});
+  const faultscope::cli::result r{&s, failing_with({violation_kind::hang})};
+  EXPECT_FALSE(r.ok());
+  const auto text = faultscope::cli::text_report({r}, false);
+  EXPECT_THAT(text, HasSubstr("MISSED canary.planted"));
+  EXPECT_THAT(text, HasSubstr("a canary plants a violation on purpose (leak): no schedule "
+                              "reported one"));
+  EXPECT_THAT(text, HasSubstr("hang: planted")) << "what it did report is shown";
+  EXPECT_THAT(text, HasSubstr("canaries caught: 0/1"));
+  EXPECT_THAT(faultscope::cli::json_report({r}),
+              HasSubstr("\"name\":\"canary.planted\",\"canary\":true,\"ok\":false"));
+  const auto junit = faultscope::cli::junit_report({r});
+  EXPECT_THAT(junit, HasSubstr("failures=\"1\""));
+  EXPECT_THAT(junit, HasSubstr("a canary's planted violation (leak) went unreported"));
+  EXPECT_THAT(faultscope::cli::html_report({r}), HasSubstr("canary missed"));
+}
+
+TEST(Report, CanaryACanaryThatOnlyThrowsIsMissed) {
+  const auto s = canary({"canary"});
+  EXPECT_FALSE((faultscope::cli::result{&s, failing_with({violation_kind::outcome,
+                                                          violation_kind::unhandled_exception})})
+                   .ok());
+}
+
+TEST(Report, ACanaryTaggedWithAKindIsCaughtByThatKindOnly) {
+  const auto s = canary({"canary", "double_release"});
+  EXPECT_FALSE((faultscope::cli::result{&s, failing_with({violation_kind::leak})}).ok());
+  const faultscope::cli::result r{&s, failing_with({violation_kind::double_release})};
+  EXPECT_TRUE(r.ok());
+  const auto missed = faultscope::cli::text_report(
+      {faultscope::cli::result{&s, failing_with({violation_kind::leak})}}, false);
+  EXPECT_THAT(missed, HasSubstr("(double release): no schedule reported one"));
+}
+
+TEST(Report, ACanaryCaughtInItsCleanRunIsCaught) {
+  const auto s = canary({"canary"});
+  faultscope::exploration e;
+  e.clean.violations.push_back({violation_kind::leak, "leak: planted"});
+  EXPECT_TRUE((faultscope::cli::result{&s, e}).ok());
+  EXPECT_FALSE((faultscope::cli::result{&s, faultscope::exploration{}}).ok())
+      << "a canary that passes is missed";
+}
+
+TEST(Report, AScenarioThatIsNotACanaryPassesOnlyWithoutViolations) {
+  const auto s = canary({"db"});
+  EXPECT_FALSE((faultscope::cli::result{&s, failing_with({violation_kind::hang})}).ok());
+  EXPECT_TRUE((faultscope::cli::result{&s, faultscope::exploration{}}).ok());
+}
+
+}  // namespace
