@@ -37,26 +37,30 @@ FAULTSCOPE_TEST(Canary, SteeredByAGlobal) {
   co_await faultscope::fault_point("db.query");
 }
 
-// An expectation only a fault breaks: its schedule fails once, with the
-// command that replays it, not again as the run's violation.
-FAULTSCOPE_TEST(Canary, LosesAnOrderItThrowsOn) {
-  bool saved = true;
+namespace {
+
+// Whether the order survived: a thrown fault at order.save loses it.
+boost::asio::awaitable<bool> save_order() {
   try {
     co_await faultscope::fault_point("order.save");
   } catch (const faultscope::injected_fault&) {
-    saved = false;
+    co_return false;
   }
+  co_return true;
+}
+
+}  // namespace
+
+// An expectation only a fault breaks: its schedule fails once, with the
+// command that replays it, not again as the run's violation.
+FAULTSCOPE_TEST(Canary, LosesAnOrderItThrowsOn) {
+  const bool saved = co_await save_order();
   EXPECT_TRUE(saved) << "the order was lost";
 }
 
 // The same with CO_ASSERT_TRUE: the body stops at the failed assertion.
 FAULTSCOPE_TEST(Canary, StopsAtAnAssertionAFaultBreaks) {
-  bool saved = true;
-  try {
-    co_await faultscope::fault_point("order.save");
-  } catch (const faultscope::injected_fault&) {
-    saved = false;
-  }
+  const bool saved = co_await save_order();
   CO_ASSERT_TRUE(saved) << "the order was lost before it was counted";
   if (!saved) std::cout << "went on past the failed assertion\n";
 }
@@ -71,12 +75,7 @@ FAULTSCOPE_TEST_WITH(Canary, AsksForDepthThree, (faultscope::explore_options{.de
 TEST(Canary, AnExpectationInsideAnExploration) {
   auto e = faultscope::explore("orders.save",
                                [](faultscope::run_context&) -> boost::asio::awaitable<void> {
-                                 bool saved = true;
-                                 try {
-                                   co_await faultscope::fault_point("order.save");
-                                 } catch (const faultscope::injected_fault&) {
-                                   saved = false;
-                                 }
+                                 const bool saved = co_await save_order();
                                  EXPECT_TRUE(saved) << "the order was lost";
                                });
   std::cout << e.summary();
