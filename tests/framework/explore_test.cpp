@@ -553,6 +553,18 @@ TEST(Explore, ABadAllocSwallowedViolatesAPropagatesDeclaration) {
               HasSubstr("the fault db.query#1=bad_alloc was swallowed"));
 }
 
+TEST(Explore, APropagatesDeclarationSpeaksOfErrorsNotOfCancellationsOrDelays) {
+  explore_options o{.kinds = {fault::make_error(EIO), fault::make_cancel(),
+                              fault::make_delay(std::chrono::milliseconds(1))},
+                    .expect = {{"db.*", expected_outcome::propagates}}};
+  auto ex = faultscope::explore("swallows", swallows, o);
+  std::vector<std::string> failing;
+  for (const auto& f : ex.failures) failing.push_back(f.plan.to_string());
+  // A swallowed cancellation, and a delay that only slows the query, are not
+  // outcome violations; a swallowed error is.
+  EXPECT_THAT(failing, ::testing::ElementsAre("db.query#1=error(io_error)")) << ex.summary();
+}
+
 TEST(Explore, AbsorbedDeclarationRejectsAPropagatingFault) {
   explore_options o{.kinds = {fault::make_throw()}, .expect = {{"*", expected_outcome::absorbed}}};
   auto ex = faultscope::explore("third", leaks_when_cancelled_at_third, o);
