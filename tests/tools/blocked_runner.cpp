@@ -2,7 +2,8 @@
 // on a future that only its own thread could fulfil: the run blocks inside a
 // handler, where it cannot report itself. The watchdog must name the schedule
 // in one line and end the runner with status 1, not leave CI waiting forever,
-// and the report must still show the first scenario and the blocked schedule.
+// and the report must still show the first scenario and the blocked schedule,
+// and name the third, which the runner never got to.
 #include <chrono>
 
 #include <boost/asio/co_spawn.hpp>
@@ -35,4 +36,8 @@ FAULTSCOPE_SCENARIO_WITH(blocks_on_error, "manual",
     // coroutine that this very thread would have to run.
     boost::asio::co_spawn(ctx.executor(), flush_log(), boost::asio::use_future).get();
   }
+}
+
+FAULTSCOPE_SCENARIO(never_reached, "manual") {
+  co_await faultscope::fault_point("order.ship");
 }

@@ -1,6 +1,7 @@
-// The runner's verdict on a canary, in every report format: caught only by a
-// violation of a kind it plants — a canary that only hangs, blocks or throws
-// has proven no detector works.
+// The runner's reports: the verdict on a canary, in every format — caught only
+// by a violation of a kind it plants; a canary that only hangs, blocks or
+// throws has proven no detector works — and the scenarios a runner ended by
+// a blocked schedule never explored, which every format names.
 #include "report.hpp"
 
 #include <gmock/gmock.h>
@@ -90,6 +91,29 @@ TEST(Report, AScenarioThatIsNotACanaryPassesOnlyWithoutViolations) {
   const auto s = canary({"db"});
   EXPECT_FALSE((faultscope::cli::result{&s, failing_with({violation_kind::hang})}).ok());
   EXPECT_TRUE((faultscope::cli::result{&s, faultscope::exploration{}}).ok());
+}
+
+TEST(Report, EveryFormatNamesTheScenariosNotRun) {
+  const auto done = canary({"db"});
+  auto later = canary({"db"});
+  later.name = "orders.<ship>";
+  const std::vector<faultscope::cli::result> results{{&done, faultscope::exploration{}}};
+  const faultscope::cli::not_run_list not_run{&later};
+  const auto text = faultscope::cli::text_report(results, false, not_run);
+  EXPECT_THAT(text, HasSubstr("NOT RUN 1 scenario, as the runner ended at a schedule that blocked "
+                              "its thread: orders.<ship>"));
+  EXPECT_THAT(text, HasSubstr("summary: 2 scenarios, 1 schedules explored, violations: none, "
+                              "not run: 1"));
+  EXPECT_THAT(faultscope::cli::json_report(results, not_run),
+              HasSubstr("\"failed\":0,\"not_run\":[\"orders.<ship>\"]}"));
+  EXPECT_THAT(faultscope::cli::junit_report(results, not_run),
+              HasSubstr("<testsuite name=\"orders.&lt;ship&gt;\" tests=\"1\" failures=\"0\" "
+                        "skipped=\"1\""));
+  EXPECT_THAT(faultscope::cli::html_report(results, not_run),
+              HasSubstr("blocked its thread: orders.&lt;ship&gt;."));
+  // Without any, nothing is said of them but the JSON's empty list.
+  EXPECT_THAT(faultscope::cli::text_report(results, false), ::testing::Not(HasSubstr("NOT RUN")));
+  EXPECT_THAT(faultscope::cli::json_report(results), HasSubstr("\"not_run\":[]"));
 }
 
 }  // namespace

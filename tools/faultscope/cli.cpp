@@ -371,19 +371,21 @@ std::optional<std::string> nothing_to_explore(const run_args& a,
 // The report in the format asked for, to standard output or --output, and the
 // HTML page if asked for.
 void write_reports(const run_args& a, const std::vector<result>& results, bool colour,
-                   std::ostream& out, std::ostream& output_file, std::ostream& html_file) {
-  std::string report = a.format == "json"    ? json_report(results)
-                       : a.format == "junit" ? junit_report(results)
-                                             : text_report(results, colour);
+                   std::ostream& out, std::ostream& output_file, std::ostream& html_file,
+                   const not_run_list& not_run = {}) {
+  std::string report = a.format == "json"    ? json_report(results, not_run)
+                       : a.format == "junit" ? junit_report(results, not_run)
+                                             : text_report(results, colour, not_run);
+  const std::size_t chosen = results.size() + not_run.size();
   if (a.format == "text" && a.output.empty())
-    report = fmt::format("faultscope {}: exploring {} scenario{}{}\n", version, results.size(),
-                         results.size() == 1 ? "" : "s",
+    report = fmt::format("faultscope {}: exploring {} scenario{}{}\n", version, chosen,
+                         chosen == 1 ? "" : "s",
                          a.shard_count > 1
                              ? fmt::format(", shard {}/{}", a.shard_index + 1, a.shard_count)
                              : "") +
              report;
   (a.output.empty() ? out : output_file) << report << std::flush;
-  if (!a.html.empty()) html_file << html_report(results) << std::flush;
+  if (!a.html.empty()) html_file << html_report(results, not_run) << std::flush;
 }
 
 // The result the watchdog's line stands for: the schedule that blocked, failed
@@ -435,7 +437,9 @@ int run_command(const run_args& a, std::ostream& out, std::ostream& err) {
     if (!current) return;
     auto done = results;
     done.push_back(blocked_result(current, plan, line));
-    write_reports(a, done, colour, out, output_file, html_file);
+    const not_run_list not_run(chosen.begin() + static_cast<std::ptrdiff_t>(done.size()),
+                               chosen.end());
+    write_reports(a, done, colour, out, output_file, html_file, not_run);
   });
   struct forget_last_words {
     ~forget_last_words() { detail::set_last_words({}); }

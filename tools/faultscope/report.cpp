@@ -164,6 +164,18 @@ std::string lifetime_svg(const run_result& run) {
 
 }  // namespace
 
+namespace {
+
+constexpr std::string_view not_run_why = "the runner ended at a schedule that blocked its thread";
+
+std::string names_of(const not_run_list& not_run) {
+  std::string names;
+  for (const auto* s : not_run) names += (names.empty() ? "" : ", ") + s->name;
+  return names;
+}
+
+}  // namespace
+
 bool result::caught() const {
   const auto planted = scenario->planted();
   auto reports = [&](const run_result& run) {
@@ -179,7 +191,8 @@ std::string paint(std::string_view text, std::string_view code, bool colour) {
   return colour ? fmt::format("\x1b[{}m{}\x1b[0m", code, text) : std::string(text);
 }
 
-std::string text_report(const std::vector<result>& results, bool colour) {
+std::string text_report(const std::vector<result>& results, bool colour,
+                        const not_run_list& not_run) {
   std::string out;
   std::size_t schedules = 0, failed = 0;
   for (const auto& r : results) {
@@ -204,6 +217,10 @@ std::string text_report(const std::vector<result>& results, bool colour) {
       out += fmt::format("           replay: {}\n", replay_command(r.scenario->name, minimal));
     });
   }
+  if (!not_run.empty())
+    out +=
+        fmt::format("  {} {} scenario{}, as {}: {}\n", paint("NOT RUN", "31;1", colour),
+                    not_run.size(), not_run.size() == 1 ? "" : "s", not_run_why, names_of(not_run));
   std::size_t canaries = 0, caught = 0;
   for (const auto& r : results)
     if (r.canary()) {
@@ -211,8 +228,9 @@ std::string text_report(const std::vector<result>& results, bool colour) {
       caught += r.ok() ? 1 : 0;
     }
   std::size_t regular_failed = failed - (canaries - caught);
-  out += fmt::format("\nsummary: {} scenario{}, {} schedules explored", results.size(),
-                     results.size() == 1 ? "" : "s", schedules);
+  const std::size_t chosen = results.size() + not_run.size();
+  out += fmt::format("\nsummary: {} scenario{}, {} schedules explored", chosen,
+                     chosen == 1 ? "" : "s", schedules);
   if (canaries < results.size())
     out +=
         fmt::format(", violations: {}",
@@ -223,11 +241,13 @@ std::string text_report(const std::vector<result>& results, bool colour) {
   if (canaries)
     out += fmt::format(", canaries caught: {}", paint(fmt::format("{}/{}", caught, canaries),
                                                       caught == canaries ? "32" : "31;1", colour));
+  if (!not_run.empty())
+    out += fmt::format(", {}", paint(fmt::format("not run: {}", not_run.size()), "31;1", colour));
   out += "\n";
   return out;
 }
 
-std::string json_report(const std::vector<result>& results) {
+std::string json_report(const std::vector<result>& results, const not_run_list& not_run) {
   std::string out = fmt::format("{{\"faultscope\":\"{}\",\"scenarios\":[", version);
   std::size_t schedules = 0, failed = 0;
   for (std::size_t i = 0; i < results.size(); ++i) {
@@ -257,12 +277,16 @@ std::string json_report(const std::vector<result>& results) {
     });
     out += "]}";
   }
-  out += fmt::format("],\"summary\":{{\"scenarios\":{},\"schedules\":{},\"failed\":{}}}}}\n",
-                     results.size(), schedules, failed);
+  std::string names;
+  for (const auto* s : not_run)
+    names += fmt::format("{}\"{}\"", names.empty() ? "" : ",", json_escape(s->name));
+  out += fmt::format(
+      "],\"summary\":{{\"scenarios\":{},\"schedules\":{},\"failed\":{},\"not_run\":[{}]}}}}\n",
+      results.size(), schedules, failed, names);
   return out;
 }
 
-std::string junit_report(const std::vector<result>& results) {
+std::string junit_report(const std::vector<result>& results, const not_run_list& not_run) {
   std::string out =
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"faultscope\">\n";
   for (const auto& r : results) {
@@ -302,11 +326,17 @@ std::string junit_report(const std::vector<result>& results) {
           xml_escape(r.scenario->name), xml_escape(planted_text(*r.scenario)));
     out += "  </testsuite>\n";
   }
+  for (const auto* s : not_run)
+    out += fmt::format(
+        "  <testsuite name=\"{0}\" tests=\"1\" failures=\"0\" skipped=\"1\" time=\"0\">\n"
+        "    <testcase classname=\"{0}\" name=\"not run\">\n      <skipped message=\"{1}\"/>\n"
+        "    </testcase>\n  </testsuite>\n",
+        xml_escape(s->name), not_run_why);
   out += "</testsuites>\n";
   return out;
 }
 
-std::string html_report(const std::vector<result>& results) {
+std::string html_report(const std::vector<result>& results, const not_run_list& not_run) {
   std::string out = R"(<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"/><title>faultscope report</title>
 <style>
@@ -339,6 +369,9 @@ li{margin:2px 0}
                    out += lifetime_svg(run);
                  });
   }
+  if (!not_run.empty())
+    out += fmt::format("<h2 class=\"fail\">not run</h2>\n<p>As {}: {}.</p>\n", not_run_why,
+                       xml_escape(names_of(not_run)));
   out += "</body></html>\n";
   return out;
 }

@@ -30,14 +30,22 @@ struct result {
 /// `text` in the colour of an SGR `code` (as "31;1"), or plain.
 [[nodiscard]] std::string paint(std::string_view text, std::string_view code, bool colour);
 
+/// Scenarios chosen but never explored: the runner ended first, at a schedule
+/// that blocked its thread. Every report names them, so none passes unseen.
+using not_run_list = std::vector<const scenario_info*>;
+
 /// A line per scenario, then each failing schedule: its plan, violations and
 /// the replay command; a summary line.
-[[nodiscard]] std::string text_report(const std::vector<result>& results, bool colour);
+[[nodiscard]] std::string text_report(const std::vector<result>& results, bool colour,
+                                      const not_run_list& not_run = {});
 /// The keys the README lists as stable.
-[[nodiscard]] std::string json_report(const std::vector<result>& results);
-/// A testsuite per scenario, a testcase per schedule.
-[[nodiscard]] std::string junit_report(const std::vector<result>& results);
+[[nodiscard]] std::string json_report(const std::vector<result>& results,
+                                      const not_run_list& not_run = {});
+/// A testsuite per scenario, a testcase per schedule; a skipped one per scenario not run.
+[[nodiscard]] std::string junit_report(const std::vector<result>& results,
+                                       const not_run_list& not_run = {});
 /// Per failing run: violations, replay command and an SVG timeline of resources.
-[[nodiscard]] std::string html_report(const std::vector<result>& results);
+[[nodiscard]] std::string html_report(const std::vector<result>& results,
+                                      const not_run_list& not_run = {});
 
 }  // namespace faultscope::cli
