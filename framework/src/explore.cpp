@@ -182,9 +182,12 @@ run_result run_schedule(const scenario_fn& scenario, const fault_plan& plan,
 
 namespace {
 
+// A run's failure, as shrink compares it. Leaving the path of a run it was
+// derived from is left out: the plans shrink tries are derived from nothing.
 std::set<violation_kind> signature(const run_result& r) {
   std::set<violation_kind> out;
-  for (auto& v : r.violations) out.insert(v.kind);
+  for (auto& v : r.violations)
+    if (v.kind != violation_kind::nondeterministic) out.insert(v.kind);
   return out;
 }
 
@@ -386,7 +389,12 @@ run_result replay(const scenario_fn& scenario, const fault_plan& plan, const run
 
 fault_plan shrink(const scenario_fn& scenario, const fault_plan& failing,
                   const explore_options& options) {
-  auto want = signature(run_schedule(scenario, failing, options));
+  return shrink(scenario, failing, options, run_schedule(scenario, failing, options));
+}
+
+fault_plan shrink(const scenario_fn& scenario, const fault_plan& failing,
+                  const explore_options& options, const run_result& failed) {
+  auto want = signature(failed);
   fault_plan best = failing;
   if (want.empty()) return best;
   bool progress = true;
@@ -471,7 +479,7 @@ exploration explore(std::string_view name, const scenario_fn& scenario,
     ex.ran.push_back(plans[i].to_string());
     if (results[i]->passed()) continue;
     schedule_result s{i, plans[i], plans[i], std::move(*results[i])};
-    if (opts.shrink && s.plan.rules.size() > 1) s.minimal = shrink(scenario, s.plan, opts);
+    if (opts.shrink && s.plan.rules.size() > 1) s.minimal = shrink(scenario, s.plan, opts, s.run);
     ex.failures.push_back(std::move(s));
   }
   ex.wall = std::chrono::steady_clock::now() - wall_start;

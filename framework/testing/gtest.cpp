@@ -169,7 +169,7 @@ void check_schedule(const std::string& name, const scenario_fn& fn, const fault_
     if (r.passed()) return;
     // As explore does: a multi-fault failure replays through its shrunk plan.
     fault_plan minimal =
-        options.shrink && as_run.rules.size() > 1 ? shrink(fn, as_run, options) : as_run;
+        options.shrink && as_run.rules.size() > 1 ? shrink(fn, as_run, options, r) : as_run;
     for (const auto& v : r.violations) {
       if (from_assertion(v)) {
         // GoogleTest counted and printed this failure, and the listener its replay.

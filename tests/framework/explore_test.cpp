@@ -261,6 +261,23 @@ TEST(Explore, ShrinkingReducesAFiveFaultPlanToTheFaultThatMatters) {
   EXPECT_EQ(faultscope::shrink(leaks_when_c_throws, plan).to_string(), "c#1=throw");
 }
 
+TEST(Explore, ShrinkingGivenTheFailingRunDoesNotRunItAgain) {
+  static int runs = 0;
+  auto counted = [](run_context& ctx) -> awaitable<void> {
+    ++runs;
+    co_await leaks_when_c_throws(ctx);
+  };
+  auto plan = fault_plan::parse("a#1=delay(5ms);c#1=throw");
+  auto failed = faultscope::replay(counted, plan);
+  ASSERT_FALSE(failed.passed());
+  runs = 0;
+  EXPECT_EQ(faultscope::shrink(counted, plan, {}, failed).to_string(), "c#1=throw");
+  EXPECT_EQ(runs, 1) << "only the plan without a#1 is tried";
+  runs = 0;
+  EXPECT_EQ(faultscope::shrink(counted, plan).to_string(), "c#1=throw");
+  EXPECT_EQ(runs, 2) << "the failing plan, then the plan without a#1";
+}
+
 TEST(Explore, ShrinkingKeepsBothFaultsWhenBothMatter) {
   auto plan = fault_plan::parse(
       "unused.point=throw;query#1=cancel;close#2=delay(1ms);close#1=throw;other.*=timeout");

@@ -65,6 +65,21 @@ FAULTSCOPE_TEST(Canary, StopsAtAnAssertionAFaultBreaks) {
   if (!saved) std::cout << "went on past the failed assertion\n";
 }
 
+// At depth 2 an expectation only two faults break: the shrinking that follows
+// does not run the failing plan again, so the failure shows once.
+FAULTSCOPE_TEST_WITH(Canary, LosesAnOrderWhenBothCopiesFail,
+                     {.depth = 2, .kinds = {faultscope::fault::make_throw()}}) {
+  int lost = 0;
+  for (const char* copy : {"copy.primary", "copy.replica"}) {
+    try {
+      co_await faultscope::fault_point(copy);
+    } catch (const faultscope::injected_fault&) {
+      ++lost;
+    }
+  }
+  EXPECT_LT(lost, 2) << "both copies of the order were lost";
+}
+
 // The older spelling, a parenthesized explore_options, still compiles.
 FAULTSCOPE_TEST_WITH(Canary, AsksForDepthThree, (faultscope::explore_options{.depth = 3})) {
   co_return;

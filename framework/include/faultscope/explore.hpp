@@ -176,5 +176,8 @@ void check_options(std::string_view scenario, const explore_options& options);
 /// same kinds of violation), until none can go.
 [[nodiscard]] fault_plan shrink(const scenario_fn& scenario, const fault_plan& failing,
                                 const explore_options& options = {});
+/// The same, given the failing run already made, which it then need not repeat.
+[[nodiscard]] fault_plan shrink(const scenario_fn& scenario, const fault_plan& failing,
+                                const explore_options& options, const run_result& failed);
 
 }  // namespace faultscope
