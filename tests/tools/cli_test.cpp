@@ -243,6 +243,25 @@ TEST(Cli, ListShowsScenariosAndTags) {
   EXPECT_EQ(cli({"list", "canary"}).out.find("pool.exhaustion"), std::string::npos);
 }
 
+TEST(Cli, SeveralFiltersRunEachScenarioTheyMatchOnceInRegistrationOrder) {
+  // canary.naive_cleanup matches both; the manual scenario only the second.
+  auto r = cli({"run", "cli_test_points", "canary.naive_cleanup", "canary"});
+  EXPECT_EQ(r.status, 1) << r.err;  // cli_test_points leaks, the canaries are caught
+  EXPECT_THAT(r.out, HasSubstr("exploring 5 scenarios"));
+  const auto first = r.out.find("cli_test_points");
+  const auto canary = r.out.find("CAUGHT canary.naive_cleanup");
+  ASSERT_NE(canary, std::string::npos) << r.out;
+  EXPECT_LT(first, canary) << "registered first, reported first";
+  EXPECT_EQ(r.out.find("CAUGHT canary.naive_cleanup", canary + 1), std::string::npos)
+      << "reported once";
+  auto listed = cli({"list", "seed.*", "seed", "canary.lock_*"});
+  EXPECT_EQ(listed.status, 0) << listed.err;
+  EXPECT_THAT(listed.out, HasSubstr("seed.get_all_users"));
+  EXPECT_THAT(listed.out, HasSubstr("sqlite.get_all_users"));  // tagged seed
+  EXPECT_THAT(listed.out, HasSubstr("canary.lock_not_released"));
+  EXPECT_EQ(listed.out.find("canary.naive_cleanup"), std::string::npos);
+}
+
 TEST(Cli, JsonAndJunitReports) {
   auto json = cli({"run", "canary.naive_cleanup", "--format", "json"});
   EXPECT_EQ(json.status, 0);
@@ -500,11 +519,11 @@ INSTANTIATE_TEST_SUITE_P(
         bad{{"run", "--dpeth=2"}, "unknown option '--dpeth=2'"},
         bad{{"run", "--swarm", "-5"}, "--swarm needs a whole number"},
         bad{{"run", "--format", "xml"}, "text, json or junit"},
-        bad{{"run", "a", "b"}, "one FILTER"},
+        bad{{"run", "canary", "nosuch"}, "no scenario matches 'nosuch'"},
         bad{{"run", "nosuch"}, "no scenario matches 'nosuch'"},
-        bad{{"list", "a", "b"}, "at most one FILTER"},
+        bad{{"list", "canary", "nosuch"}, "no scenario matches 'nosuch'"},
         bad{{"list", "--pionts"}, "unknown option '--pionts' for list"},
-        bad{{"list", "--points", "a", "b"}, "at most one FILTER"},
+        bad{{"list", "--points", "nosuch", "canary"}, "no scenario matches 'nosuch'"},
         bad{{"replay"}, "exactly one TOKEN"}, bad{{"replay", "no-at-sign"}, "SCENARIO@PLAN"},
         bad{{"replay", "nobody@none"}, "no scenario named 'nobody'"},
         bad{{"replay", "scope.nested@conn.open#0=throw"}, "hit numbers start at 1"},

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -32,8 +33,8 @@ constexpr std::string_view top_help = R"(faultscope — proves that async code c
 usage: faultscope <command> [options]
 
 commands:
-  list [FILTER]        list registered scenarios (FILTER: a name with '*' wildcards, or a tag)
-  run [FILTER]         explore scenarios under injected faults; report every violation
+  list [FILTER...]     list registered scenarios (FILTER: a name with '*' wildcards, or a tag)
+  run [FILTER...]      explore scenarios under injected faults; report every violation
   replay TOKEN         rerun one failing schedule, as printed on failure (SCENARIO@PLAN)
 
 options:
@@ -43,11 +44,12 @@ options:
 exit status: 0 no violation, 1 violations found, 2 usage error
 )";
 
-constexpr std::string_view run_help = R"(usage: faultscope run [FILTER] [options]
+constexpr std::string_view run_help = R"(usage: faultscope run [FILTER...] [options]
 
-Explores every registered scenario matching FILTER (when omitted: all but those
-tagged canary or manual; `faultscope run canary` runs the canaries, which must
-be caught).
+Explores every registered scenario matching a FILTER, once each, in the order
+they were registered (when omitted: all but those tagged canary or manual;
+`faultscope run canary` runs the canaries, which must be caught). A FILTER that
+matches nothing is an error.
 
 options (each also as --option=VALUE):
   --depth 1|2          faults per schedule (default: each scenario's own, usually 1)
@@ -82,9 +84,10 @@ environment:
                        has explored for a second), always, or never
 )";
 
-constexpr std::string_view list_help = R"(usage: faultscope list [FILTER] [--points]
+constexpr std::string_view list_help = R"(usage: faultscope list [FILTER...] [--points]
 
-Lists registered scenarios with their tags and descriptions.
+Lists registered scenarios (those matching a FILTER) with their tags and
+descriptions.
 
 options:
   --points             also run each scenario once without faults and list the
@@ -112,7 +115,7 @@ void say(std::ostream& err, std::string_view message) {
 }
 
 struct run_args {
-  std::string filter;
+  std::vector<std::string> filters;
   std::optional<int> depth;
   std::size_t swarm = 0;
   std::uint64_t seed = 1;
@@ -219,7 +222,6 @@ struct option_at {
 
 run_args parse_run(const std::vector<std::string_view>& args) {
   run_args a;
-  bool have_filter = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     option_at opt(args, i);
     const std::string_view arg = opt.name;
@@ -256,14 +258,35 @@ run_args parse_run(const std::vector<std::string_view>& args) {
       if (a.output.empty()) throw usage_error{"--output needs a file name"};
     } else if (arg.starts_with("-")) {
       throw usage_error{fmt::format("unknown option '{}' for run", args[i])};
-    } else if (have_filter) {
-      throw usage_error{fmt::format("run takes one FILTER, got a second: '{}'", arg)};
     } else {
-      a.filter = std::string(arg);
-      have_filter = true;
+      a.filters.emplace_back(arg);
     }
   }
   return a;
+}
+
+// The scenarios any of `filters` matches (all for none), each once, in the
+// order they were registered; or why not: a filter that matches nothing is a
+// typo, not a smaller run.
+struct match_result {
+  std::vector<const scenario_info*> scenarios;
+  std::string error;
+  explicit operator bool() const { return error.empty(); }
+};
+
+match_result matching(const std::vector<std::string>& filters) {
+  const auto& reg = registry::instance();
+  if (filters.empty()) return {reg.match(""), {}};
+  std::set<const scenario_info*> picked;
+  for (const auto& f : filters) {
+    auto found = reg.match(f);
+    if (found.empty()) return {{}, fmt::format("no scenario matches '{}'", f)};
+    picked.insert(found.begin(), found.end());
+  }
+  match_result out;
+  for (const auto* s : reg.match(""))
+    if (picked.contains(s)) out.scenarios.push_back(s);
+  return out;
 }
 
 bool use_colour() {
@@ -407,14 +430,14 @@ result blocked_result(const scenario_info* s, const fault_plan& plan, const std:
 }
 
 int run_command(const run_args& a, std::ostream& out, std::ostream& err) {
-  auto& reg = registry::instance();
-  std::vector<const scenario_info*> chosen;
-  for (const auto* s : reg.match(a.filter))
-    if (!a.filter.empty() || !(s->has_tag("canary") || s->has_tag("manual"))) chosen.push_back(s);
-  if (chosen.empty()) {
-    say(err, fmt::format("no scenario matches '{}' (see faultscope list)", a.filter));
+  auto found = matching(a.filters);
+  if (!found) {
+    say(err, found.error + " (see faultscope list)");
     return 2;
   }
+  std::vector<const scenario_info*> chosen;
+  for (const auto* s : found.scenarios)
+    if (!a.filters.empty() || !(s->has_tag("canary") || s->has_tag("manual"))) chosen.push_back(s);
   progress_bar bar = make_progress(err);
   // Open the files first: a bad path is a usage error before any work is done.
   std::ofstream output_file, html_file;
@@ -499,13 +522,14 @@ void list_points(const scenario_info& s, std::ostream& out) {
         clean.error_message.empty() ? "" : ": " + detail::one_line(clean.error_message));
 }
 
-int list_command(std::string_view filter, bool points, std::ostream& out, std::ostream& err) {
-  auto found = registry::instance().match(filter);
-  if (found.empty()) {
-    say(err, fmt::format("no scenario matches '{}'", filter));
+int list_command(const std::vector<std::string>& filters, bool points, std::ostream& out,
+                 std::ostream& err) {
+  auto found = matching(filters);
+  if (!found) {
+    say(err, found.error);
     return 2;
   }
-  for (const auto* s : found) {
+  for (const auto* s : found.scenarios) {
     out << fmt::format("{:<28} [{}] {}\n", s->name, fmt::join(s->tags, ","), s->description);
     if (points) list_points(*s, out);
   }
@@ -535,8 +559,9 @@ namespace {
 // A command line, parsed: what to do, before anything is done.
 struct command {
   enum class kind { help, version, run, list, replay } what = kind::help;
-  std::string_view text;  // help: which text; list: the filter; replay: the token
-  bool points = false;    // list --points
+  std::string_view text;             // help: which text; replay: the token
+  std::vector<std::string> filters;  // list
+  bool points = false;               // list --points
   run_args run;
   std::pair<std::string, fault_plan> replay;
   std::optional<std::chrono::milliseconds> replay_wall_limit;
@@ -564,18 +589,13 @@ command parse(int argc, const char* const* argv) {
     if (help) {
       c.text = list_help;
     } else {
-      bool have_filter = false;
       for (std::string_view arg : rest) {
-        if (arg == "--points") {
+        if (arg == "--points")
           c.points = true;
-        } else if (arg.starts_with("-")) {
+        else if (arg.starts_with("-"))
           throw usage_error{fmt::format("unknown option '{}' for list", arg)};
-        } else if (have_filter) {
-          throw usage_error{"list takes at most one FILTER"};
-        } else {
-          c.text = arg;
-          have_filter = true;
-        }
+        else
+          c.filters.emplace_back(arg);
       }
       c.what = command::kind::list;
     }
@@ -641,7 +661,7 @@ int main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
       case command::kind::run:
         return run_command(c.run, out, err);
       case command::kind::list:
-        return list_command(c.text, c.points, out, err);
+        return list_command(c.filters, c.points, out, err);
       case command::kind::replay:
         return replay_command_run(c.replay, c.replay_wall_limit, out, err);
     }
