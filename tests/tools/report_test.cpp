@@ -56,7 +56,7 @@ TEST(Report, CanaryACanaryThatOnlyHangsIsMissedInEveryFormat) {
   EXPECT_THAT(faultscope::cli::json_report({r}),
               HasSubstr("\"name\":\"canary.planted\",\"canary\":true,\"ok\":false"));
   const auto junit = faultscope::cli::junit_report({r});
-  EXPECT_THAT(junit, HasSubstr("failures=\"1\""));
+  EXPECT_THAT(junit, HasSubstr("tests=\"3\" failures=\"1\""));  // clean, the schedule, caught
   EXPECT_THAT(junit, HasSubstr("a canary's planted violation (leak) went unreported"));
   EXPECT_THAT(faultscope::cli::html_report({r}), HasSubstr("canary missed"));
 }
