@@ -65,6 +65,17 @@ FAULTSCOPE_TEST(Canary, StopsAtAnAssertionAFaultBreaks) {
   if (!saved) std::cout << "went on past the failed assertion\n";
 }
 
+// A helper's CO_ASSERT ends the helper; CO_ASSERT_NO_FATAL_FAILURE ends its caller.
+boost::asio::awaitable<void> check_saved(bool saved) {
+  CO_ASSERT_TRUE(saved) << "the order was lost before the helper counted it";
+}
+
+FAULTSCOPE_TEST(Canary, StopsAfterAHelperThatFailed) {
+  const bool saved = co_await save_order();
+  CO_ASSERT_NO_FATAL_FAILURE(co_await check_saved(saved));
+  if (!saved) std::cout << "went on past the helper's failed assertion\n";
+}
+
 // At depth 2 an expectation only two faults break: the shrinking that follows
 // does not run the failing plan again, so the failure shows once.
 FAULTSCOPE_TEST_WITH(Canary, LosesAnOrderWhenBothCopiesFail,

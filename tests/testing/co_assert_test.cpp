@@ -1,6 +1,8 @@
 // CO_ASSERT_*: each records GoogleTest's fatal failure with GoogleTest's
 // message and ends its coroutine there — a canary per macro proves it stops —
-// and holds silently when its condition holds.
+// and holds silently when its condition holds. (CO_ASSERT_NO_FATAL_FAILURE
+// reads the test's own result, which a failure intercepted here never reaches:
+// canary_test proves it stops a caller.)
 #include "faultscope/testing/co_assert.hpp"
 
 #include <gtest/gtest-spi.h>
@@ -41,6 +43,10 @@ std::vector<::testing::TestPartResult> failures_of(const faultscope::scenario_fn
   return out;
 }
 
+awaitable<void> a_helper_that_holds() {
+  CO_ASSERT_TRUE(true);
+}
+
 awaitable<void> every_assertion_holds(run_context&) {
   const int rows = 1;
   const std::string name = "ada";
@@ -60,6 +66,7 @@ awaitable<void> every_assertion_holds(run_context&) {
   CO_ASSERT_ANY_THROW(throw 1);
   faultscope::tracker balanced;
   CO_ASSERT_NO_LEAKS(balanced);
+  CO_ASSERT_NO_FATAL_FAILURE(co_await a_helper_that_holds());
   reached = true;
 }
 

@@ -11,13 +11,29 @@
 //   }
 //
 // Like ASSERT_* in a helper function, a CO_ASSERT_* in a coroutine that another
-// awaits ends only that coroutine; they work in coroutines returning
-// `awaitable<void>`. Built on GoogleTest 1.12's own assertion machinery (its
-// GTEST_*_ macros), so the messages are GoogleTest's.
+// awaits ends only that coroutine; `CO_ASSERT_NO_FATAL_FAILURE(co_await
+// helper())` ends the caller too, as ASSERT_NO_FATAL_FAILURE does. They work in
+// coroutines returning `awaitable<void>`. Built on GoogleTest 1.12's own
+// assertion machinery (its GTEST_*_ macros), so the messages are GoogleTest's.
 #pragma once
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+namespace faultscope::detail {
+/// The fatal failures the running test has recorded (0 outside a test). Counted
+/// in its result, not by a reporter installed for the statement as
+/// ASSERT_NO_FATAL_FAILURE does: that one is per thread and would have to stay
+/// installed across the statement's suspensions, while other coroutines run.
+inline int fatal_failures() {
+  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  const ::testing::TestResult* result = info != nullptr ? info->result() : nullptr;
+  int n = 0;
+  for (int i = 0; result != nullptr && i < result->total_part_count(); ++i)
+    n += result->GetTestPartResult(i).fatally_failed() ? 1 : 0;
+  return n;
+}
+}  // namespace faultscope::detail
 
 /// GoogleTest's GTEST_FATAL_FAILURE_, with `co_return` for its `return`.
 #define FAULTSCOPE_CO_FATAL_FAILURE_(message) \
@@ -60,3 +76,14 @@
 #define CO_ASSERT_NO_THROW(statement) GTEST_TEST_NO_THROW_(statement, FAULTSCOPE_CO_FATAL_FAILURE_)
 #define CO_ASSERT_ANY_THROW(statement) \
   GTEST_TEST_ANY_THROW_(statement, FAULTSCOPE_CO_FATAL_FAILURE_)
+
+/// Ends the coroutine if `expression` (usually `co_await helper()`) added a
+/// fatal failure to the running test: a CO_ASSERT_* that ended the helper.
+#define CO_ASSERT_NO_FATAL_FAILURE(expression)                                                  \
+  GTEST_AMBIGUOUS_ELSE_BLOCKER_                                                                 \
+  if (const int faultscope_fatal_before_ = ::faultscope::detail::fatal_failures();              \
+      ((void)(expression), ::faultscope::detail::fatal_failures() == faultscope_fatal_before_)) \
+    ;                                                                                           \
+  else                                                                                          \
+    FAULTSCOPE_CO_FATAL_FAILURE_("Expected: " #expression                                       \
+                                 " doesn't generate new fatal failures.\n  Actual: it does.")
