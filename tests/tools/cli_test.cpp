@@ -240,6 +240,8 @@ TEST(Cli, ListShowsScenariosAndTags) {
   EXPECT_EQ(r.status, 0);
   EXPECT_THAT(r.out, HasSubstr("pool.exhaustion"));
   EXPECT_THAT(r.out, HasSubstr("[canary]"));
+  EXPECT_THAT(r.out, HasSubstr("a lock released only when nothing fails (plants: leak)"));
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("leave the queue (plants")));
   EXPECT_EQ(cli({"list", "canary"}).out.find("pool.exhaustion"), std::string::npos);
 }
 

@@ -530,7 +530,11 @@ int list_command(const std::vector<std::string>& filters, bool points, std::ostr
     return 2;
   }
   for (const auto* s : found.scenarios) {
-    out << fmt::format("{:<28} [{}] {}\n", s->name, fmt::join(s->tags, ","), s->description);
+    // A canary says what must catch it, so a misspelt kind tag shows here.
+    const std::string plants =
+        s->has_tag("canary") ? fmt::format(" (plants: {})", planted_text(*s)) : "";
+    out << fmt::format("{:<28} [{}] {}{}\n", s->name, fmt::join(s->tags, ","), s->description,
+                       plants);
     if (points) list_points(*s, out);
   }
   return 0;

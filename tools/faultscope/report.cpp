@@ -17,14 +17,6 @@
 namespace faultscope::cli {
 namespace {
 
-// The kinds a canary plants, for people: "leak", "double release or leak".
-std::string planted_text(const scenario_info& s) {
-  std::string text;
-  for (auto kind : s.planted())
-    text += fmt::format("{}{}", text.empty() ? "" : " or ", to_string(kind));
-  return text;
-}
-
 std::string json_escape(std::string_view s) {
   std::string out;
   for (unsigned char c : s) {
@@ -171,6 +163,13 @@ std::string names_of(const not_run_list& not_run) {
 }
 
 }  // namespace
+
+std::string planted_text(const scenario_info& s) {
+  std::string text;
+  for (auto kind : s.planted())
+    text += fmt::format("{}{}", text.empty() ? "" : " or ", to_string(kind));
+  return text;
+}
 
 bool result::caught() const {
   const auto planted = scenario->planted();

@@ -27,6 +27,9 @@ struct result {
   [[nodiscard]] bool ok() const { return canary() ? caught() : report.passed(); }
 };
 
+/// The kinds a canary plants, for people: "leak", "double release or leak".
+[[nodiscard]] std::string planted_text(const scenario_info& s);
+
 /// `text` in the colour of an SGR `code` (as "31;1"), or plain.
 [[nodiscard]] std::string paint(std::string_view text, std::string_view code, bool colour);
 
