@@ -170,17 +170,19 @@ void check_schedule(const std::string& name, const scenario_fn& fn, const fault_
     // As explore does: a multi-fault failure replays through its shrunk plan.
     fault_plan minimal =
         options.shrink && as_run.rules.size() > 1 ? shrink(fn, as_run, options, r) : as_run;
+    bool from_assertions = false;
     for (const auto& v : r.violations) {
       if (from_assertion(v)) {
-        // GoogleTest counted and printed this failure, and the listener its replay.
-        if (minimal != as_run)
-          fmt::print("faultscope: the failure above also happens under '{}'; {}\n",
-                     minimal.to_string(), replay_line(name, minimal));
+        from_assertions = true;  // GoogleTest counted and printed it, the listener its replay
         continue;
       }
       ADD_FAILURE() << v.message << "\n  under " << as_run.to_string() << "\n  "
                     << replay_line(name, minimal);
     }
+    // Once, however many assertions failed in the run.
+    if (from_assertions && minimal != as_run)
+      fmt::print("faultscope: the failure above also happens under '{}'; {}\n", minimal.to_string(),
+                 replay_line(name, minimal));
   };
   detail::run_label_scope named(name);
   run_result first = run_schedule(fn, plan, options, derived_from);
