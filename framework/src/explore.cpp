@@ -198,10 +198,20 @@ struct progress_counter {
   std::size_t known = 0;
   std::size_t done = 0;
   std::mutex mutex;
+  // Set, under the mutex, by the call that threw: another thread that finishes
+  // a schedule while the thrower is still on its way out (or preempted) must
+  // neither call the callback again nor start another schedule.
+  std::atomic<bool> failed{false};
   void tick() {
     if (!opts.progress) return;
     std::lock_guard lock(mutex);
-    opts.progress(++done, known);
+    if (failed) return;
+    try {
+      opts.progress(++done, known);
+    } catch (...) {
+      failed = true;
+      throw;
+    }
   }
 };
 
@@ -229,7 +239,7 @@ std::vector<std::optional<run_result>> run_all(const scenario_fn& fn,
     try {
       for (;;) {
         std::size_t k = next.fetch_add(1);
-        if (k >= indices.size()) return;
+        if (k >= indices.size() || progress.failed) return;
         std::size_t i = indices[k];
         out[i] = run_schedule(fn, plans[i], opts, parents[i]->trace);
         progress.tick();

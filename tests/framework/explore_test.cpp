@@ -460,7 +460,9 @@ TEST(Explore, AnExceptionFromTheProgressCallbackStopsEveryThreadAndReachesTheCal
     };
     EXPECT_THROW((void)faultscope::explore("subject", correct_subject, o), std::runtime_error)
         << "jobs " << jobs;
-    EXPECT_LT(calls.load(), 8u) << "the other threads stopped too, jobs " << jobs;
+    // However late the thrower unwinds (preempted on a busy machine), no thread
+    // calls the callback once it has thrown.
+    EXPECT_EQ(calls.load(), 2u) << "jobs " << jobs;
   }
 }
 
