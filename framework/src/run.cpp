@@ -17,6 +17,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/error_code.hpp>
 
+#include "faultscope/detail/asio_ops.hpp"
 #include "faultscope/detail/awaitable_traits.hpp"
 #include "faultscope/detail/clock_hold.hpp"
 #include "faultscope/detail/fault_session.hpp"
@@ -214,6 +215,9 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
   state.wall_deadline = wall_deadline;
   state.io = std::make_unique<boost::asio::io_context>(1);
   auto& io = *state.io;
+  // Names the Asio operations (a channel's, a socket's) left pending, in a
+  // build with FAULTSCOPE_ASIO_TRACKING.
+  std::optional<detail::asio_op_watch> asio_ops(std::in_place, io);
   auto& sched = state.scheduler;
   auto& tr = state.tracker;
   tr.set_clock([&sched] { return sched.now(); });
@@ -394,6 +398,7 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
 
   if (hang) {
     std::vector<std::string> pending = sched.pending();
+    for (auto& what : asio_ops->pending()) pending.push_back(std::move(what));
     std::string scopes = current_scope_path();
     tr.report(
         violation_kind::hang,
@@ -407,15 +412,23 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
     for (const auto& what : left)
       tr.report(violation_kind::not_quiescent,
                 fmt::format("{} still pending after the root coroutine ended", what));
+    const std::vector<std::string> left_asio = asio_ops->pending();
+    for (const auto& what : left_asio)
+      tr.report(violation_kind::not_quiescent,
+                fmt::format("{} still pending after the root coroutine ended", what));
     // A spawned coroutine counts as the context's work while it lives, so a
     // wait of its accounts for the count; only work no wait explains is foreign.
     foreign_left = has_work && left.empty();
-    if (foreign_left)
+    if (foreign_left && left_asio.empty())
       tr.report(
           violation_kind::not_quiescent,
           "an operation faultscope cannot see (a channel, socket or foreign timer, or work on "
           "a thread pool) is still pending after the root coroutine ended");
   }
+
+  // Read above. Not watched while the extensions finish and the context is
+  // torn down: each operation they end would take the watch's lock for nothing.
+  asio_ops.reset();
 
   if (done && root_error) {
     result.error = root_error;

@@ -4,11 +4,12 @@
 # configures the consumer with add_subdirectory of the checkout (configure
 # only: it checks the targets and options; the package run compiles and links).
 # Also: SOURCE, BUILD (this build directory), WORK (a scratch directory),
-# GENERATOR, CXX, CXX_FLAGS, LINKER_FLAGS (the build's, so sanitizer builds link).
+# GENERATOR, CXX, CXX_FLAGS, LINKER_FLAGS (the build's, so sanitizer builds link),
+# ASIO_TRACKING (the build's FAULTSCOPE_ASIO_TRACKING, which the consumer expects).
 file(REMOVE_RECURSE "${WORK}")
 
 set(args -DFAULTSCOPE_FROM=${FROM} "-DCMAKE_CXX_COMPILER=${CXX}" "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}"
-         "-DCMAKE_EXE_LINKER_FLAGS=${LINKER_FLAGS}")
+         "-DCMAKE_EXE_LINKER_FLAGS=${LINKER_FLAGS}" "-DFAULTSCOPE_ASIO_TRACKING=${ASIO_TRACKING}")
 if(FROM STREQUAL "package")
   execute_process(COMMAND "${CMAKE_COMMAND}" --install "${BUILD}" --prefix "${WORK}/prefix"
                   OUTPUT_QUIET ERROR_VARIABLE err RESULT_VARIABLE rc)
