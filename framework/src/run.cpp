@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -218,6 +219,11 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
   // Names the Asio operations (a channel's, a socket's) left pending, in a
   // build with FAULTSCOPE_ASIO_TRACKING.
   std::optional<detail::asio_op_watch> asio_ops(std::in_place, io);
+  // Where this build cannot name them, the report says how to get one that can.
+  const std::string_view naming_hint =
+      detail::asio_op_watch::enabled
+          ? ""
+          : "; a build with FAULTSCOPE_ASIO_TRACKING=ON names the Asio operations among them";
   auto& sched = state.scheduler;
   auto& tr = state.tracker;
   tr.set_clock([&sched] { return sched.now(); });
@@ -378,8 +384,8 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
         hang = fmt::format(
             "an operation faultscope cannot see (a channel, socket or foreign timer, or work on "
             "a thread pool not queued through faultscope::hold_clock) did not complete within "
-            "run_options::foreign_grace ({} ms of wall time)",
-            options.foreign_grace.count());
+            "run_options::foreign_grace ({} ms of wall time){}",
+            options.foreign_grace.count(), naming_hint);
       } else {
         hang = "nothing is pending, yet the root coroutine never finished";
       }
@@ -420,10 +426,11 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
     // wait of its accounts for the count; only work no wait explains is foreign.
     foreign_left = has_work && left.empty();
     if (foreign_left && left_asio.empty())
-      tr.report(
-          violation_kind::not_quiescent,
-          "an operation faultscope cannot see (a channel, socket or foreign timer, or work on "
-          "a thread pool) is still pending after the root coroutine ended");
+      tr.report(violation_kind::not_quiescent,
+                fmt::format("an operation faultscope cannot see (a channel, socket or foreign "
+                            "timer, or work on a thread pool) is still pending after the root "
+                            "coroutine ended{}",
+                            naming_hint));
   }
 
   // Read above. Not watched while the extensions finish and the context is
