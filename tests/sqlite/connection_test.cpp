@@ -251,16 +251,18 @@ TEST(SqliteConnection, OpenFailureThrowsAndLeavesNothing) {
 // when the run's thread has nothing left to run (its turn), and then runs
 // alone. What does reach a running call is a completion from outside, such
 // as a socket's; this stands for one.
+// `posted`, if given, is set once the cancellation is on its way to the run.
 class cancel_from_outside {
  public:
   template <typename Ready>
-  cancel_from_outside(run_context& ctx, Ready ready)
-      : thread_([&ctx, ready](std::stop_token stop) {
+  cancel_from_outside(run_context& ctx, Ready ready, std::atomic<bool>* posted = nullptr)
+      : thread_([&ctx, ready, posted](std::stop_token stop) {
           while (!ready()) {
             if (stop.stop_requested()) return;
             std::this_thread::yield();
           }
           boost::asio::post(ctx.executor(), [&ctx] { ctx.cancel(); });
+          if (posted != nullptr) *posted = true;
         }) {}
 
  private:
@@ -307,7 +309,13 @@ TEST_P(SqliteCancelledBatch, StopsBetweenItsStatements) {
   const bool script = GetParam();
   constexpr int statements = 100'000;
   static std::atomic<int> runs;
+  // The 100th statement waits until the cancellation is on its way: a batch
+  // left to race a starved canceller thread finished first once, in CI under
+  // ASan on two busy cores. Not until it has arrived: it still lands wherever
+  // the batch has got to, mostly between two statements.
+  static std::atomic<bool> posted;
   runs = 0;
+  posted = false;
   auto r = faultscope::run([script](run_context& ctx) -> awaitable<void> {
     auto& db = sq::test_database::create(ctx, schema);
     co_await faultscope::async_with(
@@ -321,15 +329,22 @@ TEST_P(SqliteCancelledBatch, StopsBetweenItsStatements) {
           }
           co_await c.call([](sqlite3* h) {
             auto count = [](sqlite3_context* f, int, sqlite3_value**) {
-              runs.fetch_add(1, std::memory_order_relaxed);
+              if (runs.fetch_add(1, std::memory_order_relaxed) + 1 == 100) {
+                const auto give_up = std::chrono::steady_clock::now() + 10s;
+                while (!posted && std::chrono::steady_clock::now() < give_up)
+                  std::this_thread::yield();
+              }
               sqlite3_result_null(f);
             };
             return sqlite3_create_function(h, "count_run", 1, SQLITE_UTF8, nullptr, count, nullptr,
                                            nullptr);
           });
-          cancel_from_outside cancel(ctx, [] {  // once the batch is under way
-            return runs.load(std::memory_order_relaxed) >= 100;
-          });
+          cancel_from_outside cancel(
+              ctx,
+              [] {  // once the batch is under way
+                return runs.load(std::memory_order_relaxed) >= 100;
+              },
+              &posted);
           try {
             if (script)
               co_await c.execute(sql);
