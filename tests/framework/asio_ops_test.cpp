@@ -19,7 +19,6 @@
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/thread_pool.hpp>
 
 #include "faultscope/run.hpp"
 #include "faultscope/testing/gtest.hpp"
@@ -136,8 +135,8 @@ TEST(AsioOps, CompletedOperationsAreNotReported) {
   EXPECT_THAT(r, HasNoViolations());
 }
 
-// Operations on another context — a thread pool's, an io_context the run never
-// runs — are not the run's to report.
+// An operation on another context (here an io_context nobody runs) is not the
+// run's to report, though the run's coroutine started it.
 TEST(AsioOps, OperationsOfOtherContextsAreNotTheRuns) {
   asio::io_context other;
   asio::steady_timer elsewhere(other, 1h);
