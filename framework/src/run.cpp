@@ -415,13 +415,11 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
   } else {
     // The root ended: anything still pending was leaked by a detached operation.
     const std::vector<std::string> left = sched.pending();
-    for (const auto& what : left)
-      tr.report(violation_kind::not_quiescent,
-                fmt::format("{} still pending after the root coroutine ended", what));
     const std::vector<std::string> left_asio = asio_ops->pending();
-    for (const auto& what : left_asio)
-      tr.report(violation_kind::not_quiescent,
-                fmt::format("{} still pending after the root coroutine ended", what));
+    for (const auto* names : {&left, &left_asio})
+      for (const auto& what : *names)
+        tr.report(violation_kind::not_quiescent,
+                  fmt::format("{} still pending after the root coroutine ended", what));
     // A spawned coroutine counts as the context's work while it lives, so a
     // wait of its accounts for the count; only work no wait explains is foreign.
     foreign_left = has_work && left.empty();
