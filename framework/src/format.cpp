@@ -30,4 +30,45 @@ std::string one_line(std::string_view text) {
   return out;
 }
 
+std::string xml_text(std::string_view text, bool attribute) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      case '\n':
+        out += attribute ? "&#x0A;" : "\n";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) >= 0x20 || c == '\t' || c == '\r') out += c;
+    }
+  }
+  return out;
+}
+
+std::string xml_cdata(std::string_view text) {
+  std::string out = "<![CDATA[";
+  for (std::size_t at; (at = text.find("]]>")) != std::string_view::npos;
+       text.remove_prefix(at + 2)) {
+    out.append(text.substr(0, at + 2));
+    out += "]]><![CDATA[";
+  }
+  out.append(text);
+  return out + "]]>";
+}
+
 }  // namespace faultscope::detail

@@ -1,6 +1,7 @@
 // faultscope::gtest_main: GoogleTest's main, plus the leak listener, plus
 // --faultscope_replay=TOKEN, which reruns one schedule of a FAULTSCOPE_TEST
-// and prints its timeline instead of running the tests.
+// and prints its timeline instead of running the tests, plus an XML report
+// even when the watchdog ends the binary.
 #include <gtest/gtest.h>
 
 #include <iostream>
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   }
   faultscope::testing::set_replay_program(argc > 0 ? argv[0] : "");
   ::testing::InitGoogleTest(&argc, argv);
+  faultscope::testing::write_xml_when_the_watchdog_ends(argc > 0 ? argv[0] : "");
   ::testing::UnitTest::GetInstance()->listeners().Append(new faultscope::testing::leak_listener);
   return RUN_ALL_TESTS();
 }

@@ -4,6 +4,11 @@
 # ABSENT (a ;-list, optional): strings the output must not contain.
 # ARGS (a ;-list, optional): the binary's arguments. STATUS (optional): the
 # exit status it must fail with (an abort is a crash, not a failure).
+# REPORT (optional): a file the binary must write, removed before it runs;
+# REPORT_EXPECT (a ;-list): strings that file must contain.
+if(REPORT)
+  file(REMOVE "${REPORT}")
+endif()
 execute_process(COMMAND ${BINARY} ${ARGS} OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
 if(rc EQUAL 0)
   message(FATAL_ERROR "expected ${BINARY} to fail, it passed:\n${out}")
@@ -30,3 +35,16 @@ foreach(needle IN LISTS ABSENT)
     message(FATAL_ERROR "output of ${BINARY} should not contain '${needle}':\n${out}${err}")
   endif()
 endforeach()
+if(REPORT)
+  if(NOT EXISTS "${REPORT}")
+    message(FATAL_ERROR "${BINARY} did not write ${REPORT}:\n${out}${err}")
+  endif()
+  file(READ "${REPORT}" report)
+  foreach(needle IN LISTS REPORT_EXPECT)
+    string(REPLACE "\\;" ";" needle "${needle}")  # an XML entity's, kept in the list item
+    string(FIND "${report}" "${needle}" at)
+    if(at EQUAL -1)
+      message(FATAL_ERROR "${REPORT} lacks '${needle}':\n${report}")
+    endif()
+  endforeach()
+endif()

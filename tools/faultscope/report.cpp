@@ -46,32 +46,6 @@ std::string json_escape(std::string_view s) {
   return out;
 }
 
-std::string xml_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 // As invoked: a user's runner (faultscope::main) is not called faultscope.
 std::string replay_command(const std::string& scenario, const fault_plan& plan) {
   return registry::instance().replay_command(scenario, plan);
@@ -132,12 +106,12 @@ std::string lifetime_svg(const run_result& run) {
     bool leaked = l.to < 0;
     double to_x = leaked ? left + width : x(l.to);
     svg += fmt::format("<text x=\"4\" y=\"{}\" class=\"name\">{}</text>\n", y + 14,
-                       xml_escape(l.name));
+                       detail::xml_text(l.name));
     svg += fmt::format(
         "<rect class=\"life{}\" x=\"{:.1f}\" y=\"{}\" width=\"{:.1f}\" height=\"14\">"
         "<title>{}: acquired at {:.3f} ms, {}</title></rect>\n",
         leaked ? " leaked" : "", x(l.from), y + 3, std::max(2.0, to_x - x(l.from)),
-        xml_escape(l.name), l.from,
+        detail::xml_text(l.name), l.from,
         leaked ? std::string("never released") : fmt::format("released at {:.3f} ms", l.to));
     if (leaked)
       svg +=
@@ -149,7 +123,7 @@ std::string lifetime_svg(const run_result& run) {
         "<line class=\"fault\" x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"18\" y2=\"{1}\">"
         "<title>{2}</title></line><text x=\"{0:.1f}\" y=\"{3}\" class=\"fault\" "
         "text-anchor=\"middle\">{2}</text>\n",
-        x(at), height - 18, xml_escape(what), height - 6);
+        x(at), height - 18, detail::xml_text(what), height - 6);
   svg += "</svg>\n";
   return svg;
 }
@@ -302,16 +276,16 @@ std::string junit_report(const std::vector<result>& results, const not_run_list&
     const bool missed = r.canary() && !r.ok();
     if (missed) failures = 1;
     out += fmt::format("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" time=\"{:.6f}\">\n",
-                       xml_escape(r.scenario->name), names.size() + (missed ? 1 : 0), failures,
-                       std::chrono::duration<double>(r.report.wall).count());
+                       detail::xml_text(r.scenario->name), names.size() + (missed ? 1 : 0),
+                       failures, std::chrono::duration<double>(r.report.wall).count());
     for (auto& n : names) {
-      out += fmt::format("    <testcase classname=\"{}\" name=\"{}\"", xml_escape(r.scenario->name),
-                         xml_escape(n));
+      out += fmt::format("    <testcase classname=\"{}\" name=\"{}\"",
+                         detail::xml_text(r.scenario->name), detail::xml_text(n));
       auto it = failure_text.find(n);
       if (it != failure_text.end() && !r.canary()) {
         auto first_line = it->second.substr(0, it->second.find('\n'));
         out += fmt::format(">\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
-                           xml_escape(first_line), xml_escape(it->second));
+                           detail::xml_text(first_line), detail::xml_text(it->second));
       } else {
         out += "/>\n";
       }
@@ -320,7 +294,7 @@ std::string junit_report(const std::vector<result>& results, const not_run_list&
       out += fmt::format(
           "    <testcase classname=\"{}\" name=\"canary caught\">\n      <failure "
           "message=\"a canary's planted violation ({}) went unreported\"/>\n    </testcase>\n",
-          xml_escape(r.scenario->name), xml_escape(planted_text(*r.scenario)));
+          detail::xml_text(r.scenario->name), detail::xml_text(planted_text(*r.scenario)));
     out += "  </testsuite>\n";
   }
   for (const auto* s : not_run)
@@ -328,7 +302,7 @@ std::string junit_report(const std::vector<result>& results, const not_run_list&
         "  <testsuite name=\"{0}\" tests=\"1\" failures=\"0\" skipped=\"1\" time=\"0\">\n"
         "    <testcase classname=\"{0}\" name=\"not run\">\n      <skipped message=\"{1}\"/>\n"
         "    </testcase>\n  </testsuite>\n",
-        xml_escape(s->name), not_run_why);
+        detail::xml_text(s->name), not_run_why);
   out += "</testsuites>\n";
   return out;
 }
@@ -351,24 +325,24 @@ li{margin:2px 0}
     out += fmt::format(
         "<h2>{} <span class=\"{}\">{}</span></h2>\n<p>{} schedules over {} fault "
         "points ({} hits).</p>\n",
-        xml_escape(r.scenario->name), r.ok() ? "pass" : "fail",
+        detail::xml_text(r.scenario->name), r.ok() ? "pass" : "fail",
         r.canary() ? (r.ok() ? "canary caught" : "canary missed")
                    : (r.ok() ? "no violation" : "violations"),
         r.report.schedules_run + 1, r.report.points, r.report.hits);
     each_failure(r.report,
                  [&](const fault_plan& plan, const fault_plan& minimal, const run_result& run) {
                    out += fmt::format("<h3>under <code>{}</code>: {}</h3>\n<ul>\n",
-                                      xml_escape(plan.to_string()), to_string(run.end));
+                                      detail::xml_text(plan.to_string()), to_string(run.end));
                    for (const auto& v : run.violations)
-                     out += fmt::format("<li>{}</li>\n", xml_escape(v.message));
+                     out += fmt::format("<li>{}</li>\n", detail::xml_text(v.message));
                    out += fmt::format("<li>replay: <code>{}</code></li>\n</ul>\n",
-                                      xml_escape(replay_command(r.scenario->name, minimal)));
+                                      detail::xml_text(replay_command(r.scenario->name, minimal)));
                    out += lifetime_svg(run);
                  });
   }
   if (!not_run.empty())
     out += fmt::format("<h2 class=\"fail\">not run</h2>\n<p>As {}: {}.</p>\n", not_run_why,
-                       xml_escape(names_of(not_run)));
+                       detail::xml_text(names_of(not_run)));
   out += "</body></html>\n";
   return out;
 }

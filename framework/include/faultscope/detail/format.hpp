@@ -15,4 +15,13 @@ namespace faultscope::detail {
 /// what a user typed (a pasted newline) stays one line.
 [[nodiscard]] std::string one_line(std::string_view text);
 
+/// `text` as XML character data or an attribute value: the five entities
+/// escaped; control characters XML 1.0 cannot hold, even escaped, dropped;
+/// with `attribute`, line breaks kept as "&#x0A;" (a parser turns a raw one
+/// in an attribute into a space).
+[[nodiscard]] std::string xml_text(std::string_view text, bool attribute = false);
+
+/// `text` as one or more CDATA sections: a "]]>" inside is split across two.
+[[nodiscard]] std::string xml_cdata(std::string_view text);
+
 }  // namespace faultscope::detail

@@ -1,0 +1,38 @@
+// Formatting shared by reports and error messages.
+#include "faultscope/detail/format.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+
+namespace detail = faultscope::detail;
+using namespace std::chrono_literals;
+
+TEST(Format, ADurationTakesTheLargestUnitThatRendersItExactly) {
+  EXPECT_EQ(detail::format_duration(30s), "30s");
+  EXPECT_EQ(detail::format_duration(1500ms), "1500ms");
+  EXPECT_EQ(detail::format_duration(7ns), "7ns");
+}
+
+TEST(Format, OneLineShowsControlCharacters) {
+  EXPECT_EQ(detail::one_line("a\nb\x7f"), "a\\x0ab\\x7f");
+}
+
+TEST(Format, XmlTextEscapesTheFiveEntitiesAndDropsWhatXmlCannotHold) {
+  EXPECT_EQ(detail::xml_text("<a href=\"x\">&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&apos;&lt;/a&gt;");
+  EXPECT_EQ(detail::xml_text(std::string("a\x01\x1b[31mb\tc\r\n", 12)), "a[31mb\tc\r\n");
+}
+
+TEST(Format, AnXmlAttributeKeepsItsLineBreaks) {
+  EXPECT_EQ(detail::xml_text("one\ntwo", true), "one&#x0A;two");
+  EXPECT_EQ(detail::xml_text("one\ntwo"), "one\ntwo");
+}
+
+TEST(Format, CdataSplitsAroundItsOwnEnd) {
+  EXPECT_EQ(detail::xml_cdata("a < b"), "<![CDATA[a < b]]>");
+  // Read back, the two sections are "x]]" and ">y": the text as given.
+  EXPECT_EQ(detail::xml_cdata("x]]>y"), "<![CDATA[x]]]]><![CDATA[>y]]>");
+  EXPECT_EQ(detail::xml_cdata("]]>]]>"), "<![CDATA[]]]]><![CDATA[>]]]]><![CDATA[>]]>");
+}
