@@ -8,8 +8,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
-#include <ctime>
 #include <string>
 #include <string_view>
 
@@ -26,8 +26,8 @@ std::string seconds(::testing::TimeInMillis ms) {
 
 // GoogleTest's choice of file: --gtest_output=xml, xml:FILE or xml:DIR/.
 std::string report_path(std::string_view output, std::string_view program) {
-  if (output == "xml") return "test_detail.xml";
-  std::string path(output.substr(4));
+  std::string path(output.substr(std::min<std::size_t>(output.size(), 4)));
+  if (path.empty()) return "test_detail.xml";
   if (!path.empty() && path.back() == '/') {
     std::string_view name = program.substr(program.find_last_of('/') + 1);
     path += fmt::format("{}.xml", name.substr(0, name.rfind(".exe")));
@@ -71,9 +71,8 @@ std::string testcase(const ::testing::TestInfo& t, const std::string& blocked_li
                        "\n",
                        detail::xml_text(blocked_line, true), detail::xml_cdata(blocked_line));
   else if (!st.ran)
-    out +=
-        R"(      <skipped message="not run: the watchdog ended the test binary in an earlier test"/>)"
-        "\n";
+    out += R"(      <skipped message="not run: the watchdog ended the test binary before it"/>)"
+           "\n";
   else if (r.Skipped())
     out += "      <skipped message=\"skipped\"/>\n";
   return out + "    </testcase>\n";
@@ -107,6 +106,22 @@ void write_report(const std::string& path, const std::string& blocked_line) {
     tests += n;
     failures += failed;
     skipped += not_run;
+  }
+  // Outside any test (a suite's or an environment's set-up), the line would
+  // be nowhere: it gets a test case of its own.
+  if (u.current_test_info() == nullptr) {
+    suites += fmt::format(
+        R"(  <testsuite name="faultscope" tests="1" failures="1" disabled="0" skipped="0" )"
+        R"(errors="0">)"
+        "\n"
+        R"(    <testcase name="watchdog" status="run" result="completed" time="0.000" )"
+        R"(classname="faultscope">)"
+        "\n"
+        R"(      <failure message="{}" type="">{}</failure>)"
+        "\n    </testcase>\n  </testsuite>\n",
+        detail::xml_text(blocked_line, true), detail::xml_cdata(blocked_line));
+    ++tests;
+    ++failures;
   }
   std::FILE* f = std::fopen(path.c_str(), "w");
   if (!f) {

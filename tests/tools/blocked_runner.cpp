@@ -6,21 +6,9 @@
 // and name the third, which the runner never got to.
 #include <chrono>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/use_future.hpp>
-
 #include "faultscope/fault_point.hpp"
 #include "faultscope/registry.hpp"
-#include "faultscope/virtual_time.hpp"
-
-namespace {
-
-boost::asio::awaitable<void> flush_log() {
-  faultscope::timer t(co_await boost::asio::this_coro::executor, std::chrono::milliseconds(5));
-  co_await t.async_wait(boost::asio::use_awaitable);
-}
-
-}  // namespace
+#include "support/blocks_its_thread.hpp"
 
 FAULTSCOPE_SCENARIO(checks_first, "manual") {
   co_await faultscope::fault_point("order.check");
@@ -29,13 +17,7 @@ FAULTSCOPE_SCENARIO(checks_first, "manual") {
 FAULTSCOPE_SCENARIO_WITH(blocks_on_error, "manual",
                          {.kinds = {faultscope::fault::make_throw()},
                           .run = {.wall_limit = std::chrono::milliseconds(100)}}) {
-  try {
-    co_await faultscope::fault_point("order.save");
-  } catch (const faultscope::injected_fault&) {
-    // A "synchronous" flush on the error path: the future waits for a
-    // coroutine that this very thread would have to run.
-    boost::asio::co_spawn(ctx.executor(), flush_log(), boost::asio::use_future).get();
-  }
+  co_await faultscope::test::save_blocking_on_error(ctx);
 }
 
 FAULTSCOPE_SCENARIO(never_reached, "manual") {
