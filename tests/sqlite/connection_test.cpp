@@ -303,7 +303,7 @@ TEST(SqliteConnection, CancellationInterruptsTheRunningStatement) {
 // A batch is many short statements. SQLite catches an interrupt that comes
 // in while a statement runs, but forgets one that comes between two: the next
 // statement clears it as it starts. The progress handler, every 100 VM steps,
-// comes only every dozen runs of a short reused statement, and never in one
+// comes only every 17th run of this six-step statement, and never in one
 // short statement of a script. So the batch checks for a cancellation
 // between its statements, whether it is one statement run for many parameter
 // sets or a script of many. Here a statement is a call to a counting function,
