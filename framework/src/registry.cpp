@@ -3,7 +3,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
+#include <optional>
 #include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
 
 namespace faultscope {
 
@@ -21,6 +26,42 @@ std::vector<violation_kind> scenario_info::planted() const {
   if (kinds.empty()) kinds.push_back(violation_kind::leak);
   return kinds;
 }
+
+namespace {
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({above + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// A canary's tag a slip away from a kind's identifier ("double_relase", or
+// "double release" as reports print it) would leave the canary planting a
+// leak it does not plant, and a detector unproven: the kind it meant.
+std::optional<std::string> misspelt_kind(std::string_view tag) {
+  std::string plain(tag);
+  for (char& c : plain)
+    c = c == ' ' || c == '-' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::vector<std::string> ids;
+  for (auto k = static_cast<int>(violation_kind::leak);
+       k <= static_cast<int>(violation_kind::nondeterministic); ++k)
+    ids.push_back(identifier(static_cast<violation_kind>(k)));
+  if (std::find(ids.begin(), ids.end(), tag) != ids.end()) return std::nullopt;
+  for (const auto& id : ids)
+    if (edit_distance(plain, id) <= std::max<std::size_t>(1, id.size() / 4)) return id;
+  return std::nullopt;
+}
+
+}  // namespace
 
 registry& registry::instance() {
   static registry r;
@@ -40,6 +81,13 @@ void registry::add(scenario_info s) {
     throw std::invalid_argument(fmt::format("scenario '{}' is registered twice{}", s.name, both));
   }
   if (!s.fn) throw std::invalid_argument(fmt::format("scenario '{}' has no body", s.name));
+  if (s.has_tag("canary"))
+    for (const auto& tag : s.tags)
+      if (auto kind = misspelt_kind(tag))
+        throw std::invalid_argument(fmt::format(
+            "canary '{}' has the tag '{}', which names no violation kind: did you mean '{}'? "
+            "(its tags name what it plants, as the JSON report spells it)",
+            s.name, tag, *kind));
   scenarios_.push_back(std::move(s));
 }
 

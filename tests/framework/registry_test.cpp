@@ -86,3 +86,44 @@ TEST(Registry, ACanaryPlantsALeakUnlessItsTagsNameOtherKinds) {
 }
 
 }  // namespace
+
+namespace {
+
+faultscope::scenario_info canary_tagged(std::vector<std::string> tags) {
+  faultscope::scenario_info s;
+  s.name = "registry_test_canary";
+  s.tags = std::move(tags);
+  s.fn = [](faultscope::run_context&) -> boost::asio::awaitable<void> {
+    co_return;
+  };
+  return s;
+}
+
+TEST(Registry, ACanaryTagASlipAwayFromAKindIsRefusedNamingTheKind) {
+  const std::pair<const char*, const char*> slips[] = {{"double_relase", "double_release"},
+                                                       {"double release", "double_release"},
+                                                       {"Not-Quiescent", "not_quiescent"},
+                                                       {"leaks", "leak"}};
+  for (const auto& [slip, kind] : slips) {
+    faultscope::registry r;
+    try {
+      r.add(canary_tagged({"canary", slip}));
+      ADD_FAILURE() << "accepted the tag '" << slip << "'";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_THAT(e.what(),
+                  HasSubstr(std::string("canary 'registry_test_canary' has the tag '") + slip +
+                            "', which names no violation kind: did you mean '" + kind + "'?"));
+    }
+    EXPECT_EQ(r.find("registry_test_canary"), nullptr);
+  }
+}
+
+TEST(Registry, OtherTagsOfACanaryAndAnyTagOfOtherScenariosAreTheirOwn) {
+  faultscope::registry r;
+  EXPECT_NO_THROW(r.add(canary_tagged({"canary", "double_release", "db", "sqlite", "manual"})));
+  auto plain = canary_tagged({"leaks", "double release"});
+  plain.name = "registry_test_not_a_canary";
+  EXPECT_NO_THROW(r.add(std::move(plain)));
+}
+
+}  // namespace
