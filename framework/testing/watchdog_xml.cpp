@@ -28,58 +28,59 @@ std::string seconds(::testing::TimeInMillis ms) {
 std::string report_path(std::string_view output, std::string_view program) {
   std::string path(output.substr(std::min<std::size_t>(output.size(), 4)));
   if (path.empty()) return "test_detail.xml";
-  if (!path.empty() && path.back() == '/') {
+  if (path.back() == '/') {
     std::string_view name = program.substr(program.find_last_of('/') + 1);
     path += fmt::format("{}.xml", name.substr(0, name.rfind(".exe")));
   }
   return path;
 }
 
+// How a test stands when the watchdog ends the binary: the blocked one is the
+// test running now; one that never started has no start time.
 struct test_state {
   bool blocked;
   bool ran;
+  bool failed;
+  bool skipped;  // skipped by the test itself, or never run
 };
 
 test_state state_of(const ::testing::TestInfo& t) {
-  const auto* current = ::testing::UnitTest::GetInstance()->current_test_info();
-  const bool blocked = &t == current;
-  return {blocked, blocked || t.result()->start_timestamp() != 0};
+  const bool blocked = &t == ::testing::UnitTest::GetInstance()->current_test_info();
+  const bool ran = blocked || t.result()->start_timestamp() != 0;
+  return {blocked, ran, blocked || t.result()->Failed(), !ran || t.result()->Skipped()};
 }
 
-std::string testcase(const ::testing::TestInfo& t, const std::string& blocked_line) {
-  const test_state st = state_of(t);
+std::string failure(const std::string& message, const std::string& text) {
+  return fmt::format(R"(      <failure message="{}" type="">{}</failure>)"
+                     "\n",
+                     detail::xml_text(message, true), detail::xml_cdata(text));
+}
+
+std::string testcase(const ::testing::TestInfo& t, const test_state& st,
+                     const std::string& blocked_line) {
   const ::testing::TestResult& r = *t.result();
   std::string out = fmt::format(
       R"(    <testcase name="{}" file="{}" line="{}" status="run" result="{}" time="{}" )"
       R"(classname="{}">)"
       "\n",
       detail::xml_text(t.name()), detail::xml_text(t.file()), t.line(),
-      !st.ran ? "skipped" : (r.Skipped() ? "skipped" : "completed"), seconds(r.elapsed_time()),
+      st.skipped ? "skipped" : "completed", seconds(r.elapsed_time()),
       detail::xml_text(t.test_suite_name()));
   for (int i = 0; i < r.total_part_count(); ++i) {
     const ::testing::TestPartResult& part = r.GetTestPartResult(i);
     if (!part.failed()) continue;
     const std::string where =
         part.file_name() ? fmt::format("{}:{}\n", part.file_name(), part.line_number()) : "";
-    out += fmt::format(R"(      <failure message="{}" type="">{}</failure>)"
-                       "\n",
-                       detail::xml_text(where + part.summary(), true),
-                       detail::xml_cdata(where + part.message()));
+    out += failure(where + part.summary(), where + part.message());
   }
   if (st.blocked)
-    out += fmt::format(R"(      <failure message="{}" type="">{}</failure>)"
-                       "\n",
-                       detail::xml_text(blocked_line, true), detail::xml_cdata(blocked_line));
+    out += failure(blocked_line, blocked_line);
   else if (!st.ran)
     out += R"(      <skipped message="not run: the watchdog ended the test binary before it"/>)"
            "\n";
-  else if (r.Skipped())
+  else if (st.skipped)
     out += "      <skipped message=\"skipped\"/>\n";
   return out + "    </testcase>\n";
-}
-
-int failures_of(const ::testing::TestInfo& t) {
-  return state_of(t).blocked || t.result()->Failed() ? 1 : 0;
 }
 
 void write_report(const std::string& path, const std::string& blocked_line) {
@@ -94,10 +95,11 @@ void write_report(const std::string& path, const std::string& blocked_line) {
     for (int j = 0; j < s.total_test_count(); ++j) {
       const ::testing::TestInfo& t = *s.GetTestInfo(j);
       if (!t.should_run()) continue;
+      const test_state st = state_of(t);
       ++n;
-      failed += failures_of(t);
-      not_run += state_of(t).ran && !t.result()->Skipped() ? 0 : 1;
-      cases += testcase(t, blocked_line);
+      failed += st.failed ? 1 : 0;
+      not_run += st.skipped ? 1 : 0;
+      cases += testcase(t, st, blocked_line);
     }
     suites += fmt::format(
         R"(  <testsuite name="{}" tests="{}" failures="{}" disabled="0" skipped="{}" errors="0">)"
@@ -116,10 +118,8 @@ void write_report(const std::string& path, const std::string& blocked_line) {
         "\n"
         R"(    <testcase name="watchdog" status="run" result="completed" time="0.000" )"
         R"(classname="faultscope">)"
-        "\n"
-        R"(      <failure message="{}" type="">{}</failure>)"
-        "\n    </testcase>\n  </testsuite>\n",
-        detail::xml_text(blocked_line, true), detail::xml_cdata(blocked_line));
+        "\n{}    </testcase>\n  </testsuite>\n",
+        failure(blocked_line, blocked_line));
     ++tests;
     ++failures;
   }
