@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace faultscope {
@@ -16,18 +17,20 @@ bool scenario_info::has_tag(std::string_view tag) const {
   return std::find(tags.begin(), tags.end(), tag) != tags.end();
 }
 
-std::vector<violation_kind> scenario_info::planted() const {
-  std::vector<violation_kind> kinds;
-  for (auto k = static_cast<int>(violation_kind::leak);
-       k <= static_cast<int>(violation_kind::nondeterministic); ++k) {
-    const auto kind = static_cast<violation_kind>(k);
-    if (has_tag(identifier(kind))) kinds.push_back(kind);
-  }
-  if (kinds.empty()) kinds.push_back(violation_kind::leak);
-  return kinds;
-}
-
 namespace {
+
+// Every violation kind with the identifier a canary's tag names it by.
+const std::vector<std::pair<violation_kind, std::string>>& kind_identifiers() {
+  static const auto all = [] {
+    std::vector<std::pair<violation_kind, std::string>> kinds;
+    for (auto k = static_cast<int>(violation_kind::leak);
+         k <= static_cast<int>(violation_kind::nondeterministic); ++k)
+      kinds.emplace_back(static_cast<violation_kind>(k),
+                         identifier(static_cast<violation_kind>(k)));
+    return kinds;
+  }();
+  return all;
+}
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<std::size_t> row(b.size() + 1);
@@ -51,17 +54,23 @@ std::optional<std::string> misspelt_kind(std::string_view tag) {
   std::string plain(tag);
   for (char& c : plain)
     c = c == ' ' || c == '-' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  std::vector<std::string> ids;
-  for (auto k = static_cast<int>(violation_kind::leak);
-       k <= static_cast<int>(violation_kind::nondeterministic); ++k)
-    ids.push_back(identifier(static_cast<violation_kind>(k)));
-  if (std::find(ids.begin(), ids.end(), tag) != ids.end()) return std::nullopt;
-  for (const auto& id : ids)
+  const auto& kinds = kind_identifiers();
+  if (std::any_of(kinds.begin(), kinds.end(), [&](const auto& k) { return k.second == tag; }))
+    return std::nullopt;
+  for (const auto& [kind, id] : kinds)
     if (edit_distance(plain, id) <= std::max<std::size_t>(1, id.size() / 4)) return id;
   return std::nullopt;
 }
 
 }  // namespace
+
+std::vector<violation_kind> scenario_info::planted() const {
+  std::vector<violation_kind> kinds;
+  for (const auto& [kind, id] : kind_identifiers())
+    if (has_tag(id)) kinds.push_back(kind);
+  if (kinds.empty()) kinds.push_back(violation_kind::leak);
+  return kinds;
+}
 
 registry& registry::instance() {
   static registry r;

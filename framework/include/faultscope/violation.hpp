@@ -27,7 +27,7 @@ enum class violation_kind : std::uint8_t {
   invariant,            ///< a scenario's own check failed
   unhandled_exception,  ///< a completion handler threw into the event loop
   nondeterministic,     ///< a schedule left the path of the run it was derived from
-  // nondeterministic stays last: scenario_info::planted walks the kinds up to it.
+  // nondeterministic stays last: the registry walks the kinds up to it.
 };
 
 [[nodiscard]] std::string_view to_string(violation_kind kind) noexcept;
