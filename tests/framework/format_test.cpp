@@ -36,3 +36,9 @@ TEST(Format, CdataSplitsAroundItsOwnEnd) {
   EXPECT_EQ(detail::xml_cdata("x]]>y"), "<![CDATA[x]]]]><![CDATA[>y]]>");
   EXPECT_EQ(detail::xml_cdata("]]>]]>"), "<![CDATA[]]]]><![CDATA[>]]]]><![CDATA[>]]>");
 }
+
+TEST(Format, JsonTextEscapesQuotesBackslashesAndControlCharacters) {
+  EXPECT_EQ(detail::json_text(R"(say "hi" \ bye)"), R"(say \"hi\" \\ bye)");
+  EXPECT_EQ(detail::json_text(std::string("a\nb\tc\rd\x01\x1b", 9)), R"(a\nb\tc\rd\u0001\u001b)");
+  EXPECT_EQ(detail::json_text("caf\xc3\xa9 <&>'"), "caf\xc3\xa9 <&>'");  // the rest as it is
+}

@@ -17,35 +17,6 @@
 namespace faultscope::cli {
 namespace {
 
-std::string json_escape(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (c < 0x20)
-          out += fmt::format("\\u{:04x}", c);
-        else
-          out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
-
 // As invoked: a user's runner (faultscope::main) is not called faultscope.
 std::string replay_command(const std::string& scenario, const fault_plan& plan) {
   return registry::instance().replay_command(scenario, plan);
@@ -226,29 +197,30 @@ std::string json_report(const std::vector<result>& results, const not_run_list& 
     out += fmt::format(
         "{}{{\"name\":\"{}\",\"canary\":{},\"ok\":{},\"schedules\":{},\"points\":{},\"hits\":{},"
         "\"wall_ms\":{:.3f},\"failures\":[",
-        i ? "," : "", json_escape(r.scenario->name), r.canary(), r.ok(), r.report.schedules_run + 1,
-        r.report.points, r.report.hits,
+        i ? "," : "", detail::json_text(r.scenario->name), r.canary(), r.ok(),
+        r.report.schedules_run + 1, r.report.points, r.report.hits,
         std::chrono::duration<double, std::milli>(r.report.wall).count());
     bool first = true;
-    each_failure(r.report, [&](const fault_plan& plan, const fault_plan& minimal,
-                               const run_result& run) {
-      out += fmt::format(
-          "{}{{\"plan\":\"{}\",\"minimal\":\"{}\",\"end\":\"{}\",\"replay\":\"{}\","
-          "\"acquired\":{},\"violations\":[",
-          first ? "" : ",", json_escape(plan.to_string()), json_escape(minimal.to_string()),
-          to_string(run.end), json_escape(replay_command(r.scenario->name, minimal)), run.acquired);
-      first = false;
-      for (std::size_t k = 0; k < run.violations.size(); ++k)
-        out +=
-            fmt::format("{}{{\"kind\":\"{}\",\"message\":\"{}\"}}", k ? "," : "",
-                        identifier(run.violations[k].kind), json_escape(run.violations[k].message));
-      out += "]}";
-    });
+    each_failure(r.report,
+                 [&](const fault_plan& plan, const fault_plan& minimal, const run_result& run) {
+                   out += fmt::format(
+                       "{}{{\"plan\":\"{}\",\"minimal\":\"{}\",\"end\":\"{}\",\"replay\":\"{}\","
+                       "\"acquired\":{},\"violations\":[",
+                       first ? "" : ",", detail::json_text(plan.to_string()),
+                       detail::json_text(minimal.to_string()), to_string(run.end),
+                       detail::json_text(replay_command(r.scenario->name, minimal)), run.acquired);
+                   first = false;
+                   for (std::size_t k = 0; k < run.violations.size(); ++k)
+                     out += fmt::format("{}{{\"kind\":\"{}\",\"message\":\"{}\"}}", k ? "," : "",
+                                        identifier(run.violations[k].kind),
+                                        detail::json_text(run.violations[k].message));
+                   out += "]}";
+                 });
     out += "]}";
   }
   std::string names;
   for (const auto* s : not_run)
-    names += fmt::format("{}\"{}\"", names.empty() ? "" : ",", json_escape(s->name));
+    names += fmt::format("{}\"{}\"", names.empty() ? "" : ",", detail::json_text(s->name));
   out += fmt::format(
       "],\"summary\":{{\"scenarios\":{},\"schedules\":{},\"failed\":{},\"not_run\":[{}]}}}}\n",
       results.size(), schedules, failed, names);

@@ -24,4 +24,8 @@ namespace faultscope::detail {
 /// `text` as one or more CDATA sections: a "]]>" inside is split across two.
 [[nodiscard]] std::string xml_cdata(std::string_view text);
 
+/// `text` as the inside of a JSON string: quotes, backslashes and control
+/// characters escaped.
+[[nodiscard]] std::string json_text(std::string_view text);
+
 }  // namespace faultscope::detail
