@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
   }
   faultscope::testing::set_replay_program(argc > 0 ? argv[0] : "");
   ::testing::InitGoogleTest(&argc, argv);
-  faultscope::testing::write_xml_when_the_watchdog_ends(argc > 0 ? argv[0] : "");
+  faultscope::testing::write_report_when_the_watchdog_ends(argc > 0 ? argv[0] : "");
   ::testing::UnitTest::GetInstance()->listeners().Append(new faultscope::testing::leak_listener);
   return RUN_ALL_TESTS();
 }

@@ -1,8 +1,8 @@
 // A test binary (faultscope::gtest_main) whose FAULTSCOPE_TEST blocks its
 // thread under one fault: the watchdog ends the binary inside that test. Run
-// with --gtest_output=xml:FILE, it must still leave the report: the test
-// before it with its failure, the blocked schedule failed with the watchdog's
-// line, the test after it skipped. Filtered to BlocksInSetUp, it blocks
+// with --gtest_output=xml:FILE or json:FILE, it must still leave the report:
+// the test before it with its failure, the blocked schedule failed with the
+// watchdog's line, the test after it skipped. Filtered to BlocksInSetUp, it blocks
 // outside any test, in a suite's set-up: the line gets a test case of its own.
 #include <gtest/gtest.h>
 

@@ -91,12 +91,12 @@ void check_schedule(const std::string& name, const scenario_fn& fn, const fault_
 int replay_main(std::string_view token, std::ostream& out, std::ostream& err);
 void set_replay_program(std::string program);
 
-/// With `--gtest_output=xml[:PATH]`: should the watchdog end this binary (a
-/// test blocked its thread), it first writes the XML report GoogleTest would
-/// have written after the last test — the tests that ran, the blocked one
+/// With `--gtest_output=xml[:PATH]` or `json[:PATH]`: should the watchdog end
+/// this binary (a test blocked its thread), it first writes the report
+/// GoogleTest would have written after the last test — the tests that ran, the blocked one
 /// failed with the watchdog's line, the rest skipped. `faultscope::gtest_main`
 /// calls it after `InitGoogleTest`; a main of your own can, with its argv[0].
-void write_xml_when_the_watchdog_ends(std::string program);
+void write_report_when_the_watchdog_ends(std::string program);
 
 /// Registers `Suite.Name/clean` and one test per first-level schedule of `fn`
 /// (a swarm's plans when `options.swarm` > 0); options that check_options
