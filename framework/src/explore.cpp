@@ -250,8 +250,11 @@ std::vector<std::optional<run_result>> run_all(const scenario_fn& fn,
       if (!failed) failed = std::current_exception();
     }
   };
+  // Another thread's run would open and close descriptors under this one's check.
   unsigned jobs =
-      std::max(1u, std::min<unsigned>(opts.jobs, static_cast<unsigned>(indices.size())));
+      opts.run.check_fds
+          ? 1u
+          : std::max(1u, std::min<unsigned>(opts.jobs, static_cast<unsigned>(indices.size())));
   std::vector<std::thread> threads;
   for (unsigned t = 1; t < jobs; ++t) threads.emplace_back(worker);
   worker();

@@ -21,6 +21,7 @@
 #include "faultscope/detail/asio_ops.hpp"
 #include "faultscope/detail/awaitable_traits.hpp"
 #include "faultscope/detail/clock_hold.hpp"
+#include "faultscope/detail/descriptors.hpp"
 #include "faultscope/detail/fault_session.hpp"
 #include "faultscope/detail/format.hpp"
 #include "faultscope/detail/run_locals.hpp"
@@ -196,7 +197,11 @@ run_context* current_run() noexcept {
   return detail::current;
 }
 
-run_result run(const scenario_fn& scenario, const run_options& options) {
+namespace {
+
+// run(), but for the descriptor check; `kept` says whether the run's state was
+// left in memory (a thread still uses it), its descriptors with it.
+run_result run_once(const scenario_fn& scenario, const run_options& options, bool& kept) {
   using clock = std::chrono::steady_clock;
   const auto wall_start = clock::now();
   const auto wall_deadline = wall_start + options.wall_limit;
@@ -463,6 +468,7 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
   if (foreign_left || std::any_of(state.extensions.begin(), state.extensions.end(),
                                   [](const auto& e) { return e.second->still_in_use(); })) {
     detail::park(std::move(owned));
+    kept = true;
     result.wall_elapsed = clock::now() - wall_start;
     return result;
   }
@@ -474,6 +480,34 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
   state.io.reset();
   sched.discard_all();
   result.wall_elapsed = clock::now() - wall_start;
+  return result;
+}
+
+}  // namespace
+
+run_result run(const scenario_fn& scenario, const run_options& options) {
+  bool kept = false;
+  if (!options.check_fds) return run_once(scenario, options, kept);
+  // Before the run's context exists and after it is gone: Asio's own
+  // descriptors (epoll, eventfd, timerfd) come and go with it.
+  const auto before = detail::open_descriptors();
+  run_result result = run_once(scenario, options, kept);
+  // A kept run is hung or still running foreign work, and reported so; its
+  // descriptors are still its own.
+  if (kept) return result;
+  const auto after = detail::open_descriptors();
+  if (!before || !after) {
+    result.violations.push_back(
+        {violation_kind::invariant,
+         "invariant: run_options::check_fds cannot read /proc/self/fd here, so the run's file "
+         "descriptors went unchecked"});
+    return result;
+  }
+  for (const int fd : detail::opened_since(*before, *after))
+    result.violations.push_back(
+        {violation_kind::leak,
+         fmt::format("leak: file descriptor {} ({}) opened during the run, never closed", fd,
+                     detail::one_line(detail::descriptor_target(fd)))});
   return result;
 }
 

@@ -5,16 +5,23 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <map>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <boost/system/system_error.hpp>
 
 #include "faultscope/context_manager.hpp"
 #include "faultscope/fault_point.hpp"
 #include "faultscope/registry.hpp"
+#include "faultscope/testing/gtest.hpp"
 #include "faultscope/with_resource.hpp"
 #include "support/test_resource.hpp"
 
@@ -27,6 +34,7 @@ using faultscope::fault;
 using faultscope::fault_plan;
 using faultscope::run_context;
 using faultscope::violation_kind;
+using faultscope::testing::HasViolation;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -601,6 +609,58 @@ TEST(Explore, ReplayTokenErrorsAreClear) {
     EXPECT_EQ(e.column(), 7u) << e.what();
     EXPECT_THAT(e.what(), HasSubstr("unknown fault kind"));
   }
+}
+
+// Every run holds a pipe open for 2 ms of wall time and closes it, whatever
+// happens; then it opens a second one, closed only if legacy.write passes. So
+// a throw anywhere but there leaks nothing, and runs on several threads at once
+// would each see another's first pipe.
+struct pipe_holder {
+  struct closer {
+    int fd;
+    ~closer() { ::close(fd); }
+  };
+  static int write_end() {
+    int ends[2];
+    if (::pipe2(ends, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+    ::close(ends[0]);
+    return ends[1];
+  }
+  std::mutex mutex;
+  std::vector<int> leaked;
+  awaitable<void> operator()(run_context&) {
+    {
+      closer held{write_end()};
+      std::this_thread::sleep_for(2ms);
+      for (const char* p : {"a", "b", "c", "d", "e", "f"}) faultscope::fault_check(p);
+    }
+    const int fd = write_end();
+    {
+      std::lock_guard lock(mutex);
+      leaked.push_back(fd);
+    }
+    co_await faultscope::fault_point("legacy.write");
+    ::close(fd);
+    std::lock_guard lock(mutex);
+    std::erase(leaked, fd);
+  }
+};
+
+TEST(Explore, CheckFdsExploresOnOneThreadSoRunsDoNotSeeEachOthersDescriptors) {
+  pipe_holder scenario;
+  // Throw only: a cancel at a plain point ends the run at legacy.write, leaking too.
+  explore_options o{.kinds = {fault::make_throw()}, .jobs = 4};
+  o.run.check_fds = true;
+  auto report = faultscope::explore("pipe", std::ref(scenario), o);
+  for (int fd : scenario.leaked) ::close(fd);
+  EXPECT_EQ(scenario.leaked.size(), 1u) << report.summary();
+  std::vector<std::string> failed;
+  for (const auto& f : report.failures) {
+    failed.push_back(f.plan.to_string());
+    EXPECT_THAT(f.run, HasViolation(violation_kind::leak));
+    EXPECT_THAT(f.run.describe(), HasSubstr("file descriptor"));
+  }
+  EXPECT_THAT(failed, ::testing::ElementsAre("legacy.write#1=throw")) << report.summary();
 }
 
 }  // namespace

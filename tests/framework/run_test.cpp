@@ -4,6 +4,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <functional>
 #include <future>
@@ -17,13 +20,17 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/channel.hpp>
+#include <boost/asio/local/connect_pair.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include "faultscope/detail/asio_ops.hpp"
 #include "faultscope/detail/virtual_scheduler.hpp"
 #include "faultscope/fault_point.hpp"
 #include "faultscope/testing/gtest.hpp"
+#include "faultscope/virtual_time.hpp"
 #include "faultscope/with_timeout.hpp"
 #include "support/test_resource.hpp"
 
@@ -35,7 +42,10 @@ using faultscope::run_context;
 using faultscope::run_end;
 using faultscope::violation_kind;
 using faultscope::testing::HasViolation;
+using ::testing::EndsWith;
 using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
 
 namespace {
 
@@ -607,6 +617,94 @@ TEST(Run, AnExtensionStillInUseKeepsTheRunsStateForItsThread) {
   EXPECT_TRUE(r.passed()) << r.describe();
   go = true;
   late.join();
+}
+
+// --- run_options::check_fds -------------------------------------------------
+
+// A C-style wrapper, as a vendor library might have: the descriptor is closed
+// only when the write point passes. `leaked` gets it, for the test to close.
+awaitable<void> write_through_pipe(int& leaked) {
+  int ends[2];
+  if (::pipe2(ends, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+  ::close(ends[0]);
+  leaked = ends[1];
+  co_await faultscope::fault_point("legacy.write");
+  ::close(ends[1]);
+  leaked = -1;
+}
+
+awaitable<void> keep_a_pipe_open(int& leaked) {
+  int ends[2];
+  if (::pipe2(ends, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+  ::close(ends[0]);
+  leaked = ends[1];
+  co_return;
+}
+
+TEST(Run, CanaryADescriptorLeftOpenIsALeakWhenCheckFdsIsOn) {
+  int leaked = -1;
+  auto r =
+      faultscope::run([&](run_context&) { return keep_a_pipe_open(leaked); }, {.check_fds = true});
+  ASSERT_GE(leaked, 0);
+  ::close(leaked);
+  EXPECT_THAT(r, HasViolation(violation_kind::leak));
+  ASSERT_EQ(r.violations.size(), 1u) << r.describe();
+  EXPECT_THAT(r.violations[0].message,
+              StartsWith("leak: file descriptor " + std::to_string(leaked) + " (pipe:["));
+  EXPECT_THAT(r.violations[0].message, EndsWith("]) opened during the run, never closed"));
+}
+
+TEST(Run, ADescriptorLeftOpenIsNotCheckedUnlessAskedFor) {
+  int leaked = -1;
+  auto r = faultscope::run([&](run_context&) { return keep_a_pipe_open(leaked); });
+  ASSERT_GE(leaked, 0);
+  ::close(leaked);
+  EXPECT_TRUE(r.passed()) << r.describe();
+}
+
+TEST(Run, CheckFdsPassesARunThatClosesWhatItOpensAndUsesAsiosOwn) {
+  int leaked = -1;
+  auto r = faultscope::run(
+      [&](run_context& ctx) -> awaitable<void> {
+        // A real timer makes Asio open its reactor's descriptors in the run.
+        boost::asio::steady_timer t(ctx.executor(), 1ms);
+        co_await t.async_wait(use_awaitable);
+        co_await write_through_pipe(leaked);
+      },
+      {.check_fds = true});
+  EXPECT_EQ(leaked, -1);
+  EXPECT_TRUE(r.passed()) << r.describe();
+}
+
+TEST(Run, CheckFdsLooksAfterTheFramesAreDestroyed) {
+  // A detached coroutine holds a socket while it waits forever: not
+  // quiescent, but destroying its frame closes the socket, so no leak.
+  auto r = faultscope::run(
+      [](run_context& ctx) -> awaitable<void> {
+        auto holder = [](boost::asio::any_io_executor ex) -> awaitable<void> {
+          boost::asio::local::stream_protocol::socket a(ex), b(ex);
+          boost::asio::local::connect_pair(a, b);
+          faultscope::timer forever(ex, 24h);
+          co_await forever.async_wait(use_awaitable);
+        };
+        boost::asio::co_spawn(ctx.executor(), holder(ctx.executor()), boost::asio::detached);
+        co_return;
+      },
+      {.check_fds = true});
+  EXPECT_THAT(r, HasViolation(violation_kind::not_quiescent));
+  EXPECT_THAT(r, Not(HasViolation(violation_kind::leak))) << r.describe();
+}
+
+TEST(Run, CheckFdsReportsTheDescriptorAFaultPathLeaks) {
+  int leaked = -1;
+  faultscope::run_options o{.check_fds = true};
+  o.plan = faultscope::fault_plan::parse("legacy.write#1=throw");
+  auto r = faultscope::run([&](run_context&) { return write_through_pipe(leaked); }, o);
+  ASSERT_GE(leaked, 0);
+  ::close(leaked);
+  EXPECT_EQ(r.end, run_end::exception);
+  EXPECT_THAT(r, HasViolation(violation_kind::leak));
+  EXPECT_THAT(r.describe(), HasSubstr("file descriptor " + std::to_string(leaked) + " (pipe:["));
 }
 
 }  // namespace

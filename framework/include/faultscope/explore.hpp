@@ -44,7 +44,7 @@ struct explore_options {
   std::vector<fault> kinds = {fault::make_throw(), fault::make_cancel()};
   std::size_t swarm = 0;  ///< if > 0: this many seeded random plans instead of enumeration
   std::uint64_t seed = 1;
-  unsigned jobs = 1;  ///< threads; the report is the same for any number
+  unsigned jobs = 1;  ///< threads; the report is the same for any number (1 with run.check_fds)
   std::size_t shard_index = 0;
   std::size_t shard_count = 1;  ///< schedule i belongs to shard i % shard_count
   std::vector<outcome_rule> expect{};

@@ -50,6 +50,13 @@ struct run_options {
   /// Deadline for each cleanup (release) run by faultscope's scopes.
   std::chrono::nanoseconds cleanup_deadline = std::chrono::seconds(5);
   bool record_timeline = true;
+  /// Also check the process's file descriptors, for code that holds them
+  /// outside the tracker (a C library, a raw `::socket`): one the run opened
+  /// and left open once its frames are destroyed is a leak (`leak: file
+  /// descriptor 9 (socket:[4242]) opened during the run, never closed`).
+  /// Descriptors are the process's: an exploration that checks them runs on
+  /// one thread, and a descriptor another thread opens meanwhile is reported.
+  bool check_fds = false;
   /// Which faults fire where; empty: none fire, but every fault point is still
   /// counted into the result's trace (exploration starts from that).
   fault_plan plan{};

@@ -1,0 +1,61 @@
+// The descriptor table behind run_options::check_fds.
+#include "faultscope/detail/descriptors.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace detail = faultscope::detail;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using ::testing::StartsWith;
+
+namespace {
+
+TEST(Descriptors, ListAPipeWhileItIsOpenAndNotOnceItIsClosed) {
+  int ends[2];
+  ASSERT_EQ(::pipe2(ends, O_CLOEXEC), 0);
+  auto open = detail::open_descriptors();
+  ASSERT_TRUE(open.has_value());
+  EXPECT_TRUE(open->contains(ends[0]));
+  EXPECT_TRUE(open->contains(ends[1]));
+  EXPECT_THAT(detail::descriptor_target(ends[0]), StartsWith("pipe:["));
+  ::close(ends[0]);
+  ::close(ends[1]);
+  auto after = detail::open_descriptors();
+  ASSERT_TRUE(after.has_value());
+  EXPECT_FALSE(after->contains(ends[0]));
+  EXPECT_FALSE(after->contains(ends[1]));
+  EXPECT_EQ(detail::descriptor_target(ends[0]), "?");
+}
+
+TEST(Descriptors, DoNotListTheDirectoryTheyAreReadFrom) {
+  auto first = detail::open_descriptors();
+  auto second = detail::open_descriptors();
+  ASSERT_TRUE(first && second);
+  EXPECT_THAT(detail::opened_since(*first, *second), IsEmpty());
+}
+
+TEST(Descriptors, ANumberClosedAndReusedForAnotherFileCountsAsOpenedSince) {
+  const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  auto before = detail::open_descriptors();
+  ::close(fd);
+  const int again = ::open("/dev/zero", O_RDONLY | O_CLOEXEC);  // the lowest free number
+  ASSERT_EQ(again, fd);
+  auto after = detail::open_descriptors();
+  ::close(again);
+  ASSERT_TRUE(before && after);
+  EXPECT_THAT(detail::opened_since(*before, *after), ElementsAre(fd));
+}
+
+TEST(Descriptors, OpenedSinceIsWhatIsNewOrNowRefersToSomethingElse) {
+  const detail::descriptor_table before{{0, {1, 10}}, {3, {2, 20}}, {4, {3, 30}}};
+  const detail::descriptor_table after{{0, {1, 10}}, {3, {2, 21}}, {5, {4, 40}}};
+  EXPECT_THAT(detail::opened_since(before, after), ElementsAre(3, 5));  // 3 reused, 4 closed, 5 new
+  EXPECT_THAT(detail::opened_since(after, after), IsEmpty());
+}
+
+}  // namespace
