@@ -101,6 +101,25 @@ TEST(SqliteChecks, CanaryRawConnectionLeftOpenLeaksItsFile) {
   EXPECT_THAT(r.describe(), HasSubstr("leak: sqlite.file"));
 }
 
+// SQLite opened with its own VFS, past faultscope's shim: only the process's
+// descriptor table still shows the file.
+TEST(SqliteChecks, CanaryAFileOpenedPastTheShimIsCaughtOnlyByCheckFds) {
+  sqlite3* leaked = nullptr;
+  auto scenario = [&](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    sqlite3_open_v2(db.path().c_str(), &leaked, SQLITE_OPEN_READWRITE, "unix");
+    co_return;
+  };
+  auto unchecked = faultscope::run(scenario);
+  sqlite3_close(leaked);
+  EXPECT_TRUE(unchecked.passed()) << unchecked.describe();
+  auto checked = faultscope::run(scenario, {.check_fds = true});
+  sqlite3_close(leaked);
+  ASSERT_FALSE(checked.passed());
+  EXPECT_THAT(checked.describe(), HasSubstr("leak: file descriptor"));
+  EXPECT_THAT(checked.describe(), HasSubstr("test.db"));
+}
+
 TEST(SqliteChecks, CanaryCommittedDataLostIsReported) {
   auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
     auto& db = sq::test_database::create(ctx, schema);
