@@ -134,6 +134,18 @@ void virtual_timeout_30s(benchmark::State& state) {
 }
 BENCHMARK(virtual_timeout_30s)->Unit(benchmark::kMicrosecond);
 
+// A run with nothing in it, without (0) and with (1) run_options::check_fds:
+// what listing the process's descriptors before and after a run adds.
+void empty_run(benchmark::State& state) {
+  const bool check = state.range(0) != 0;
+  for (auto _ : state) {
+    auto r = faultscope::run([](faultscope::run_context&) -> awaitable<void> { co_return; },
+                             {.record_timeline = false, .check_fds = check});
+    if (!r.passed()) state.SkipWithError("the empty run failed");
+  }
+}
+BENCHMARK(empty_run)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+
 // What hold_clock adds to work handed to a thread pool: a run of 100
 // co_spawn round trips onto a one-thread pool, through the pool's own
 // executor (0), through the wrapper (1: a lock and a count per function, and

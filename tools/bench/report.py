@@ -104,6 +104,11 @@ for name, label in [("exit_stack_enter", "`with_exit_stack` holding it (`enter`)
                      "`with_exit_stack` holding it through a context manager (`enter_context`)")]:
     if name in fw:
         print(f"| {label} | {fmt_time(ns(fw[name]))} | {ns(fw[name]) / scoped:.1f}× `with_resource` |")
+if "empty_run/1" in fw:
+    bare, checked = ns(fw["empty_run/0"]), ns(fw["empty_run/1"])
+    print(f"| a whole run with nothing in it | {fmt_time(bare)} | |")
+    print(f"| the same with `check_fds` (`/proc/self/fd` listed before and after) | "
+          f"{fmt_time(checked)} | {checked / bare:.1f}× without |")
 
 fiu_none = ns(fb["libfiu_fiu_fail_nothing_enabled"]) if "libfiu_fiu_fail_nothing_enabled" in fb else None
 fiu_other = ns(fb["libfiu_fiu_fail_other_enabled"]) if "libfiu_fiu_fail_other_enabled" in fb else None
