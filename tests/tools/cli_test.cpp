@@ -8,6 +8,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
@@ -15,6 +18,7 @@
 #include <regex>
 #include <sstream>
 #include <stdexcept>
+#include <vector>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -60,6 +64,19 @@ FAULTSCOPE_SCENARIO(cli_test_spins, "manual") {
   }
   auto ex = co_await boost::asio::this_coro::executor;
   while (failed) co_await boost::asio::post(ex, boost::asio::use_awaitable);
+}
+
+// A C-style wrapper that closes its pipe only when the point passes; the
+// test closes what it left (`cli_test_open_fds`).
+std::vector<int> cli_test_open_fds;
+FAULTSCOPE_SCENARIO(cli_test_descriptor, "manual") {
+  int ends[2];
+  if (::pipe2(ends, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+  ::close(ends[0]);
+  cli_test_open_fds.push_back(ends[1]);
+  co_await faultscope::fault_point("cli_test.fd");
+  ::close(ends[1]);
+  cli_test_open_fds.pop_back();
 }
 
 // Registered with options no exploration can honour.
@@ -346,6 +363,28 @@ TEST(Cli, AFailingScenarioExitsOneAndShowsItsReplay) {
       << "a manual scenario stays out of the default run";
 }
 
+TEST(Cli, CheckFdsReportsADescriptorLeftOpenAndItsReplayChecksItToo) {
+  struct close_leftovers {
+    ~close_leftovers() {
+      for (int fd : cli_test_open_fds) ::close(fd);
+      cli_test_open_fds.clear();
+    }
+  } closer;
+  EXPECT_EQ(cli({"run", "cli_test_descriptor", "--kinds", "throw"}).status, 0)
+      << "not checked unless asked for";
+  auto r = cli({"run", "cli_test_descriptor", "--kinds", "throw", "--check-fds", "--jobs", "2"});
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("leak: file descriptor"));
+  EXPECT_THAT(r.out, HasSubstr("(pipe:["));
+  EXPECT_THAT(r.out,
+              HasSubstr("replay: faultscope replay 'cli_test_descriptor@cli_test.fd#1=throw' "
+                        "--check-fds\n"));
+  auto again = cli({"replay", "cli_test_descriptor@cli_test.fd#1=throw", "--check-fds"});
+  EXPECT_EQ(again.status, 1);
+  EXPECT_THAT(again.out, HasSubstr("leak: file descriptor"));
+  EXPECT_EQ(cli({"replay", "cli_test_descriptor@cli_test.fd#1=throw"}).status, 0);
+}
+
 TEST(Cli, AScenarioWhoseOptionsCannotBeExploredIsAOneLineError) {
   auto r = cli({"run", "cli_test_bad_depth"});
   EXPECT_EQ(r.status, 2);
@@ -538,6 +577,8 @@ INSTANTIATE_TEST_SUITE_P(
             "--kinds: bad fault at column 1: unknown fault kind 'thorw'"},
         bad{{"run", "--kinds", "delay(5)"}, "duration unit"},
         bad{{"run", "--persistent=yes"}, "--persistent takes no value"},
+        bad{{"run", "--check-fds=yes"}, "--check-fds takes no value"},
+        bad{{"replay", "a@b#1=throw", "--check-fds=1"}, "--check-fds takes no value"},
         bad{{"run", "--shard", "0/2"}, "--shard needs K/N"},
         bad{{"run", "--shard", "3/2"}, "got '3/2'"}, bad{{"run", "--shard", "2"}, "got '2'"},
         bad{{"run", "--shard", "1/x"}, "got '1/x'"},

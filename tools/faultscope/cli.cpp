@@ -76,6 +76,9 @@ options (each also as --option=VALUE):
   --wall-limit MS      wall time a run may keep working (a busy loop) before it is
                        reported as a hang (default 60000); a run that blocks its
                        thread ends the runner a margin later, naming it (status 1)
+  --check-fds          also report a file descriptor a run opened and left open
+                       (the process's descriptors: each scenario then explores
+                       on one thread, whatever --jobs says)
   --help               this text
 
 environment:
@@ -95,7 +98,8 @@ options:
                        names `run --only` and `--skip` take
 )";
 
-constexpr std::string_view replay_help = R"(usage: faultscope replay SCENARIO@PLAN [--wall-limit MS]
+constexpr std::string_view replay_help =
+    R"(usage: faultscope replay SCENARIO@PLAN [--wall-limit MS] [--check-fds]
 
 Reruns one schedule exactly as printed on failure, e.g.
   faultscope replay 'canary.naive_cleanup@conn.query#1=cancel'
@@ -103,6 +107,7 @@ and prints its violations and the timeline of the run.
 
 options:
   --wall-limit MS      as for run (default 60000)
+  --check-fds          as for run
 )";
 
 struct usage_error {
@@ -127,6 +132,7 @@ struct run_args {
   std::vector<std::string> skip;
   std::optional<std::vector<fault>> kinds;
   bool persistent = false;
+  bool check_fds = false;
   std::size_t shard_index = 0;  // from 0, as explore_options counts
   std::size_t shard_count = 1;
   std::optional<std::chrono::milliseconds> wall_limit;
@@ -242,6 +248,9 @@ run_args parse_run(const std::vector<std::string_view>& args) {
     } else if (arg == "--persistent") {
       if (opt.attached) throw usage_error{"--persistent takes no value"};
       a.persistent = true;
+    } else if (arg == "--check-fds") {
+      if (opt.attached) throw usage_error{"--check-fds takes no value"};
+      a.check_fds = true;
     } else if (arg == "--shard") {
       std::tie(a.shard_index, a.shard_count) = shard(opt.value());
     } else if (arg == "--wall-limit") {
@@ -411,13 +420,20 @@ void write_reports(const run_args& a, const std::vector<result>& results, bool c
   if (!a.html.empty()) html_file << html_report(results, not_run) << std::flush;
 }
 
+// What a replay of this run's schedules needs after the token, to check what
+// the run checked (--wall-limit only changes when a run is cut off).
+std::string replay_flags(const run_args& a) {
+  return a.check_fds ? " --check-fds" : "";
+}
+
 // The result the watchdog's line stands for: the schedule that blocked, failed
 // with that line as a hang, so a report written as the runner ends shows it.
-result blocked_result(const scenario_info* s, const fault_plan& plan, const std::string& line) {
+result blocked_result(const scenario_info* s, const fault_plan& plan, const std::string& line,
+                      std::string flags) {
   run_result blocked;
   blocked.end = run_end::hung;
   blocked.violations.push_back({violation_kind::hang, "hang: " + line});
-  result r{s, {}};
+  result r{s, {}, std::move(flags)};
   r.report.scenario = s->name;
   if (plan.rules.empty()) {
     r.report.clean = std::move(blocked);
@@ -459,7 +475,7 @@ int run_command(const run_args& a, std::ostream& out, std::ostream& err) {
   detail::set_last_words([&](std::string_view, const fault_plan& plan, const std::string& line) {
     if (!current) return;
     auto done = results;
-    done.push_back(blocked_result(current, plan, line));
+    done.push_back(blocked_result(current, plan, line, replay_flags(a)));
     const not_run_list not_run(chosen.begin() + static_cast<std::ptrdiff_t>(done.size()),
                                chosen.end());
     write_reports(a, done, colour, out, output_file, html_file, not_run);
@@ -482,6 +498,7 @@ int run_command(const run_args& a, std::ostream& out, std::ostream& err) {
     o.shard_index = a.shard_index;
     o.shard_count = a.shard_count;
     if (a.wall_limit) o.run.wall_limit = *a.wall_limit;
+    if (a.check_fds) o.run.check_fds = true;
     bar.start(s->name);
     o.progress = [&bar](std::size_t done, std::size_t known) {
       bar.update(done, known);
@@ -489,7 +506,7 @@ int run_command(const run_args& a, std::ostream& out, std::ostream& err) {
     current = s;
     auto explored = explore(s->name, s->fn, o);
     current = nullptr;
-    results.push_back({s, std::move(explored)});
+    results.push_back({s, std::move(explored), replay_flags(a)});
     bar.finish();
   }
   if (auto why = nothing_to_explore(a, results)) {
@@ -541,8 +558,8 @@ int list_command(const std::vector<std::string>& filters, bool points, std::ostr
 }
 
 int replay_command_run(const std::pair<std::string, fault_plan>& parsed,
-                       std::optional<std::chrono::milliseconds> limit, std::ostream& out,
-                       std::ostream& err) {
+                       std::optional<std::chrono::milliseconds> limit, bool check_fds,
+                       std::ostream& out, std::ostream& err) {
   const auto* s = registry::instance().find(parsed.first);
   if (!s) {
     say(err, fmt::format("no scenario named '{}' (see faultscope list)", parsed.first));
@@ -550,6 +567,7 @@ int replay_command_run(const std::pair<std::string, fault_plan>& parsed,
   }
   explore_options o = s->options;
   if (limit) o.run.wall_limit = *limit;
+  if (check_fds) o.run.check_fds = true;
   detail::run_label_scope named(s->name);
   run_result r = replay_schedule(s->fn, parsed.second, o);
   out << replay_report(s->name, parsed.second, r);
@@ -569,6 +587,7 @@ struct command {
   run_args run;
   std::pair<std::string, fault_plan> replay;
   std::optional<std::chrono::milliseconds> replay_wall_limit;
+  bool replay_check_fds = false;
 };
 
 command parse(int argc, const char* const* argv) {
@@ -612,6 +631,10 @@ command parse(int argc, const char* const* argv) {
         option_at opt(rest, i);
         if (opt.name == "--wall-limit")
           c.replay_wall_limit = wall_limit(opt.name, opt.value());
+        else if (opt.name == "--check-fds" && !opt.attached)
+          c.replay_check_fds = true;
+        else if (opt.name == "--check-fds")
+          throw usage_error{"--check-fds takes no value"};
         else if (opt.name.starts_with("-"))
           throw usage_error{fmt::format("unknown option '{}' for replay", rest[i])};
         else
@@ -667,7 +690,7 @@ int main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
       case command::kind::list:
         return list_command(c.filters, c.points, out, err);
       case command::kind::replay:
-        return replay_command_run(c.replay, c.replay_wall_limit, out, err);
+        return replay_command_run(c.replay, c.replay_wall_limit, c.replay_check_fds, out, err);
     }
     return 2;
   } catch (const usage_error& e) {

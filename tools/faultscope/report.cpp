@@ -18,8 +18,8 @@ namespace faultscope::cli {
 namespace {
 
 // As invoked: a user's runner (faultscope::main) is not called faultscope.
-std::string replay_command(const std::string& scenario, const fault_plan& plan) {
-  return registry::instance().replay_command(scenario, plan);
+std::string replay_command(const result& r, const fault_plan& plan) {
+  return registry::instance().replay_command(r.scenario->name, plan) + r.replay_flags;
 }
 
 // The clean run and every failing schedule, as (plan, minimal, run) triples.
@@ -154,7 +154,7 @@ std::string text_report(const std::vector<result>& results, bool colour,
       out += fmt::format("         {} {}\n", paint("under", "2", colour), plan.to_string());
       for (const auto& v : run.violations)
         out += fmt::format("           {}\n", paint(v.message, r.canary() ? "33" : "31", colour));
-      out += fmt::format("           replay: {}\n", replay_command(r.scenario->name, minimal));
+      out += fmt::format("           replay: {}\n", replay_command(r, minimal));
     });
   }
   if (!not_run.empty())
@@ -208,7 +208,7 @@ std::string json_report(const std::vector<result>& results, const not_run_list& 
                        "\"acquired\":{},\"violations\":[",
                        first ? "" : ",", detail::json_text(plan.to_string()),
                        detail::json_text(minimal.to_string()), to_string(run.end),
-                       detail::json_text(replay_command(r.scenario->name, minimal)), run.acquired);
+                       detail::json_text(replay_command(r, minimal)), run.acquired);
                    first = false;
                    for (std::size_t k = 0; k < run.violations.size(); ++k)
                      out += fmt::format("{}{{\"kind\":\"{}\",\"message\":\"{}\"}}", k ? "," : "",
@@ -236,7 +236,7 @@ std::string junit_report(const std::vector<result>& results, const not_run_list&
                  [&](const fault_plan& plan, const fault_plan& minimal, const run_result& run) {
                    std::string text;
                    for (const auto& v : run.violations) text += v.message + "\n";
-                   text += "replay: " + replay_command(r.scenario->name, minimal) + "\n";
+                   text += "replay: " + replay_command(r, minimal) + "\n";
                    failure_text[plan.to_string()] = text;
                  });
     std::vector<std::string> names{"none"};
@@ -308,7 +308,7 @@ li{margin:2px 0}
                    for (const auto& v : run.violations)
                      out += fmt::format("<li>{}</li>\n", detail::xml_text(v.message));
                    out += fmt::format("<li>replay: <code>{}</code></li>\n</ul>\n",
-                                      detail::xml_text(replay_command(r.scenario->name, minimal)));
+                                      detail::xml_text(replay_command(r, minimal)));
                    out += lifetime_svg(run);
                  });
   }

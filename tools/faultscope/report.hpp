@@ -20,6 +20,8 @@ inline constexpr std::string_view version = "0.1.0";
 struct result {
   const scenario_info* scenario;
   exploration report;
+  /// What a replay needs beyond the token, as the run was asked for it (" --check-fds").
+  std::string replay_flags{};
   [[nodiscard]] bool canary() const { return scenario->has_tag("canary"); }
   /// Some schedule reported a violation of a kind the scenario plants.
   [[nodiscard]] bool caught() const;
