@@ -43,7 +43,10 @@ std::string descriptor_target(int fd) {
   const std::string link = "/proc/self/fd/" + std::to_string(fd);
   char target[512];
   const ssize_t n = ::readlink(link.c_str(), target, sizeof target);
-  return n < 0 ? "?" : std::string(target, static_cast<std::size_t>(n));
+  if (n < 0) return "?";
+  std::string out(target, static_cast<std::size_t>(n));
+  if (static_cast<std::size_t>(n) == sizeof target) out += "…";  // readlink cut it short
+  return out;
 }
 
 }  // namespace faultscope::detail

@@ -2,10 +2,14 @@
 #include "faultscope/detail/descriptors.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
 
 namespace detail = faultscope::detail;
 using ::testing::ElementsAre;
@@ -29,6 +33,27 @@ TEST(Descriptors, ListAPipeWhileItIsOpenAndNotOnceItIsClosed) {
   EXPECT_FALSE(after->contains(ends[0]));
   EXPECT_FALSE(after->contains(ends[1]));
   EXPECT_EQ(detail::descriptor_target(ends[0]), "?");
+}
+
+TEST(Descriptors, ATargetTooLongToShowInFullEndsInAnEllipsis) {
+  // A file 600 characters deep: readlink's buffer holds 512.
+  std::string dir = ::testing::TempDir() + "fd_target";
+  ::mkdir(dir.c_str(), 0700);
+  std::vector<std::string> made{dir};
+  while (dir.size() < 600) {
+    dir += "/" + std::string(100, 'd');
+    ::mkdir(dir.c_str(), 0700);
+    made.push_back(dir);
+  }
+  const std::string file = dir + "/f";
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  const std::string target = detail::descriptor_target(fd);
+  ::close(fd);
+  ::unlink(file.c_str());
+  for (auto it = made.rbegin(); it != made.rend(); ++it) ::rmdir(it->c_str());
+  EXPECT_THAT(target, StartsWith(::testing::TempDir() + "fd_target/ddd"));
+  EXPECT_THAT(target, ::testing::EndsWith("d…"));
 }
 
 TEST(Descriptors, DoNotListTheDirectoryTheyAreReadFrom) {
