@@ -1,10 +1,15 @@
 #include "faultscope/detail/descriptors.hpp"
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <charconv>
+#include <cstddef>
 #include <string_view>
 
 namespace faultscope::detail {
@@ -39,6 +44,64 @@ std::vector<int> opened_since(const descriptor_table& before, const descriptor_t
   return out;
 }
 
+namespace {
+
+// "127.0.0.1:5432", "[::1]:5432", "/run/db.sock"; empty for what has no name
+// (an unnamed Unix socket, an unbound one).
+std::string address_text(const sockaddr_storage& a, socklen_t length) {
+  char host[INET6_ADDRSTRLEN] = {};
+  switch (a.ss_family) {
+    case AF_INET: {
+      const auto& in = reinterpret_cast<const sockaddr_in&>(a);
+      ::inet_ntop(AF_INET, &in.sin_addr, host, sizeof host);
+      return std::string(host) + ":" + std::to_string(ntohs(in.sin_port));
+    }
+    case AF_INET6: {
+      const auto& in6 = reinterpret_cast<const sockaddr_in6&>(a);
+      ::inet_ntop(AF_INET6, &in6.sin6_addr, host, sizeof host);
+      return "[" + std::string(host) + "]:" + std::to_string(ntohs(in6.sin6_port));
+    }
+    case AF_UNIX: {
+      const auto& un = reinterpret_cast<const sockaddr_un&>(a);
+      const auto offset = offsetof(sockaddr_un, sun_path);
+      if (length <= offset) return {};
+      std::string path(un.sun_path, length - offset);
+      if (path.front() == '\0') return "@" + path.substr(1);  // Linux's abstract namespace
+      return path.substr(0, path.find('\0'));
+    }
+    default:
+      return {};
+  }
+}
+
+// What a leaked socket was for: ", tcp 127.0.0.1:40112 -> 127.0.0.1:5432",
+// ", tcp 0.0.0.0:8080, not connected", ", unix /run/db.sock"; empty when the
+// descriptor is not a socket.
+std::string socket_text(int fd) {
+  sockaddr_storage local{}, peer{};
+  socklen_t local_length = sizeof local, peer_length = sizeof peer;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_length) != 0) return {};
+  int type = 0;
+  socklen_t type_length = sizeof type;
+  ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &type_length);
+  const bool inet = local.ss_family == AF_INET || local.ss_family == AF_INET6;
+  const char* family = local.ss_family == AF_UNIX ? "unix"
+                       : !inet                    ? "socket"
+                       : type == SOCK_STREAM      ? "tcp"
+                       : type == SOCK_DGRAM       ? "udp"
+                                                  : "ip";
+  std::string out = std::string(", ") + family;
+  if (auto here = address_text(local, local_length); !here.empty()) out += " " + here;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_length) == 0) {
+    if (auto there = address_text(peer, peer_length); !there.empty()) out += " -> " + there;
+  } else if (inet) {
+    out += ", not connected";
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string descriptor_target(int fd) {
   const std::string link = "/proc/self/fd/" + std::to_string(fd);
   char target[512];
@@ -46,6 +109,7 @@ std::string descriptor_target(int fd) {
   if (n < 0) return "?";
   std::string out(target, static_cast<std::size_t>(n));
   if (static_cast<std::size_t>(n) == sizeof target) out += "…";  // readlink cut it short
+  if (out.starts_with("socket:")) out += socket_text(fd);
   return out;
 }
 

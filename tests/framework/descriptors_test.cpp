@@ -1,18 +1,24 @@
 // The descriptor table behind run_options::check_fds.
 #include "faultscope/detail/descriptors.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 namespace detail = faultscope::detail;
 using ::testing::ElementsAre;
+using ::testing::EndsWith;
 using ::testing::IsEmpty;
 using ::testing::StartsWith;
 
@@ -53,7 +59,55 @@ TEST(Descriptors, ATargetTooLongToShowInFullEndsInAnEllipsis) {
   ::unlink(file.c_str());
   for (auto it = made.rbegin(); it != made.rend(); ++it) ::rmdir(it->c_str());
   EXPECT_THAT(target, StartsWith(::testing::TempDir() + "fd_target/ddd"));
-  EXPECT_THAT(target, ::testing::EndsWith("d…"));
+  EXPECT_THAT(target, EndsWith("d…"));
+}
+
+std::uint16_t port_of(int fd) {
+  sockaddr_in a{};
+  socklen_t length = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &length);
+  return ntohs(a.sin_port);
+}
+
+TEST(Descriptors, ASocketIsNamedByItsAddresses) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(listener, 1), 0);
+  a.sin_port = htons(port_of(listener));
+  const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  const std::string server = "127.0.0.1:" + std::to_string(port_of(listener));
+  const std::string listening = detail::descriptor_target(listener);
+  const std::string connected = detail::descriptor_target(client);
+  const std::string expected_client =
+      ", tcp 127.0.0.1:" + std::to_string(port_of(client)) + " -> " + server;
+  ::close(client);
+  ::close(listener);
+  EXPECT_THAT(listening, StartsWith("socket:["));
+  EXPECT_THAT(listening, EndsWith("], tcp " + server + ", not connected"));
+  EXPECT_THAT(connected, EndsWith("]" + expected_client));
+}
+
+TEST(Descriptors, AUnixSocketIsNamedByItsPathIfItHasOne) {
+  int pair[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
+  EXPECT_THAT(detail::descriptor_target(pair[0]), EndsWith("], unix"));
+  ::close(pair[0]);
+  ::close(pair[1]);
+  const std::string path = ::testing::TempDir() + "descriptors_test.sock";
+  ::unlink(path.c_str());
+  const int bound = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un un{};
+  un.sun_family = AF_UNIX;
+  path.copy(un.sun_path, sizeof un.sun_path - 1);
+  ASSERT_EQ(::bind(bound, reinterpret_cast<sockaddr*>(&un), sizeof un), 0);
+  const std::string target = detail::descriptor_target(bound);
+  ::close(bound);
+  ::unlink(path.c_str());
+  EXPECT_THAT(target, EndsWith("], unix " + path));
 }
 
 TEST(Descriptors, DoNotListTheDirectoryTheyAreReadFrom) {

@@ -53,7 +53,8 @@ struct run_options {
   /// Also check the process's file descriptors, for code that holds them
   /// outside the tracker (a C library, a raw `::socket`): one the run opened
   /// and left open once its frames are destroyed is a leak (`leak: file
-  /// descriptor 9 (socket:[4242]) opened during the run, never closed`).
+  /// descriptor 9 (socket:[4242], tcp 127.0.0.1:40112 -> 127.0.0.1:5432)
+  /// opened during the run, never closed`).
   /// Descriptors are the process's: an exploration that checks them runs on
   /// one thread, and a descriptor another thread opens meanwhile is reported.
   bool check_fds = false;

@@ -35,8 +35,9 @@ using descriptor_table = std::map<int, descriptor_identity>;
 [[nodiscard]] std::vector<int> opened_since(const descriptor_table& before,
                                             const descriptor_table& after);
 
-/// What `fd` refers to, as people read it: a path, "socket:[4242]",
-/// "pipe:[17]", "anon_inode:[eventfd]"; "?" when it cannot be read.
+/// What `fd` refers to, as people read it: a path, "pipe:[17]",
+/// "anon_inode:[eventfd]", a socket with its addresses ("socket:[4242], tcp
+/// 127.0.0.1:40112 -> 127.0.0.1:5432"); "?" when it cannot be read.
 [[nodiscard]] std::string descriptor_target(int fd);
 
 }  // namespace faultscope::detail
