@@ -15,7 +15,7 @@
 namespace faultscope::detail {
 
 // fstat rather than readlink per descriptor: a run takes two snapshots, and
-// the path walk through /proc that readlink makes costs several times more.
+// with readlink's path walk through /proc each cost about twice as much.
 std::optional<descriptor_table> open_descriptors() {
   DIR* dir = ::opendir("/proc/self/fd");
   if (!dir) return std::nullopt;

@@ -5,7 +5,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -23,6 +22,7 @@
 #include "faultscope/registry.hpp"
 #include "faultscope/testing/gtest.hpp"
 #include "faultscope/with_resource.hpp"
+#include "support/pipe_end.hpp"
 #include "support/test_resource.hpp"
 
 namespace ft = faultscope::test;
@@ -620,21 +620,15 @@ struct pipe_holder {
     int fd;
     ~closer() { ::close(fd); }
   };
-  static int write_end() {
-    int ends[2];
-    if (::pipe2(ends, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
-    ::close(ends[0]);
-    return ends[1];
-  }
   std::mutex mutex;
   std::vector<int> leaked;
   awaitable<void> operator()(run_context&) {
     {
-      closer held{write_end()};
+      closer held{ft::pipe_write_end()};
       std::this_thread::sleep_for(2ms);
       for (const char* p : {"a", "b", "c", "d", "e", "f"}) faultscope::fault_check(p);
     }
-    const int fd = write_end();
+    const int fd = ft::pipe_write_end();
     {
       std::lock_guard lock(mutex);
       leaked.push_back(fd);

@@ -4,7 +4,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -32,6 +31,7 @@
 #include "faultscope/testing/gtest.hpp"
 #include "faultscope/virtual_time.hpp"
 #include "faultscope/with_timeout.hpp"
+#include "support/pipe_end.hpp"
 #include "support/test_resource.hpp"
 
 namespace ft = faultscope::test;
@@ -624,20 +624,14 @@ TEST(Run, AnExtensionStillInUseKeepsTheRunsStateForItsThread) {
 // A C-style wrapper, as a vendor library might have: the descriptor is closed
 // only when the write point passes. `leaked` gets it, for the test to close.
 awaitable<void> write_through_pipe(int& leaked) {
-  int ends[2];
-  if (::pipe2(ends, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
-  ::close(ends[0]);
-  leaked = ends[1];
+  leaked = ft::pipe_write_end();
   co_await faultscope::fault_point("legacy.write");
-  ::close(ends[1]);
+  ::close(leaked);
   leaked = -1;
 }
 
 awaitable<void> keep_a_pipe_open(int& leaked) {
-  int ends[2];
-  if (::pipe2(ends, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
-  ::close(ends[0]);
-  leaked = ends[1];
+  leaked = ft::pipe_write_end();
   co_return;
 }
 

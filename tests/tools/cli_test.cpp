@@ -4,11 +4,11 @@
 
 #include "faultscope/fault_point.hpp"
 #include "faultscope/registry.hpp"
+#include "support/pipe_end.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -70,12 +70,10 @@ FAULTSCOPE_SCENARIO(cli_test_spins, "manual") {
 // test closes what it left (`cli_test_open_fds`).
 std::vector<int> cli_test_open_fds;
 FAULTSCOPE_SCENARIO(cli_test_descriptor, "manual") {
-  int ends[2];
-  if (::pipe2(ends, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
-  ::close(ends[0]);
-  cli_test_open_fds.push_back(ends[1]);
+  const int fd = faultscope::test::pipe_write_end();
+  cli_test_open_fds.push_back(fd);
   co_await faultscope::fault_point("cli_test.fd");
-  ::close(ends[1]);
+  ::close(fd);
   cli_test_open_fds.pop_back();
 }
 

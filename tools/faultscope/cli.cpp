@@ -218,6 +218,11 @@ struct option_at {
     return args_[++i_];
   }
 
+  /// A flag takes no value: `--persistent=yes` is a usage error.
+  void no_value() const {
+    if (attached) throw usage_error{fmt::format("{} takes no value", name)};
+  }
+
   std::string_view name;
   std::optional<std::string_view> attached;
 
@@ -246,10 +251,10 @@ run_args parse_run(const std::vector<std::string_view>& args) {
     } else if (arg == "--kinds") {
       a.kinds = fault_list(opt.value());
     } else if (arg == "--persistent") {
-      if (opt.attached) throw usage_error{"--persistent takes no value"};
+      opt.no_value();
       a.persistent = true;
     } else if (arg == "--check-fds") {
-      if (opt.attached) throw usage_error{"--check-fds takes no value"};
+      opt.no_value();
       a.check_fds = true;
     } else if (arg == "--shard") {
       std::tie(a.shard_index, a.shard_count) = shard(opt.value());
@@ -629,16 +634,16 @@ command parse(int argc, const char* const* argv) {
       std::vector<std::string_view> tokens;
       for (std::size_t i = 0; i < rest.size(); ++i) {
         option_at opt(rest, i);
-        if (opt.name == "--wall-limit")
+        if (opt.name == "--wall-limit") {
           c.replay_wall_limit = wall_limit(opt.name, opt.value());
-        else if (opt.name == "--check-fds" && !opt.attached)
+        } else if (opt.name == "--check-fds") {
+          opt.no_value();
           c.replay_check_fds = true;
-        else if (opt.name == "--check-fds")
-          throw usage_error{"--check-fds takes no value"};
-        else if (opt.name.starts_with("-"))
+        } else if (opt.name.starts_with("-")) {
           throw usage_error{fmt::format("unknown option '{}' for replay", rest[i])};
-        else
+        } else {
           tokens.push_back(rest[i]);
+        }
       }
       if (tokens.size() != 1)
         throw usage_error{"replay takes exactly one TOKEN, as printed on failure: SCENARIO@PLAN"};
