@@ -4,26 +4,34 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/channel.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/connect_pair.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/asio/write.hpp>
 
 #include "faultscope/detail/asio_ops.hpp"
 #include "faultscope/detail/virtual_scheduler.hpp"
@@ -38,6 +46,7 @@ namespace ft = faultscope::test;
 using namespace std::chrono_literals;
 using boost::asio::awaitable;
 using boost::asio::use_awaitable;
+using boost::asio::ip::tcp;
 using faultscope::run_context;
 using faultscope::run_end;
 using faultscope::violation_kind;
@@ -699,6 +708,150 @@ TEST(Run, CheckFdsReportsTheDescriptorAFaultPathLeaks) {
   EXPECT_EQ(r.end, run_end::exception);
   EXPECT_THAT(r, HasViolation(violation_kind::leak));
   EXPECT_THAT(r.describe(), HasSubstr("file descriptor " + std::to_string(leaked) + " (pipe:["));
+}
+
+TEST(Run, IgnoreFdLeavesOutTheDescriptorsItNames) {
+  int pipe_end = -1;
+  int file = -1;
+  faultscope::run_options o{.check_fds = true};
+  o.ignore_fd = [](std::string_view target) {
+    return target.starts_with("pipe:");
+  };
+  auto r = faultscope::run(
+      [&](run_context&) -> awaitable<void> {
+        pipe_end = ft::pipe_write_end();
+        file = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        co_return;
+      },
+      o);
+  ::close(pipe_end);
+  ::close(file);
+  ASSERT_EQ(r.violations.size(), 1u) << r.describe();
+  EXPECT_EQ(r.violations[0].message, "leak: file descriptor " + std::to_string(file) +
+                                         " (/dev/null) opened during the run, never closed");
+}
+
+TEST(Run, AnIgnoreFdThatThrowsIsReportedAndTheDescriptorToo) {
+  int leaked = -1;
+  faultscope::run_options o{.check_fds = true};
+  o.ignore_fd = [](std::string_view) -> bool {
+    throw std::runtime_error("no pattern");
+  };
+  auto r = faultscope::run([&](run_context&) { return keep_a_pipe_open(leaked); }, o);
+  ::close(leaked);
+  EXPECT_THAT(r, HasViolation(violation_kind::leak));
+  EXPECT_THAT(r.describe(),
+              HasSubstr("invariant: run_options::ignore_fd threw on file descriptor " +
+                        std::to_string(leaked) + " (pipe:["));
+  EXPECT_THAT(r.describe(), HasSubstr("]): no pattern"));
+}
+
+// A test server on a thread of its own, as a client's tests often have: it
+// accepts one connection, greets it with one byte, and then either holds it
+// until let_go() or closes it a little after the client closes its end.
+class test_server {
+ public:
+  enum mode { hold, close_after_client };
+
+  explicit test_server(mode m) : mode_(m) {
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~test_server() {
+    let_go();
+    thread_.join();
+  }
+
+  [[nodiscard]] tcp::endpoint endpoint() const { return acceptor_.local_endpoint(); }
+
+  void let_go() {
+    std::lock_guard lock(mutex_);
+    released_ = true;
+    changed_.notify_all();
+  }
+
+ private:
+  void serve() {
+    tcp::socket s = acceptor_.accept();
+    boost::asio::write(s, boost::asio::buffer("!", 1));
+    if (mode_ == hold) {
+      std::unique_lock lock(mutex_);
+      changed_.wait(lock, [this] { return released_; });
+    } else {
+      char c;
+      boost::system::error_code ec;
+      while (!ec) s.read_some(boost::asio::buffer(&c, 1), ec);
+      std::this_thread::sleep_for(20ms);  // past the end of the run that connected
+    }
+  }
+
+  mode mode_;
+  boost::asio::io_context io_;
+  tcp::acceptor acceptor_{io_, {boost::asio::ip::address_v4::loopback(), 0}};
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool released_ = false;
+  std::thread thread_;
+};
+
+// The client under test: connects, reads the greeting (so the server has
+// accepted by then), and closes its socket as it goes.
+awaitable<void> greeted_client(run_context& ctx, tcp::endpoint server) {
+  tcp::socket s(ctx.executor());
+  co_await s.async_connect(server, use_awaitable);
+  char c;
+  co_await boost::asio::async_read(s, boost::asio::buffer(&c, 1), use_awaitable);
+}
+
+TEST(Run, CanaryWithoutGraceAServersSideOfTheConnectionIsTheRuns) {
+  test_server server(test_server::hold);
+  const auto at = server.endpoint();
+  auto r = faultscope::run([at](run_context& ctx) { return greeted_client(ctx, at); },
+                           {.check_fds = true, .fd_grace = 0ms});
+  server.let_go();
+  ASSERT_EQ(r.violations.size(), 1u) << r.describe();
+  EXPECT_THAT(r.violations[0].message, HasSubstr(fmt::format(", tcp 127.0.0.1:{} -> ", at.port())));
+}
+
+TEST(Run, IgnoreFdLeavesOutAServersSideButNotTheClients) {
+  test_server server(test_server::hold);
+  const auto at = server.endpoint();
+  faultscope::run_options o{.check_fds = true};
+  // The server's side is "tcp 127.0.0.1:PORT -> …"; the client's socket, were
+  // it leaked, "tcp 127.0.0.1:… -> 127.0.0.1:PORT", and still reported.
+  const std::string servers_side = fmt::format("tcp 127.0.0.1:{} -> ", at.port());
+  o.ignore_fd = [servers_side](std::string_view target) {
+    return target.find(servers_side) != std::string_view::npos;
+  };
+  auto r = faultscope::run([at](run_context& ctx) { return greeted_client(ctx, at); }, o);
+  EXPECT_TRUE(r.passed()) << r.describe();
+
+  test_server second(test_server::hold);
+  int kept = -1;
+  const auto leaky = [&kept, to = second.endpoint()](run_context& ctx) -> awaitable<void> {
+    tcp::socket s(ctx.executor());
+    co_await s.async_connect(to, use_awaitable);
+    kept = s.release();  // as a vendor client might, and never closes it
+  };
+  o.ignore_fd = [side = fmt::format("tcp 127.0.0.1:{} -> ", second.endpoint().port())](
+                    std::string_view target) {
+    return target.find(side) != std::string_view::npos;
+  };
+  auto leaked = faultscope::run(leaky, o);
+  ::close(kept);
+  ASSERT_EQ(leaked.violations.size(), 1u) << leaked.describe();
+  EXPECT_THAT(leaked.violations[0].message,
+              EndsWith(fmt::format("-> 127.0.0.1:{}) opened during the run, never closed",
+                                   second.endpoint().port())));
+}
+
+TEST(Run, FdGraceWaitsForAnotherThreadToCloseItsSide) {
+  test_server server(test_server::close_after_client);
+  const auto at = server.endpoint();
+  // Generous: the server closes 20 ms after the client, and a loaded machine
+  // may take longer; a run waits only until it has.
+  auto r = faultscope::run([at](run_context& ctx) { return greeted_client(ctx, at); },
+                           {.check_fds = true, .fd_grace = 10s});
+  EXPECT_TRUE(r.passed()) << r.describe();
 }
 
 }  // namespace

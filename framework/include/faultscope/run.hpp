@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <typeinfo>
 #include <vector>
@@ -56,8 +57,19 @@ struct run_options {
   /// descriptor 9 (socket:[4242], tcp 127.0.0.1:40112 -> 127.0.0.1:5432)
   /// opened during the run, never closed`).
   /// Descriptors are the process's: an exploration that checks them runs on
-  /// one thread, and a descriptor another thread opens meanwhile is reported.
+  /// one thread, and a descriptor another thread opens meanwhile is the run's,
+  /// unless that thread closes it within `fd_grace` or `ignore_fd` names it.
   bool check_fds = false;
+  /// With check_fds, how long in wall time a descriptor still open at the end
+  /// may take to close before it is reported: another thread may be about to
+  /// close it (a server thread closing its side of a connection the run's
+  /// client closed). Only a run that found one waits.
+  std::chrono::milliseconds fd_grace = std::chrono::milliseconds(50);
+  /// With check_fds, descriptors never reported, chosen by what they refer to
+  /// (as the report names them: "/var/log/app.log", "socket:[4242], tcp
+  /// 127.0.0.1:8080 -> 127.0.0.1:40112"): those another thread opens during a
+  /// run and keeps, such as a test server's accepted connections.
+  std::function<bool(std::string_view target)> ignore_fd{};
   /// Which faults fire where; empty: none fire, but every fault point is still
   /// counted into the result's trace (exploration starts from that).
   fault_plan plan{};
