@@ -8,6 +8,7 @@
 #include <optional>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -483,27 +484,28 @@ run_result run_once(const scenario_fn& scenario, const run_options& options, boo
   return result;
 }
 
-// Of `opened` (listed in `after`), those still open on the same files once
-// fd_grace has passed or all are closed: another thread may be about to close
-// one. Looks again after 1, 2, 4… ms, so a prompt close costs about a
-// millisecond.
-std::vector<int> still_open(std::vector<int> opened, const detail::descriptor_table& after,
-                            const run_options& options) {
+// Of `found` (descriptors listed in `after`, with their targets), those
+// still open on the same files once fd_grace has passed or all are closed:
+// another thread may be about to close one. Looks again after 1, 2, 4… ms,
+// so a prompt close costs about a millisecond.
+using found_descriptors = std::vector<std::pair<int, std::string>>;
+found_descriptors still_open(found_descriptors found, const detail::descriptor_table& after,
+                             const run_options& options) {
   using clock = std::chrono::steady_clock;
   const auto deadline = clock::now() + options.fd_grace;
-  for (auto pause = std::chrono::milliseconds(1); !opened.empty();) {
+  for (auto pause = std::chrono::milliseconds(1); !found.empty();) {
     const auto left = deadline - clock::now();
     if (left <= clock::duration::zero()) break;
     std::this_thread::sleep_for(std::min<clock::duration>(pause, left));
     pause *= 2;
     const auto now = detail::open_descriptors();
     if (!now) break;
-    std::erase_if(opened, [&](int fd) {
-      const auto it = now->find(fd);
-      return it == now->end() || it->second != after.at(fd);
+    std::erase_if(found, [&](const auto& f) {
+      const auto it = now->find(f.first);
+      return it == now->end() || it->second != after.at(f.first);
     });
   }
-  return opened;
+  return found;
 }
 
 // Whether the caller's ignore_fd names the descriptor; one that throws is
@@ -541,14 +543,18 @@ run_result run(const scenario_fn& scenario, const run_options& options) {
          "descriptors went unchecked"});
     return result;
   }
-  for (const int fd : still_open(detail::opened_since(*before, *after), *after, options)) {
+  // Those ignore_fd names first: a server that keeps its side of every
+  // connection would otherwise cost each run the whole grace.
+  found_descriptors found;
+  for (const int fd : detail::opened_since(*before, *after)) {
     std::string target = detail::one_line(detail::descriptor_target(fd));
-    if (ignored(options, fd, target, result)) continue;
+    if (!ignored(options, fd, target, result)) found.emplace_back(fd, std::move(target));
+  }
+  for (const auto& [fd, target] : still_open(std::move(found), *after, options))
     result.violations.push_back(
         {violation_kind::leak,
          fmt::format("leak: file descriptor {} ({}) opened during the run, never closed", fd,
                      target)});
-  }
   return result;
 }
 

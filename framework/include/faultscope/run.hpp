@@ -63,7 +63,8 @@ struct run_options {
   /// With check_fds, how long in wall time a descriptor still open at the end
   /// may take to close before it is reported: another thread may be about to
   /// close it (a server thread closing its side of a connection the run's
-  /// client closed). Only a run that found one waits.
+  /// client closed). Only a run that found one waits, and not for those
+  /// `ignore_fd` names.
   std::chrono::milliseconds fd_grace = std::chrono::milliseconds(50);
   /// With check_fds, descriptors never reported, chosen by what they refer to
   /// (as the report names them: "/var/log/app.log", "socket:[4242], tcp
