@@ -147,6 +147,8 @@ std::optional<violation> left_path(const run_result& r, const fault_plan& plan,
 run_result checked_schedule(const scenario_fn& scenario, const fault_plan& plan,
                             const explore_options& options,
                             const std::vector<point_hit>* derived_from) {
+  // Running it again would block this process too: it is reported as it was.
+  if (const std::string* line = detail::blocked_before(plan)) return detail::blocked_run(*line);
   run_options o = options.run;
   o.plan = plan;
   run_result r = run(scenario, o);

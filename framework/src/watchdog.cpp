@@ -7,6 +7,8 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -142,6 +144,33 @@ class watchdog {
 
 void set_last_words(last_words f) {
   watchdog::instance().set_last_words(std::move(f));
+}
+
+namespace {
+std::vector<blocked_schedule>& blocked_schedules() {
+  static std::vector<blocked_schedule> blocked;
+  return blocked;
+}
+}  // namespace
+
+run_result blocked_run(std::string_view line) {
+  run_result r;
+  r.end = run_end::hung;
+  r.violations.push_back({violation_kind::hang, fmt::format("hang: {}", line)});
+  return r;
+}
+
+void set_blocked_schedules(std::vector<blocked_schedule> blocked) {
+  blocked_schedules() = std::move(blocked);
+}
+
+const std::string* blocked_before(const fault_plan& plan) {
+  const auto& blocked = blocked_schedules();
+  if (blocked.empty()) return nullptr;
+  const std::string token = plan.to_string();
+  for (const auto& b : blocked)
+    if (b.label == label && b.plan == token) return &b.line;
+  return nullptr;
 }
 
 run_label_scope::run_label_scope(std::string_view l) noexcept : previous_(label) {

@@ -12,8 +12,10 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "faultscope/fault_plan.hpp"
+#include "faultscope/run.hpp"
 
 namespace faultscope::detail {
 
@@ -38,6 +40,23 @@ class run_label_scope {
 using last_words =
     std::function<void(std::string_view label, const fault_plan& plan, const std::string& line)>;
 void set_last_words(last_words f);
+
+/// How a run that blocked its thread is reported, with the watchdog's `line`.
+[[nodiscard]] run_result blocked_run(std::string_view line);
+
+/// A schedule that blocked its thread in an earlier process of this program:
+/// the runner goes on past one by starting itself again, and that process must
+/// not run the schedule a second time.
+struct blocked_schedule {
+  std::string label;  ///< the scenario
+  std::string plan;   ///< `fault_plan::to_string()`
+  std::string line;   ///< what the watchdog said of it
+};
+/// Set before exploring, read by every schedule explored after (never while one runs).
+void set_blocked_schedules(std::vector<blocked_schedule> blocked);
+/// The watchdog's line for `plan` under this thread's run label, if that
+/// schedule blocked in an earlier process; then it is reported, not run.
+[[nodiscard]] const std::string* blocked_before(const fault_plan& plan);
 
 /// A run under watch until destroyed. If it still exists at its deadline, the
 /// process prints which run (this thread's label and `plan`, which must outlive
