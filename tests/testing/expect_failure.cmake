@@ -2,16 +2,18 @@
 # string in EXPECT (a ;-list): a canary for a detector that must report.
 # ONCE (a ;-list, optional): strings the output must contain exactly once.
 # ABSENT (a ;-list, optional): strings the output must not contain.
-# ARGS (a ;-list, optional): the binary's arguments. STATUS (optional): the
+# ARGS (a ;-list, optional): the binary's arguments. ENV (a ;-list, optional):
+# NAME=VALUE settings of its environment. STATUS (optional): the
 # exit status it must fail with (an abort is a crash, not a failure).
 # REPORT (optional): a file the binary must write, removed before it runs;
 # REPORT_EXPECT (a ;-list): strings that file must contain.
 # REPORT_JSON (a ;-list): KEY/KEY/INDEX…=VALUE, each a value the file, parsed
 # as JSON, must hold at that path; a VALUE ending in '*' is a prefix.
+# (CMake reads a JSON true or false as ON or OFF.)
 if(REPORT)
   file(REMOVE "${REPORT}")
 endif()
-execute_process(COMMAND ${BINARY} ${ARGS} OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+execute_process(COMMAND ${CMAKE_COMMAND} -E env ${ENV} ${BINARY} ${ARGS} OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
 if(rc EQUAL 0)
   message(FATAL_ERROR "expected ${BINARY} to fail, it passed:\n${out}")
 endif()

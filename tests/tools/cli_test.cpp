@@ -1,9 +1,11 @@
 // The command-line runner: exit codes, help, reports, and one-line errors for
 // bad flags and arguments.
 #include "cli.hpp"
+#include "continuation.hpp"
 
 #include "faultscope/fault_point.hpp"
 #include "faultscope/registry.hpp"
+#include "faultscope/scenarios/library.hpp"
 #include "support/pipe_end.hpp"
 
 #include <gmock/gmock.h>
@@ -12,12 +14,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <regex>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/post.hpp>
@@ -523,6 +528,60 @@ TEST(Cli, HtmlReportIsWellFormedWithOneLifetimeBarPerResource) {
   EXPECT_NE(html.find("class=\"fault\""), std::string::npos) << "injected faults are marked";
 }
 
+// A file as a runner going on past a blocked schedule leaves for the process
+// that replaces it, holding the exploration of `finished` (a wall time of
+// 4242 ms marks it in a report: it was read, not explored again).
+std::string continuation_file(const char* finished, std::string_view name) {
+  faultscope::cli::continuation c;
+  const auto* s = faultscope::registry::instance().find(finished);
+  auto report = faultscope::explore(s->name, s->fn, s->options);
+  report.wall = std::chrono::milliseconds(4242);
+  c.finished.push_back({s, std::move(report)});
+  const std::string path = ::testing::TempDir() + std::string(name);
+  std::ofstream(path) << faultscope::cli::to_text(c);
+  return path;
+}
+
+bool exists(const std::string& path) {
+  return std::ifstream(path).good();
+}
+
+TEST(Cli, ContinueFromReportsTheScenariosTheFileHoldsAndExploresTheRest) {
+  faultscope::scenarios::register_builtins();
+  const auto path = continuation_file("canary.naive_cleanup", "faultscope_continue_ok");
+  auto r = cli({"run", "canary.naive_cleanup", "canary.forgotten_error_path", "--continue-from",
+                path.c_str()});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("exploring 2 scenarios"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("CAUGHT canary.naive_cleanup .* 4242.0 ms"));
+  EXPECT_THAT(r.out, HasSubstr("CAUGHT canary.forgotten_error_path"));
+  EXPECT_THAT(r.out, HasSubstr("canaries caught: 2/2"));
+  EXPECT_FALSE(exists(path)) << "the file is removed once read";
+}
+
+TEST(Cli, ContinueFromAFileForOtherScenariosIsAnErrorAndKeepsTheFile) {
+  faultscope::scenarios::register_builtins();
+  const auto path = continuation_file("canary.naive_cleanup", "faultscope_continue_other");
+  auto r = cli({"run", "canary.forgotten_error_path", "--continue-from", path.c_str()});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_THAT(r.err, HasSubstr("was written for another choice of scenarios"));
+  EXPECT_TRUE(r.out.empty());
+  EXPECT_TRUE(exists(path)) << "a file it did not use is not removed";
+  std::remove(path.c_str());
+}
+
+TEST(Cli, ContinueFromAFileNoRunnerWroteIsAnErrorAndKeepsTheFile) {
+  const std::string path = ::testing::TempDir() + "faultscope_continue_bad";
+  std::ofstream(path) << "{\"scenarios\": []}\n";
+  auto r = cli({"run", "canary", "--continue-from", path.c_str()});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.err, "faultscope: --continue-from: '" + path +
+                       "' is not a file a runner going on past a blocked schedule wrote "
+                       "(expected a token's length at byte 0)\n");
+  EXPECT_TRUE(exists(path));
+  std::remove(path.c_str());
+}
+
 struct bad {
   std::vector<const char*> args;
   const char* says;
@@ -582,6 +641,11 @@ INSTANTIATE_TEST_SUITE_P(
         bad{{"run", "--shard", "1/x"}, "got '1/x'"},
         bad{{"run", "--wall-limit", "0"}, "--wall-limit needs a whole number from 1 to 86400000"},
         bad{{"run", "--wall-limit=1s"}, "got '1s'"},
+        bad{{"run", "--max-blocked", "x"}, "--max-blocked needs a whole number from 0 to 100000"},
+        bad{{"run", "--continue-from"}, "--continue-from needs a value"},
+        bad{{"run", "--continue-from="}, "--continue-from needs a file name"},
+        bad{{"run", "--continue-from", "/nonexistent-dir/state"},
+            "--continue-from: cannot read '/nonexistent-dir/state'"},
         bad{{"replay", "cli_test_spins@cli_test.spin#1=throw", "--wall-limit"},
             "--wall-limit needs a value"},
         bad{{"replay", "cli_test_spins@cli_test.spin#1=throw", "--wall-limit=x"}, "got 'x'"},

@@ -1,15 +1,20 @@
 #include "cli.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <optional>
 #include <set>
 #include <string>
@@ -18,6 +23,8 @@
 #include <utility>
 #include <vector>
 
+#include "continuation.hpp"
+#include "faultscope/detail/descriptors.hpp"
 #include "faultscope/detail/format.hpp"
 #include "faultscope/detail/watchdog.hpp"
 #include "faultscope/fault_plan.hpp"
@@ -75,7 +82,11 @@ options (each also as --option=VALUE):
                        timeline of each resource's lifetime on the virtual clock
   --wall-limit MS      wall time a run may keep working (a busy loop) before it is
                        reported as a hang (default 60000); a run that blocks its
-                       thread ends the runner a margin later, naming it (status 1)
+                       thread is reported a margin later, and the runner goes on
+                       past it in a new process (status 1)
+  --max-blocked N      go on past at most N schedules that block their thread
+                       (default 5); at the next, end there, naming the scenarios
+                       never run (0: end at the first)
   --check-fds          also report a file descriptor a run opened and left open
                        (the process's descriptors: each scenario then explores
                        on one thread, whatever --jobs says)
@@ -136,6 +147,11 @@ struct run_args {
   std::size_t shard_index = 0;  // from 0, as explore_options counts
   std::size_t shard_count = 1;
   std::optional<std::chrono::milliseconds> wall_limit;
+  std::size_t max_blocked = 5;
+  std::string continue_from;  // written by the process this one goes on from
+  // The arguments as given, but --continue-from: what a process started in
+  // this one's place is given.
+  std::vector<std::string> passed_on;
 };
 
 // `value` read as a whole number: digits only, nothing after them, in range.
@@ -234,8 +250,14 @@ struct option_at {
 run_args parse_run(const std::vector<std::string_view>& args) {
   run_args a;
   for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::size_t first = i;
     option_at opt(args, i);
     const std::string_view arg = opt.name;
+    if (arg == "--continue-from") {
+      a.continue_from = std::string(opt.value());
+      if (a.continue_from.empty()) throw usage_error{"--continue-from needs a file name"};
+      continue;
+    }
     if (arg == "--depth") {
       a.depth = static_cast<int>(number(arg, opt.value(), 1, 2));
     } else if (arg == "--swarm") {
@@ -260,6 +282,8 @@ run_args parse_run(const std::vector<std::string_view>& args) {
       std::tie(a.shard_index, a.shard_count) = shard(opt.value());
     } else if (arg == "--wall-limit") {
       a.wall_limit = wall_limit(arg, opt.value());
+    } else if (arg == "--max-blocked") {
+      a.max_blocked = number(arg, opt.value(), 0, 100000);
     } else if (arg == "--format") {
       a.format = std::string(opt.value());
       if (a.format != "text" && a.format != "json" && a.format != "junit")
@@ -275,6 +299,8 @@ run_args parse_run(const std::vector<std::string_view>& args) {
     } else {
       a.filters.emplace_back(arg);
     }
+    a.passed_on.insert(a.passed_on.end(), args.begin() + static_cast<std::ptrdiff_t>(first),
+                       args.begin() + static_cast<std::ptrdiff_t>(i) + 1);
   }
   return a;
 }
@@ -431,26 +457,106 @@ std::string replay_flags(const run_args& a) {
   return a.check_fds ? " --check-fds" : "";
 }
 
-// The result the watchdog's line stands for: the schedule that blocked, failed
-// with that line as a hang, so a report written as the runner ends shows it.
-result blocked_result(const scenario_info* s, const fault_plan& plan, const std::string& line,
+// What the runner ending at a blocked schedule reports of its scenario: the
+// schedules of it that blocked (this process's and those an earlier one went
+// on past), each failed with the watchdog's line as a hang; the other schedules
+// explored so far are lost with the process.
+result blocked_result(const scenario_info* s, const std::vector<detail::blocked_schedule>& blocked,
                       std::string flags) {
-  run_result blocked;
-  blocked.end = run_end::hung;
-  blocked.violations.push_back({violation_kind::hang, "hang: " + line});
   result r{s, {}, std::move(flags)};
   r.report.scenario = s->name;
-  if (plan.rules.empty()) {
-    r.report.clean = std::move(blocked);
-  } else {
-    r.report.schedules_run = r.report.total_schedules = 1;
-    r.report.ran.push_back(plan.to_string());
-    r.report.failures.push_back({0, plan, plan, std::move(blocked)});
+  for (const auto& b : blocked) {
+    if (b.label != s->name) continue;
+    const auto plan = fault_plan::parse(b.plan);  // read back when the runner started
+    if (plan.rules.empty()) {
+      r.report.clean = detail::blocked_run(b.line);
+      continue;
+    }
+    r.report.ran.push_back(b.plan);
+    r.report.failures.push_back(
+        {r.report.schedules_run++, plan, plan, detail::blocked_run(b.line)});
   }
+  r.report.total_schedules = r.report.schedules_run;
   return r;
 }
 
-int run_command(const run_args& a, std::ostream& out, std::ostream& err) {
+// The state a process left in `path` for this one, which goes on from it; the
+// file is removed once read. Scenarios it finished must be the first chosen.
+std::optional<continuation> carried_over(const std::string& path,
+                                         const std::vector<const scenario_info*>& chosen,
+                                         std::ostream& err) {
+  std::ifstream file(path, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  if (!file) {
+    say(err, fmt::format("--continue-from: cannot read '{}'", path));
+    return std::nullopt;
+  }
+  continuation c;
+  try {
+    c = from_text(text);
+  } catch (const continuation_error& e) {
+    say(err, fmt::format("--continue-from: '{}' is not a file a runner going on past a blocked "
+                         "schedule wrote ({})",
+                         path, e.what()));
+    return std::nullopt;
+  }
+  bool same = c.finished.size() <= chosen.size();
+  for (std::size_t i = 0; same && i < c.finished.size(); ++i)
+    same = c.finished[i].scenario == chosen[i];
+  if (!same) {
+    say(err,
+        fmt::format("--continue-from: '{}' was written for another choice of scenarios", path));
+    return std::nullopt;
+  }
+  std::remove(path.c_str());
+  return c;
+}
+
+// Replaces this process with the same runner, given `next` to go on from: a
+// process cannot take back a thread a call blocks, but a new program image
+// ends every thread. Descriptors opened since `startup` (the runs', the report
+// files) close on the way. Returns only if that failed, having said why.
+void go_on(const run_args& a, const std::string& program, const continuation& next,
+           const std::optional<detail::descriptor_table>& startup, std::ostream& err) {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string path = fmt::format("{}/faultscope-continue-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+  const int fd = mkstemp(path.data());
+  const std::string text = to_text(next);
+  bool written = fd >= 0;
+  for (std::size_t at = 0; written && at < text.size();) {
+    const auto n = ::write(fd, text.data() + at, text.size() - at);
+    written = n > 0;
+    at += written ? static_cast<std::size_t>(n) : 0;
+  }
+  if (fd >= 0 && ::close(fd) != 0) written = false;
+  if (!written) {
+    say(err, fmt::format("cannot go on past the blocked schedule: cannot write '{}': {}", path,
+                         std::strerror(errno)));
+    if (fd >= 0) std::remove(path.c_str());
+    return;
+  }
+  if (startup)
+    if (auto now = detail::open_descriptors())
+      for (int d : detail::opened_since(*startup, *now))
+        ::fcntl(d, F_SETFD, ::fcntl(d, F_GETFD) | FD_CLOEXEC);
+  std::vector<std::string> args{program, "run", "--continue-from", path};
+  args.insert(args.end(), a.passed_on.begin(), a.passed_on.end());
+  std::vector<char*> argv;
+  for (auto& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  say(err, "going on in a new process, past that schedule (reported as a hang)");
+  err.flush();
+  std::fflush(nullptr);
+  ::execv("/proc/self/exe", argv.data());
+  say(err, fmt::format("cannot go on past the blocked schedule: cannot start '{}' again: {}",
+                       program, std::strerror(errno)));
+  std::remove(path.c_str());
+}
+
+int run_command(const run_args& a, const std::string& program, std::ostream& out,
+                std::ostream& err) {
+  // What the runner was started with: a process that goes on in its place keeps those.
+  const auto startup = detail::open_descriptors();
   auto found = matching(a.filters);
   if (!found) {
     say(err, found.error + " (see faultscope list)");
@@ -459,6 +565,12 @@ int run_command(const run_args& a, std::ostream& out, std::ostream& err) {
   std::vector<const scenario_info*> chosen;
   for (const auto* s : found.scenarios)
     if (!a.filters.empty() || !(s->has_tag("canary") || s->has_tag("manual"))) chosen.push_back(s);
+  continuation carried;
+  if (!a.continue_from.empty()) {
+    auto c = carried_over(a.continue_from, chosen, err);
+    if (!c) return 2;
+    carried = std::move(*c);
+  }
   progress_bar bar = make_progress(err);
   // Open the files first: a bad path is a usage error before any work is done.
   std::ofstream output_file, html_file;
@@ -471,24 +583,47 @@ int run_command(const run_args& a, std::ostream& out, std::ostream& err) {
     }
   }
   bool colour = a.output.empty() && a.format == "text" && use_colour();
-  std::vector<result> results;
+  std::vector<result> results = std::move(carried.finished);
+  detail::set_blocked_schedules(carried.blocked);
   // A scenario that blocks its thread ends the process from the watchdog's
-  // thread: the report of the scenarios done, and of the blocked schedule, is
-  // written there first, so CI keeps it. `results` grows only between
-  // explorations, which register runs with the watchdog under its lock.
+  // thread. The runner then goes on in a new process, past that schedule, when
+  // it writes to standard output (not a caller's stream); if it cannot, the
+  // report of the scenarios done, and of the blocked schedule, is written
+  // there first, so CI keeps it. `results` grows only between explorations,
+  // which register runs with the watchdog under its lock.
   const scenario_info* current = nullptr;
   detail::set_last_words([&](std::string_view, const fault_plan& plan, const std::string& line) {
     if (!current) return;
+    continuation next{results, carried.blocked};
+    const detail::blocked_schedule blocked{current->name, plan.to_string(), line};
+    const bool again = std::any_of(next.blocked.begin(), next.blocked.end(), [&](const auto& b) {
+      return b.label == blocked.label && b.plan == blocked.plan;
+    });
+    next.blocked.push_back(blocked);
     auto done = results;
-    done.push_back(blocked_result(current, plan, line, replay_flags(a)));
+    done.push_back(blocked_result(current, next.blocked, replay_flags(a)));
+    // The clean run blocked: the scenario is done, as far as it can be.
+    if (plan.rules.empty()) next.finished.push_back(done.back());
+    if (&out == &std::cout && !again && next.finished.size() < chosen.size()) {
+      if (carried.blocked.size() < a.max_blocked)
+        go_on(a, program, next, startup, err);
+      else
+        say(err,
+            fmt::format("not going on past it: {} schedule{} blocked (--max-blocked {})",
+                        next.blocked.size(), next.blocked.size() == 1 ? "" : "s", a.max_blocked));
+    }
     const not_run_list not_run(chosen.begin() + static_cast<std::ptrdiff_t>(done.size()),
                                chosen.end());
     write_reports(a, done, colour, out, output_file, html_file, not_run);
   });
-  struct forget_last_words {
-    ~forget_last_words() { detail::set_last_words({}); }
+  struct forget {
+    ~forget() {
+      detail::set_last_words({});
+      detail::set_blocked_schedules({});
+    }
   } forget;
-  for (const auto* s : chosen) {
+  for (std::size_t i = results.size(); i < chosen.size(); ++i) {
+    const auto* s = chosen[i];
     explore_options o = s->options;
     if (a.depth) o.depth = *a.depth;
     if (a.swarm) {
@@ -680,7 +815,8 @@ int main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
     return 2;
   }
   scenarios::register_builtins();
-  registry::instance().set_runner(argc > 0 && argv[0] && *argv[0] ? argv[0] : "faultscope");
+  const std::string program = argc > 0 && argv[0] && *argv[0] ? argv[0] : "faultscope";
+  registry::instance().set_runner(program);
   try {
     command c = parse(argc, argv);
     switch (c.what) {
@@ -691,7 +827,7 @@ int main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
         out << "faultscope " << version << "\n";
         return 0;
       case command::kind::run:
-        return run_command(c.run, out, err);
+        return run_command(c.run, program, out, err);
       case command::kind::list:
         return list_command(c.filters, c.points, out, err);
       case command::kind::replay:
