@@ -559,6 +559,18 @@ TEST(Cli, ContinueFromReportsTheScenariosTheFileHoldsAndExploresTheRest) {
   EXPECT_FALSE(exists(path)) << "the file is removed once read";
 }
 
+TEST(Cli, ContinueFromCountsTheTimeEarlierProcessesSpentOnTheBlockedScenario) {
+  faultscope::scenarios::register_builtins();
+  faultscope::cli::continuation c;
+  c.spent = std::chrono::hours(1);
+  const std::string path = ::testing::TempDir() + "faultscope_continue_spent";
+  std::ofstream(path) << faultscope::cli::to_text(c);
+  auto r = cli({"run", "canary.naive_cleanup", "--continue-from", path.c_str()});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out,
+              ::testing::ContainsRegex("CAUGHT canary.naive_cleanup .* 3600[0-9]{3}\\.[0-9] ms"));
+}
+
 TEST(Cli, ContinueFromAFileForOtherScenariosIsAnErrorAndKeepsTheFile) {
   faultscope::scenarios::register_builtins();
   const auto path = continuation_file("canary.naive_cleanup", "faultscope_continue_other");

@@ -7,6 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <random>
 #include <string>
 #include <vector>
@@ -28,6 +29,7 @@ continuation explored_canaries() {
   for (const auto* s : faultscope::registry::instance().match("canary"))
     c.finished.push_back({s, faultscope::explore(s->name, s->fn, s->options), " --check-fds"});
   c.blocked.push_back({"scope.nested", "conn.open#1=throw", "held its thread\nfor 2 s — ‘quoted’"});
+  c.spent = std::chrono::milliseconds(70'123);
   return c;
 }
 
@@ -48,6 +50,7 @@ TEST(Continuation, EveryReportOfTheScenariosReadBackIsTheSame) {
   ASSERT_EQ(read.blocked.size(), 1u);
   EXPECT_EQ(read.blocked[0].line, written.blocked[0].line);
   EXPECT_EQ(read.blocked[0].plan, "conn.open#1=throw");
+  EXPECT_EQ(read.spent, written.spent);
 }
 
 TEST(Continuation, WhatNoReportShowsIsReadBackToo) {

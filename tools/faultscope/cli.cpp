@@ -592,9 +592,13 @@ int run_command(const run_args& a, const std::string& program, std::ostream& out
   // there first, so CI keeps it. `results` grows only between explorations,
   // which register runs with the watchdog under its lock.
   const scenario_info* current = nullptr;
+  // When this process started on it, and the time earlier ones spent on it.
+  std::chrono::steady_clock::time_point current_started;
+  std::chrono::nanoseconds current_before{};
   detail::set_last_words([&](std::string_view, const fault_plan& plan, const std::string& line) {
     if (!current) return;
-    continuation next{results, carried.blocked};
+    continuation next{results, carried.blocked,
+                      current_before + (std::chrono::steady_clock::now() - current_started)};
     const detail::blocked_schedule blocked{current->name, plan.to_string(), line};
     const bool again = std::any_of(next.blocked.begin(), next.blocked.end(), [&](const auto& b) {
       return b.label == blocked.label && b.plan == blocked.plan;
@@ -602,8 +606,12 @@ int run_command(const run_args& a, const std::string& program, std::ostream& out
     next.blocked.push_back(blocked);
     auto done = results;
     done.push_back(blocked_result(current, next.blocked, replay_flags(a)));
+    done.back().report.wall = next.spent;
     // The clean run blocked: the scenario is done, as far as it can be.
-    if (plan.rules.empty()) next.finished.push_back(done.back());
+    if (plan.rules.empty()) {
+      next.finished.push_back(done.back());
+      next.spent = {};
+    }
     if (&out == &std::cout && !again && next.finished.size() < chosen.size()) {
       if (carried.blocked.size() < a.max_blocked)
         go_on(a, program, next, startup, err);
@@ -622,7 +630,8 @@ int run_command(const run_args& a, const std::string& program, std::ostream& out
       detail::set_blocked_schedules({});
     }
   } forget;
-  for (std::size_t i = results.size(); i < chosen.size(); ++i) {
+  const std::size_t resumed = results.size();
+  for (std::size_t i = resumed; i < chosen.size(); ++i) {
     const auto* s = chosen[i];
     explore_options o = s->options;
     if (a.depth) o.depth = *a.depth;
@@ -643,9 +652,12 @@ int run_command(const run_args& a, const std::string& program, std::ostream& out
     o.progress = [&bar](std::size_t done, std::size_t known) {
       bar.update(done, known);
     };
+    current_before = i == resumed ? carried.spent : std::chrono::nanoseconds{};
+    current_started = std::chrono::steady_clock::now();
     current = s;
     auto explored = explore(s->name, s->fn, o);
     current = nullptr;
+    explored.wall += current_before;
     results.push_back({s, std::move(explored), replay_flags(a)});
     bar.finish();
   }

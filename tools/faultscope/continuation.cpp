@@ -183,7 +183,7 @@ std::string to_text(const continuation& c) {
   w(tag);
   w(c.finished.size());
   for (const auto& r : c.finished) w(r.scenario->name, r.report, r.replay_flags);
-  w(c.blocked);
+  w(c.blocked, c.spent);
   return std::move(w.text);
 }
 
@@ -201,7 +201,7 @@ continuation from_text(std::string_view text) {
     if (!done.scenario) throw continuation_error(fmt::format("no scenario named '{}'", name));
     c.finished.push_back(std::move(done));
   }
-  r(c.blocked);
+  r(c.blocked, c.spent);
   if (!r.done()) r.fail("the end");
   // A runner that ends at its next blocked schedule reports these by plan.
   for (const auto& b : c.blocked) {

@@ -7,6 +7,7 @@
 //   cli::continuation c = cli::from_text(text);   // in the new process
 #pragma once
 
+#include <chrono>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -20,6 +21,9 @@ namespace faultscope::cli {
 struct continuation {
   std::vector<result> finished;  ///< in the order explored
   std::vector<detail::blocked_schedule> blocked;
+  /// Wall time earlier processes spent on the first scenario not finished (the
+  /// one that blocked): its report counts it.
+  std::chrono::nanoseconds spent{};
 };
 
 /// Thrown by `from_text`: one line saying where the text stops making sense.
