@@ -23,6 +23,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <boost/asio/post.hpp>
@@ -80,6 +81,18 @@ FAULTSCOPE_SCENARIO(cli_test_descriptor, "manual") {
   co_await faultscope::fault_point("cli_test.fd");
   ::close(fd);
   cli_test_open_fds.pop_back();
+}
+
+// Hands its pipe to a thread that closes it a second later (another thread's
+// side of a connection); the test joins the threads (`cli_test_closers`).
+std::vector<std::thread> cli_test_closers;
+FAULTSCOPE_SCENARIO(cli_test_closed_later, "manual") {
+  const int fd = faultscope::test::pipe_write_end();
+  cli_test_closers.emplace_back([fd] {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    ::close(fd);
+  });
+  co_return;
 }
 
 // Registered with options no exploration can honour.
@@ -388,6 +401,54 @@ TEST(Cli, CheckFdsReportsADescriptorLeftOpenAndItsReplayChecksItToo) {
   EXPECT_EQ(cli({"replay", "cli_test_descriptor@cli_test.fd#1=throw"}).status, 0);
 }
 
+TEST(Cli, IgnoreFdLeavesOutTheDescriptorsItMatchesAndTheReplayCarriesIt) {
+  struct close_leftovers {
+    ~close_leftovers() {
+      for (int fd : cli_test_open_fds) ::close(fd);
+      cli_test_open_fds.clear();
+    }
+  } closer;
+  EXPECT_EQ(cli({"run", "cli_test_descriptor", "--kinds", "throw", "--check-fds", "--ignore-fd",
+                 "pipe:*"})
+                .status,
+            0);
+  auto r = cli({"run", "cli_test_descriptor", "--kinds", "throw", "--check-fds", "--ignore-fd",
+                "/dev/*", "--ignore-fd=it's *"});
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("leak: file descriptor"));
+  EXPECT_THAT(r.out,
+              HasSubstr("replay: faultscope replay 'cli_test_descriptor@cli_test.fd#1=throw' "
+                        "--check-fds --ignore-fd '/dev/*' --ignore-fd 'it'\\''s *'\n"));
+  EXPECT_EQ(cli({"replay", "cli_test_descriptor@cli_test.fd#1=throw", "--check-fds", "--ignore-fd",
+                 "pipe:*"})
+                .status,
+            0);
+  EXPECT_EQ(
+      cli({"replay", "cli_test_descriptor@cli_test.fd#1=throw", "--check-fds", "--ignore-fd", "x*"})
+          .status,
+      1);
+}
+
+TEST(Cli, FdGraceWaitsForADescriptorAnotherThreadClosesLater) {
+  struct join_closers {
+    ~join_closers() {
+      for (auto& t : cli_test_closers) t.join();
+      cli_test_closers.clear();
+    }
+  };
+  {
+    join_closers joined;
+    auto r = cli({"run", "cli_test_closed_later", "--check-fds", "--fd-grace", "0"});
+    EXPECT_EQ(r.status, 1) << r.out << r.err;
+    EXPECT_THAT(r.out, HasSubstr("leak: file descriptor"));
+    EXPECT_THAT(r.out, HasSubstr("replay: faultscope replay 'cli_test_closed_later@none' "
+                                 "--check-fds --fd-grace 0\n"));
+  }
+  join_closers joined;
+  auto r = cli({"run", "cli_test_closed_later", "--check-fds", "--fd-grace=10000"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+}
+
 TEST(Cli, AScenarioWhoseOptionsCannotBeExploredIsAOneLineError) {
   auto r = cli({"run", "cli_test_bad_depth"});
   EXPECT_EQ(r.status, 2);
@@ -654,6 +715,9 @@ INSTANTIATE_TEST_SUITE_P(
         bad{{"run", "--wall-limit", "0"}, "--wall-limit needs a whole number from 1 to 86400000"},
         bad{{"run", "--wall-limit=1s"}, "got '1s'"},
         bad{{"run", "--max-blocked", "x"}, "--max-blocked needs a whole number from 0 to 100000"},
+        bad{{"run", "--fd-grace", "1s"}, "--fd-grace needs a whole number from 0 to 600000"},
+        bad{{"run", "--ignore-fd="}, "--ignore-fd needs a pattern"},
+        bad{{"replay", "a@b#1=throw", "--fd-grace"}, "--fd-grace needs a value"},
         bad{{"run", "--continue-from"}, "--continue-from needs a value"},
         bad{{"run", "--continue-from="}, "--continue-from needs a file name"},
         bad{{"run", "--continue-from", "/nonexistent-dir/state"},

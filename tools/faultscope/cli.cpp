@@ -90,6 +90,14 @@ options (each also as --option=VALUE):
   --check-fds          also report a file descriptor a run opened and left open
                        (the process's descriptors: each scenario then explores
                        on one thread, whatever --jobs says)
+  --fd-grace MS        with the descriptor check, how long a descriptor still open
+                       at the end may take to close (another thread's side of a
+                       connection) before it is reported (default: each
+                       scenario's own, usually 50)
+  --ignore-fd PATTERN  with the descriptor check, leave out descriptors whose
+                       target, as a report names it, matches PATTERN ('*'
+                       wildcards; the option repeated for more), e.g.
+                       '*tcp 127.0.0.1:8080 -> *' for a test server's side
   --help               this text
 
 environment:
@@ -111,6 +119,7 @@ options:
 
 constexpr std::string_view replay_help =
     R"(usage: faultscope replay SCENARIO@PLAN [--wall-limit MS] [--check-fds]
+                        [--fd-grace MS] [--ignore-fd PATTERN]
 
 Reruns one schedule exactly as printed on failure, e.g.
   faultscope replay 'canary.naive_cleanup@conn.query#1=cancel'
@@ -119,6 +128,8 @@ and prints its violations and the timeline of the run.
 options:
   --wall-limit MS      as for run (default 60000)
   --check-fds          as for run
+  --fd-grace MS        as for run
+  --ignore-fd PATTERN  as for run
 )";
 
 struct usage_error {
@@ -129,6 +140,13 @@ struct usage_error {
 void say(std::ostream& err, std::string_view message) {
   err << "faultscope: " << detail::one_line(message) << "\n";
 }
+
+// The descriptor check's flags, for run and replay alike.
+struct fd_args {
+  bool check = false;
+  std::optional<std::chrono::milliseconds> grace;
+  std::vector<std::string> ignore;  // '*' patterns over a descriptor's target
+};
 
 struct run_args {
   std::vector<std::string> filters;
@@ -143,7 +161,7 @@ struct run_args {
   std::vector<std::string> skip;
   std::optional<std::vector<fault>> kinds;
   bool persistent = false;
-  bool check_fds = false;
+  fd_args fds;
   std::size_t shard_index = 0;  // from 0, as explore_options counts
   std::size_t shard_count = 1;
   std::optional<std::chrono::milliseconds> wall_limit;
@@ -247,6 +265,53 @@ struct option_at {
   std::size_t& i_;
 };
 
+// Reads `opt` if it is one of the descriptor check's flags.
+bool parse_fd_option(option_at& opt, fd_args& f) {
+  if (opt.name == "--check-fds") {
+    opt.no_value();
+    f.check = true;
+  } else if (opt.name == "--fd-grace") {
+    f.grace = std::chrono::milliseconds(number(opt.name, opt.value(), 0, 600'000));
+  } else if (opt.name == "--ignore-fd") {
+    // One pattern per flag: a socket's target has a comma of its own.
+    auto pattern = std::string(opt.value());
+    if (pattern.empty()) throw usage_error{"--ignore-fd needs a pattern"};
+    f.ignore.push_back(std::move(pattern));
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// The flags on a scenario's run options: they add to the scenario's own
+// ignore_fd, and apply wherever the check is on (the flag or its options).
+void apply(const fd_args& f, run_options& o) {
+  if (f.check) o.check_fds = true;
+  if (f.grace) o.fd_grace = *f.grace;
+  if (f.ignore.empty()) return;
+  o.ignore_fd = [patterns = f.ignore, own = std::move(o.ignore_fd)](std::string_view target) {
+    return std::any_of(patterns.begin(), patterns.end(),
+                       [&](const std::string& p) { return glob_match(p, target); }) ||
+           (own && own(target));
+  };
+}
+
+// `word` as one word of a POSIX shell command line.
+std::string shell_quoted(std::string_view word) {
+  std::string out = "'";
+  for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// What a replay needs after the token, to check what the run checked
+// (--wall-limit only changes when a run is cut off).
+std::string replay_flags(const fd_args& f) {
+  std::string out = f.check ? " --check-fds" : "";
+  if (f.grace) out += fmt::format(" --fd-grace {}", f.grace->count());
+  for (const auto& p : f.ignore) out += " --ignore-fd " + shell_quoted(p);
+  return out;
+}
+
 run_args parse_run(const std::vector<std::string_view>& args) {
   run_args a;
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -275,9 +340,7 @@ run_args parse_run(const std::vector<std::string_view>& args) {
     } else if (arg == "--persistent") {
       opt.no_value();
       a.persistent = true;
-    } else if (arg == "--check-fds") {
-      opt.no_value();
-      a.check_fds = true;
+    } else if (parse_fd_option(opt, a.fds)) {
     } else if (arg == "--shard") {
       std::tie(a.shard_index, a.shard_count) = shard(opt.value());
     } else if (arg == "--wall-limit") {
@@ -451,12 +514,6 @@ void write_reports(const run_args& a, const std::vector<result>& results, bool c
   if (!a.html.empty()) html_file << html_report(results, not_run) << std::flush;
 }
 
-// What a replay of this run's schedules needs after the token, to check what
-// the run checked (--wall-limit only changes when a run is cut off).
-std::string replay_flags(const run_args& a) {
-  return a.check_fds ? " --check-fds" : "";
-}
-
 // What the runner ending at a blocked schedule reports of its scenario: the
 // schedules of it that blocked (this process's and those an earlier one went
 // on past), each failed with the watchdog's line as a hang; the other schedules
@@ -605,7 +662,7 @@ int run_command(const run_args& a, const std::string& program, std::ostream& out
     });
     next.blocked.push_back(blocked);
     auto done = results;
-    done.push_back(blocked_result(current, next.blocked, replay_flags(a)));
+    done.push_back(blocked_result(current, next.blocked, replay_flags(a.fds)));
     done.back().report.wall = next.spent;
     // The clean run blocked: the scenario is done, as far as it can be.
     if (plan.rules.empty()) {
@@ -647,7 +704,7 @@ int run_command(const run_args& a, const std::string& program, std::ostream& out
     o.shard_index = a.shard_index;
     o.shard_count = a.shard_count;
     if (a.wall_limit) o.run.wall_limit = *a.wall_limit;
-    if (a.check_fds) o.run.check_fds = true;
+    apply(a.fds, o.run);
     bar.start(s->name);
     o.progress = [&bar](std::size_t done, std::size_t known) {
       bar.update(done, known);
@@ -658,7 +715,7 @@ int run_command(const run_args& a, const std::string& program, std::ostream& out
     auto explored = explore(s->name, s->fn, o);
     current = nullptr;
     explored.wall += current_before;
-    results.push_back({s, std::move(explored), replay_flags(a)});
+    results.push_back({s, std::move(explored), replay_flags(a.fds)});
     bar.finish();
   }
   if (auto why = nothing_to_explore(a, results)) {
@@ -710,7 +767,7 @@ int list_command(const std::vector<std::string>& filters, bool points, std::ostr
 }
 
 int replay_command_run(const std::pair<std::string, fault_plan>& parsed,
-                       std::optional<std::chrono::milliseconds> limit, bool check_fds,
+                       std::optional<std::chrono::milliseconds> limit, const fd_args& fds,
                        std::ostream& out, std::ostream& err) {
   const auto* s = registry::instance().find(parsed.first);
   if (!s) {
@@ -719,7 +776,7 @@ int replay_command_run(const std::pair<std::string, fault_plan>& parsed,
   }
   explore_options o = s->options;
   if (limit) o.run.wall_limit = *limit;
-  if (check_fds) o.run.check_fds = true;
+  apply(fds, o.run);
   detail::run_label_scope named(s->name);
   run_result r = replay_schedule(s->fn, parsed.second, o);
   out << replay_report(s->name, parsed.second, r);
@@ -739,7 +796,7 @@ struct command {
   run_args run;
   std::pair<std::string, fault_plan> replay;
   std::optional<std::chrono::milliseconds> replay_wall_limit;
-  bool replay_check_fds = false;
+  fd_args replay_fds;
 };
 
 command parse(int argc, const char* const* argv) {
@@ -783,9 +840,7 @@ command parse(int argc, const char* const* argv) {
         option_at opt(rest, i);
         if (opt.name == "--wall-limit") {
           c.replay_wall_limit = wall_limit(opt.name, opt.value());
-        } else if (opt.name == "--check-fds") {
-          opt.no_value();
-          c.replay_check_fds = true;
+        } else if (parse_fd_option(opt, c.replay_fds)) {
         } else if (opt.name.starts_with("-")) {
           throw usage_error{fmt::format("unknown option '{}' for replay", rest[i])};
         } else {
@@ -843,7 +898,7 @@ int main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
       case command::kind::list:
         return list_command(c.filters, c.points, out, err);
       case command::kind::replay:
-        return replay_command_run(c.replay, c.replay_wall_limit, c.replay_check_fds, out, err);
+        return replay_command_run(c.replay, c.replay_wall_limit, c.replay_fds, out, err);
     }
     return 2;
   } catch (const usage_error& e) {
