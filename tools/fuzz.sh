@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs each libFuzzer target for a given time over its seed corpus:
 #
-#   tools/fuzz.sh [SECONDS] [TARGET...]     default: 60 s each of plan, cli, sqlite_open
+#   tools/fuzz.sh [SECONDS] [TARGET...]     default: 60 s each of plan, cli, continuation, sqlite_open
 #
 # Builds the `fuzz` preset (clang 15, ASan + UBSan) first. Inputs libFuzzer finds
 # go to build/fuzz/corpus/TARGET; the seed corpus in tests/fuzz/corpus stays as
@@ -17,10 +17,10 @@ seconds=${1:-60}
 }
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(plan cli sqlite_open)
+((${#targets[@]})) || targets=(plan cli continuation sqlite_open)
 for t in "${targets[@]}"; do
   [[ -d tests/fuzz/corpus/$t ]] || {
-    echo "fuzz.sh: no target '$t' (plan, cli, sqlite_open)" >&2
+    echo "fuzz.sh: no target '$t' (plan, cli, continuation, sqlite_open)" >&2
     exit 2
   }
 done

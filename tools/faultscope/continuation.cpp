@@ -137,8 +137,8 @@ class reader {
   }
   template <number_like T>
   void get(T& v) {
-    using N =
-        std::conditional_t<std::is_enum_v<T>, std::underlying_type<T>, std::type_identity<T>>::type;
+    using N = typename std::conditional_t<std::is_enum_v<T>, std::underlying_type<T>,
+                                          std::type_identity<T>>::type;
     const auto t = token();
     N n{};
     if constexpr (std::is_same_v<N, bool>) {
