@@ -575,20 +575,20 @@ std::optional<continuation> carried_over(const std::string& path,
 // files) close on the way. Returns only if that failed, having said why.
 void go_on(const run_args& a, const std::string& program, const continuation& next,
            const std::optional<detail::descriptor_table>& startup, std::ostream& err) {
+  const std::string text = to_text(next);
   const char* tmp = std::getenv("TMPDIR");
   std::string path = fmt::format("{}/faultscope-continue-XXXXXX", tmp && *tmp ? tmp : "/tmp");
   const int fd = mkstemp(path.data());
-  const std::string text = to_text(next);
-  bool written = fd >= 0;
-  for (std::size_t at = 0; written && at < text.size();) {
+  int error = fd < 0 ? errno : 0;
+  for (std::size_t at = 0; !error && at < text.size();) {
     const auto n = ::write(fd, text.data() + at, text.size() - at);
-    written = n > 0;
-    at += written ? static_cast<std::size_t>(n) : 0;
+    if (n <= 0) error = n < 0 ? errno : EIO;  // a write of nothing would loop
+    at += n > 0 ? static_cast<std::size_t>(n) : 0;
   }
-  if (fd >= 0 && ::close(fd) != 0) written = false;
-  if (!written) {
+  if (fd >= 0 && ::close(fd) != 0 && !error) error = errno;
+  if (error) {
     say(err, fmt::format("cannot go on past the blocked schedule: cannot write '{}': {}", path,
-                         std::strerror(errno)));
+                         std::strerror(error)));
     if (fd >= 0) std::remove(path.c_str());
     return;
   }
