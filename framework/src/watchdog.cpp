@@ -1,5 +1,7 @@
 #include "faultscope/detail/watchdog.hpp"
 
+#include <unistd.h>
+
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -120,7 +122,12 @@ class watchdog {
       // What the program wrote so far (a report's first lines) goes out first;
       // the line goes out before the last words, which might block too.
       std::fflush(nullptr);
-      std::fputs(fmt::format("faultscope: {}; exiting\n", line).c_str(), stderr);
+      // On a terminal the line may hold a progress bar (the runner's): clear it
+      // rather than append to it.
+      std::fputs(
+          fmt::format("{}faultscope: {}; exiting\n", isatty(STDERR_FILENO) ? "\r\x1b[K" : "", line)
+              .c_str(),
+          stderr);
       std::fflush(stderr);
       if (last_words_) {
         try {

@@ -4,6 +4,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <pty.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -13,6 +15,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include "faultscope/detail/format.hpp"
 #include "faultscope/run.hpp"
 #include "support/test_resource.hpp"
 
@@ -92,6 +95,36 @@ TEST_F(Watchdog, LastWordsHearWhichRunBlockedAfterTheLineIsOut) {
       },
       ::testing::ExitedWithCode(1),
       "exiting\nlast words: Orders.Save / db.commit#1=throw / 'Orders.Save@db.commit");
+}
+
+// On a terminal, a runner's progress bar may hold the line when the run
+// blocks: the watchdog's line clears it rather than run on after it. What the
+// terminal received is shown on the death test's own standard error.
+void block_with_a_bar_on_a_terminal() {
+  int terminal = -1, stderr_end = -1;
+  if (::openpty(&terminal, &stderr_end, nullptr, nullptr, nullptr) != 0) std::_Exit(3);
+  const int captured = ::dup(STDERR_FILENO);
+  ::dup2(stderr_end, STDERR_FILENO);
+  std::fputs("  [####....] 1/2 schedules  orders", stderr);
+  std::fflush(stderr);
+  detail::set_last_words(
+      [terminal, captured](std::string_view, const faultscope::fault_plan&, const std::string&) {
+        std::string seen;
+        char chunk[256];
+        for (ssize_t n = 1; n > 0 && seen.find('\n') == std::string::npos;)
+          if ((n = ::read(terminal, chunk, sizeof chunk)) > 0)
+            seen.append(chunk, static_cast<std::size_t>(n));
+        ::dprintf(captured, "terminal: %s\n", detail::one_line(seen).c_str());
+      });
+  detail::run_label_scope named("stuck");
+  const auto plan = faultscope::fault_plan::parse("a#1=throw");
+  detail::watched_run stuck(plan, clock_type::now(), clock_type::now() + 50ms);
+  std::this_thread::sleep_for(30s);
+}
+
+TEST_F(Watchdog, OnATerminalTheLineClearsWhatTheLineHeld) {
+  EXPECT_EXIT(block_with_a_bar_on_a_terminal(), ::testing::ExitedWithCode(1),
+              "terminal: .*orders\\\\x0d\\\\x1b\\[Kfaultscope: 'stuck@a#1=throw' has held");
 }
 
 TEST_F(Watchdog, AnExtendedDeadlineHoldsTheWatchdogOff) {
