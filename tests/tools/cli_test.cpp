@@ -75,6 +75,12 @@ FAULTSCOPE_SCENARIO(cli_test_spins, "manual") {
 // A C-style wrapper that closes its pipe only when the point passes; the
 // test closes what it left (`cli_test_open_fds`).
 std::vector<int> cli_test_open_fds;
+struct closes_leftover_pipes {
+  ~closes_leftover_pipes() {
+    for (int fd : cli_test_open_fds) ::close(fd);
+    cli_test_open_fds.clear();
+  }
+};
 FAULTSCOPE_SCENARIO(cli_test_descriptor, "manual") {
   const int fd = faultscope::test::pipe_write_end();
   cli_test_open_fds.push_back(fd);
@@ -380,12 +386,7 @@ TEST(Cli, AFailingScenarioExitsOneAndShowsItsReplay) {
 }
 
 TEST(Cli, CheckFdsReportsADescriptorLeftOpenAndItsReplayChecksItToo) {
-  struct close_leftovers {
-    ~close_leftovers() {
-      for (int fd : cli_test_open_fds) ::close(fd);
-      cli_test_open_fds.clear();
-    }
-  } closer;
+  closes_leftover_pipes closer;
   EXPECT_EQ(cli({"run", "cli_test_descriptor", "--kinds", "throw"}).status, 0)
       << "not checked unless asked for";
   auto r = cli({"run", "cli_test_descriptor", "--kinds", "throw", "--check-fds", "--jobs", "2"});
@@ -402,12 +403,7 @@ TEST(Cli, CheckFdsReportsADescriptorLeftOpenAndItsReplayChecksItToo) {
 }
 
 TEST(Cli, IgnoreFdLeavesOutTheDescriptorsItMatchesAndTheReplayCarriesIt) {
-  struct close_leftovers {
-    ~close_leftovers() {
-      for (int fd : cli_test_open_fds) ::close(fd);
-      cli_test_open_fds.clear();
-    }
-  } closer;
+  closes_leftover_pipes closer;
   EXPECT_EQ(cli({"run", "cli_test_descriptor", "--kinds", "throw", "--check-fds", "--ignore-fd",
                  "pipe:*"})
                 .status,
