@@ -21,6 +21,7 @@ namespace faultscope::detail {
 namespace {
 
 thread_local std::string_view label;
+thread_local const std::function<void(const std::string&)>* on_block = nullptr;
 
 // A debugger stopped at a breakpoint holds every thread, the run's too, while
 // the clock goes on: that is not a blocked run.
@@ -69,8 +70,7 @@ class watchdog {
 
   void remove(watched_run& r) {
     std::lock_guard lock(mutex_);
-    (r.prev_ ? r.prev_->next_ : runs_) = r.next_;
-    if (r.next_) r.next_->prev_ = r.prev_;
+    if (!r.forgotten_) forget(r);  // else its thread came back after all
   }
 
  private:
@@ -91,8 +91,8 @@ class watchdog {
   [[noreturn]] void watch() {
     std::unique_lock lock(mutex_);
     for (;;) {
-      const watched_run* first = runs_;
-      for (const auto* r = runs_; r; r = r->next_)
+      watched_run* first = runs_;
+      for (auto* r = runs_; r; r = r->next_)
         if (r->deadline_ < first->deadline_) first = r;
       if (!first) {
         sleeping_until_ = clock::time_point::max();
@@ -119,6 +119,19 @@ class watchdog {
           "it blocks the thread (a std::future::get, a lock, a sleep, a synchronous socket?), "
           "which no run can interrupt",
           what, held.count());
+      if (first->on_block_) {
+        // The run's thread stays blocked, and its on_block_scope with it: the
+        // function is alive until the run is off the list, so copy it first.
+        auto f = *first->on_block_;
+        forget(*first);
+        lock.unlock();
+        try {
+          f(line);
+        } catch (...) {  // the thread is given up on either way
+        }
+        lock.lock();
+        continue;
+      }
       // What the program wrote so far (a report's first lines) goes out first;
       // the line goes out before the last words, which might block too.
       std::fflush(nullptr);
@@ -138,6 +151,12 @@ class watchdog {
       }
       std::_Exit(1);
     }
+  }
+
+  void forget(watched_run& r) {
+    (r.prev_ ? r.prev_->next_ : runs_) = r.next_;
+    if (r.next_) r.next_->prev_ = r.prev_;
+    r.forgotten_ = true;
   }
 
   std::mutex mutex_;
@@ -190,9 +209,17 @@ std::string_view current_run_label() noexcept {
   return label;
 }
 
+on_block_scope::on_block_scope(std::function<void(const std::string& line)> f)
+    : f_(std::move(f)), previous_(on_block) {
+  on_block = &f_;
+}
+on_block_scope::~on_block_scope() {
+  on_block = previous_;
+}
+
 watched_run::watched_run(const fault_plan& plan, clock::time_point started,
                          clock::time_point deadline)
-    : label_(label), plan_(&plan), started_(started), deadline_(deadline) {
+    : label_(label), plan_(&plan), on_block_(on_block), started_(started), deadline_(deadline) {
   watchdog::instance().add(*this);
 }
 watched_run::~watched_run() {

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <future>
 #include <string>
 #include <thread>
 
@@ -125,6 +126,35 @@ void block_with_a_bar_on_a_terminal() {
 TEST_F(Watchdog, OnATerminalTheLineClearsWhatTheLineHeld) {
   EXPECT_EXIT(block_with_a_bar_on_a_terminal(), ::testing::ExitedWithCode(1),
               "terminal: .*orders\\\\x0d\\\\x1b\\[Kfaultscope: 'stuck@a#1=throw' has held");
+}
+
+// The thread a test binary registers its tests on cannot end the process when
+// one body blocks at start-up: the line goes to the scope's function instead,
+// and the run, should its thread come back, ends as if never watched.
+TEST_F(Watchdog, UnderAnOnBlockScopeTheLineGoesToItsFunctionAndTheProcessLives) {
+  std::promise<std::string> heard;
+  std::promise<void> let_go;
+  std::thread blocked([&] {
+    detail::run_label_scope named("Orders.AtStart");
+    detail::on_block_scope on_block([&](const std::string& line) { heard.set_value(line); });
+    const faultscope::fault_plan none;
+    detail::watched_run stuck(none, clock_type::now(), clock_type::now() + 50ms);
+    let_go.get_future().wait();
+  });
+  auto line = heard.get_future();
+  ASSERT_EQ(line.wait_for(30s), std::future_status::ready);
+  EXPECT_THAT(line.get(), ::testing::StartsWith("'Orders.AtStart@none' has held its thread for "));
+  let_go.set_value();
+  blocked.join();  // its watched_run, off the watchdog's list, goes quietly
+  // Another blocked run after it still ends the process: the scope is gone.
+  EXPECT_EXIT(
+      {
+        detail::run_label_scope named("Orders.Later");
+        const faultscope::fault_plan none;
+        detail::watched_run stuck(none, clock_type::now(), clock_type::now() + 50ms);
+        std::this_thread::sleep_for(30s);
+      },
+      ::testing::ExitedWithCode(1), "faultscope: 'Orders.Later@none' has held its thread");
 }
 
 TEST_F(Watchdog, AnExtendedDeadlineHoldsTheWatchdogOff) {

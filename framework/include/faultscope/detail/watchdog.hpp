@@ -41,6 +41,23 @@ using last_words =
     std::function<void(std::string_view label, const fault_plan& plan, const std::string& line)>;
 void set_last_words(last_words f);
 
+/// While it lives, a run on this thread that blocks does not end the process:
+/// the watchdog calls `f` with its line instead (on the watchdog's thread) and
+/// forgets the run, whose thread stays blocked. FAULTSCOPE_TEST runs each
+/// body's clean run so when a test binary starts, where ending the process
+/// would take every other test of the binary with it.
+class on_block_scope {
+ public:
+  explicit on_block_scope(std::function<void(const std::string& line)> f);
+  ~on_block_scope();
+  on_block_scope(const on_block_scope&) = delete;
+  on_block_scope& operator=(const on_block_scope&) = delete;
+
+ private:
+  std::function<void(const std::string&)> f_;
+  const std::function<void(const std::string&)>* previous_;
+};
+
 /// How a run that blocked its thread is reported, with the watchdog's `line`.
 [[nodiscard]] run_result blocked_run(std::string_view line);
 
@@ -60,7 +77,8 @@ void set_blocked_schedules(std::vector<blocked_schedule> blocked);
 
 /// A run under watch until destroyed. If it still exists at its deadline, the
 /// process prints which run (this thread's label and `plan`, which must outlive
-/// it) on standard error and exits with status 1 — unless a debugger is
+/// it) on standard error and exits with status 1 — unless an on_block_scope
+/// takes the line instead, or a debugger is
 /// attached (a run stopped at a breakpoint is not stuck). Registering costs a
 /// lock and no allocation: a run may take only microseconds.
 class watched_run {
@@ -77,6 +95,8 @@ class watched_run {
   friend class watchdog;
   std::string_view label_;
   const fault_plan* plan_;
+  const std::function<void(const std::string&)>* on_block_;  // this thread's on_block_scope
+  bool forgotten_ = false;  // off the watchdog's list: blocked under an on_block_scope
   clock::time_point started_;
   clock::time_point deadline_;
   watched_run* prev_ = nullptr;  // the watchdog's list, under its lock
