@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "faultscope/detail/watchdog.hpp"
+#include "start_up.hpp"
 
 namespace faultscope::testing {
 
@@ -213,6 +214,20 @@ class schedule_test : public ::testing::Test {
   std::shared_ptr<const std::vector<point_hit>> clean_;  // the path every plan was derived from
 };
 
+// Stands in for the schedules of a body whose clean run blocked its thread when
+// the binary started: they are unknown, and running it again would block again.
+class blocked_at_start_up_test : public ::testing::Test {
+ public:
+  blocked_at_start_up_test(std::string why, const char* file, int line)
+      : why_(std::move(why)), file_(file), line_(line) {}
+  void TestBody() override { ADD_FAILURE_AT(file_, line_) << why_; }
+
+ private:
+  std::string why_;
+  const char* file_;
+  int line_;
+};
+
 // Stands in for the schedules of an exploration whose options are unusable:
 // one failing test with the reason, where a throw would end the program
 // before main.
@@ -254,13 +269,28 @@ int register_exploration(const char* suite, const char* name, const char* file, 
     return 0;
   }
   explorations().insert_or_assign(scenario, registered_exploration{fn, options});
-  add(fault_plan{}, "clean");
+  // A process that runs none of this body's tests (CTest runs one per process)
+  // registers none: its start-up run would only cost time.
+  if (!start_up::run_needed(suite, name)) return 0;
   // One test per first-level schedule, known from a clean run; at depth 2 each
   // also runs the schedules that add a second fault to its own.
   run_options clean = options.run;
   clean.plan = {};
-  detail::run_label_scope named(scenario);
-  run_result clean_run = run(fn, clean);
+  auto first_run = start_up::run_clean(scenario, fn, clean);
+  if (first_run.blocked) {
+    std::string why = fmt::format(
+        "hang: {} (when the binary started and registered its tests, so no fault schedule of "
+        "'{}' is registered)",
+        *first_run.blocked, scenario);
+    fmt::print(stderr, "faultscope: {}; its test {}.{}/clean fails with this\n", *first_run.blocked,
+               suite, name);
+    ::testing::RegisterTest(
+        suite, fmt::format("{}/clean", name).c_str(), nullptr, "none", file, line,
+        [=]() -> ::testing::Test* { return new blocked_at_start_up_test(why, file, line); });
+    return 0;
+  }
+  add(fault_plan{}, "clean");
+  run_result clean_run = std::move(first_run.result);
   auto plans = first_level_plans(clean_run, options);
   *clean_trace = std::move(clean_run.trace);
   if (plans.size() > options.max_schedules) plans.resize(options.max_schedules);

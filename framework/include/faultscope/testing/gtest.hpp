@@ -100,7 +100,10 @@ void write_report_when_the_watchdog_ends(std::string program);
 
 /// Registers `Suite.Name/clean` and one test per first-level schedule of `fn`
 /// (a swarm's plans when `options.swarm` > 0); options that check_options
-/// rejects, or a shard_count, register one failing `Suite.Name/options`.
+/// rejects, or a shard_count, register one failing `Suite.Name/options`. A
+/// process whose GoogleTest filter leaves out all of these registers none and
+/// skips the clean run; a clean run that blocks its thread registers a failing
+/// `Suite.Name/clean` alone, and the binary goes on.
 int register_exploration(const char* suite, const char* name, const char* file, int line,
                          scenario_fn fn, explore_options options);
 

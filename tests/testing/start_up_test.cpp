@@ -1,0 +1,84 @@
+// What a FAULTSCOPE_TEST does when its binary starts: which processes need the
+// body's clean run (a GoogleTest filter that leaves out all its tests does
+// not), and a clean run that blocks its thread, which must not end the binary.
+#include "start_up.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
+#include <memory>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include "faultscope/fault_point.hpp"
+#include "support/test_resource.hpp"
+
+namespace start_up = faultscope::testing::start_up;
+using namespace std::chrono_literals;
+using boost::asio::awaitable;
+using faultscope::run_context;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+namespace {
+
+TEST(StartUp, AFilterNamingAnotherBodyLeavesThisOneOut) {
+  EXPECT_FALSE(start_up::filter_could_match("Orders.Load/clean", "Orders.Save/"));
+  EXPECT_FALSE(start_up::filter_could_match("Pool.*", "Orders.Save/"));
+  EXPECT_FALSE(start_up::filter_could_match("Orders.Save", "Orders.Save/"));  // a plain TEST
+  EXPECT_FALSE(start_up::filter_could_match("Orders.Sav", "Orders.Save/"));
+  EXPECT_FALSE(start_up::filter_could_match("Orders.Load/*:Pool.*-Orders.Save/*", "Orders.Save/"));
+}
+
+TEST(StartUp, AFilterThatMaySelectOneOfItsTestsKeepsIt) {
+  EXPECT_TRUE(start_up::filter_could_match("Orders.Save/db.commit#1=throw", "Orders.Save/"));
+  EXPECT_TRUE(start_up::filter_could_match("Orders.Save/clean", "Orders.Save/"));
+  EXPECT_TRUE(start_up::filter_could_match("Orders.*", "Orders.Save/"));
+  EXPECT_TRUE(start_up::filter_could_match("*", "Orders.Save/"));
+  EXPECT_TRUE(start_up::filter_could_match("*Save/db*", "Orders.Save/"));
+  EXPECT_TRUE(start_up::filter_could_match("Orders.Sav?/*", "Orders.Save/"));
+  EXPECT_TRUE(start_up::filter_could_match("Pool.*:Orders.Save/*", "Orders.Save/"));
+  EXPECT_TRUE(start_up::filter_could_match("*Ends", "Orders.Save/"));  // Orders.Save/…Ends
+}
+
+TEST(StartUp, WhatGoogleTestReadsAsEveryTestKeepsIt) {
+  EXPECT_TRUE(start_up::filter_could_match("", "Orders.Save/"));
+  EXPECT_TRUE(start_up::filter_could_match("-Pool.*", "Orders.Save/"));
+  // Negative patterns are not weighed: keeping a body costs time, leaving one
+  // out that a test needs would lose the test.
+  EXPECT_TRUE(start_up::filter_could_match("*-Orders.Save/*", "Orders.Save/"));
+}
+
+awaitable<void> passes(run_context& ctx) {
+  co_await faultscope::fault_point("order.save");
+  (void)ctx;
+}
+
+TEST(StartUp, ACleanRunThatEndsGivesItsResult) {
+  auto first = start_up::run_clean("Orders.Save", passes, {});
+  EXPECT_FALSE(first.blocked);
+  EXPECT_EQ(first.result.end, faultscope::run_end::ok);
+  ASSERT_EQ(first.result.trace.size(), 1u);
+  EXPECT_EQ(first.result.trace[0].point, "order.save");
+}
+
+// A clean run that waits for what only its own thread could do; the test lets
+// it go afterwards, so that the thread left behind ends before the test does.
+TEST(StartUp, CanaryACleanRunThatBlocksItsThreadIsReportedAndTheCallerGoesOn) {
+  auto let_go = std::make_shared<std::promise<void>>();
+  faultscope::scenario_fn blocks = [let_go](run_context&) -> awaitable<void> {
+    let_go->get_future().wait();
+    co_return;
+  };
+  auto first = start_up::run_clean("Orders.AtStart", blocks, {.wall_limit = 100ms});
+  ASSERT_TRUE(first.blocked);
+  EXPECT_THAT(*first.blocked, StartsWith("'Orders.AtStart@none' has held its thread for "));
+  EXPECT_THAT(*first.blocked, HasSubstr("without getting back to its event loop"));
+  let_go->set_value();
+  std::this_thread::sleep_for(200ms);  // the thread finishes its run and goes
+}
+
+}  // namespace
