@@ -136,11 +136,12 @@ class watchdog {
       // the line goes out before the last words, which might block too.
       std::fflush(nullptr);
       // On a terminal the line may hold a progress bar (the runner's): clear it
-      // rather than append to it.
-      std::fputs(
-          fmt::format("{}faultscope: {}; exiting\n", isatty(STDERR_FILENO) ? "\r\x1b[K" : "", line)
-              .c_str(),
-          stderr);
+      // rather than append to it. Last words may yet go on in a new process
+      // (the runner's), so the line says it exits only once that is so.
+      std::fputs(fmt::format("{}faultscope: {}{}\n", isatty(STDERR_FILENO) ? "\r\x1b[K" : "", line,
+                             last_words_ ? "" : "; exiting")
+                     .c_str(),
+                 stderr);
       std::fflush(stderr);
       if (last_words_) {
         try {
@@ -148,6 +149,7 @@ class watchdog {
         } catch (...) {  // the process ends either way; the line is out
         }
         std::fflush(nullptr);
+        std::fputs("faultscope: exiting\n", stderr);
       }
       std::_Exit(1);
     }

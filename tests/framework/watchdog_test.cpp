@@ -95,7 +95,8 @@ TEST_F(Watchdog, LastWordsHearWhichRunBlockedAfterTheLineIsOut) {
         std::this_thread::sleep_for(30s);
       },
       ::testing::ExitedWithCode(1),
-      "exiting\nlast words: Orders.Save / db.commit#1=throw / 'Orders.Save@db.commit");
+      "interrupt\nlast words: Orders.Save / db.commit#1=throw / 'Orders.Save@db.commit\n"
+      "faultscope: exiting\n");
 }
 
 // On a terminal, a runner's progress bar may hold the line when the run
