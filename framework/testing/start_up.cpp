@@ -101,6 +101,7 @@ outcome run_clean(const std::string& label, const scenario_fn& fn, const run_opt
     faultscope::detail::run_label_scope named(label);
     faultscope::detail::on_block_scope on_block([state](const std::string& line) {
       std::lock_guard lock(state->mutex);
+      if (state->done) return;  // the run ended just as the watchdog gave up on it
       state->outcome.blocked = line;
       state->done = true;
       state->ended.notify_all();
@@ -114,13 +115,13 @@ outcome run_clean(const std::string& label, const scenario_fn& fn, const run_opt
   });
   std::unique_lock lock(state->mutex);
   state->ended.wait(lock, [&] { return state->done; });
-  if (state->outcome.blocked) {
-    thread.detach();  // blocked for good, as far as anyone can tell
-    return std::move(state->outcome);
-  }
+  outcome out = std::move(state->outcome);
   lock.unlock();
-  thread.join();
-  return std::move(state->outcome);
+  if (out.blocked)
+    thread.detach();  // blocked for good, as far as anyone can tell
+  else
+    thread.join();
+  return out;
 }
 
 }  // namespace faultscope::testing::start_up

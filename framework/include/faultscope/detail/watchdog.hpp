@@ -44,8 +44,8 @@ void set_last_words(last_words f);
 /// While it lives, a run on this thread that blocks does not end the process:
 /// the watchdog calls `f` with its line instead (on the watchdog's thread) and
 /// forgets the run, whose thread stays blocked. FAULTSCOPE_TEST runs each
-/// body's clean run so when a test binary starts, where ending the process
-/// would take every other test of the binary with it.
+/// body's clean run under one as a test binary starts, where ending the
+/// process would take every other test of the binary with it.
 class on_block_scope {
  public:
   explicit on_block_scope(std::function<void(const std::string& line)> f);
