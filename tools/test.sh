@@ -25,4 +25,4 @@ cmake --build --preset tsan
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --preset tsan -j"$jobs"
 
 echo "== libFuzzer: a short run of each target (tools/fuzz.sh SECONDS for a long one)"
-tools/fuzz.sh "${FAULTSCOPE_FUZZ_SECONDS:-20}"
+tools/fuzz.sh "${FAULTSCOPE_FUZZ_SECONDS:-10}"
