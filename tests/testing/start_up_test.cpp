@@ -9,12 +9,9 @@
 #include <chrono>
 #include <future>
 #include <memory>
-
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/use_future.hpp>
+#include <thread>
 
 #include "faultscope/fault_point.hpp"
-#include "support/test_resource.hpp"
 
 namespace start_up = faultscope::testing::start_up;
 using namespace std::chrono_literals;
