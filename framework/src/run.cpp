@@ -209,13 +209,7 @@ run_result run_once(const scenario_fn& scenario, const run_options& options, boo
   // The loop below ends a busy run at wall_deadline, after at most one of its
   // waits in the context; a run still in it well after that is blocked inside
   // a handler, where only the watchdog sees it.
-  const std::chrono::nanoseconds margin = std::clamp<std::chrono::nanoseconds>(
-      options.wall_limit, std::chrono::seconds(1), std::chrono::seconds(10));
-  detail::watched_run watch(
-      options.plan, wall_start,
-      wall_deadline +
-          std::max<std::chrono::nanoseconds>(options.foreign_grace, options.jump_threshold) +
-          margin);
+  detail::watched_run watch(options.plan, wall_start, wall_start + detail::block_limit(options));
 
   auto owned = std::make_unique<detail::run_state>(options);
   auto& state = *owned;
@@ -451,7 +445,8 @@ run_result run_once(const scenario_fn& scenario, const run_options& options, boo
   // that extensions find them done (the SQLite adapter waits for its calls).
   sched.open_turns();
   // Extensions may wait for their threads' calls, each up to the wall limit.
-  if (!state.extensions.empty()) watch.extend(clock::now() + options.wall_limit + margin);
+  if (!state.extensions.empty())
+    watch.extend(clock::now() + options.wall_limit + detail::block_margin(options));
   // Extensions may add an extension while finishing: index, not iterators.
   for (std::size_t i = 0; i < state.extensions.size(); ++i) state.extensions[i].second->finish(tr);
 

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -180,6 +181,17 @@ std::vector<blocked_schedule>& blocked_schedules() {
   return blocked;
 }
 }  // namespace
+
+std::chrono::nanoseconds block_margin(const run_options& options) {
+  return std::clamp<std::chrono::nanoseconds>(options.wall_limit, std::chrono::seconds(1),
+                                              std::chrono::seconds(10));
+}
+
+std::chrono::nanoseconds block_limit(const run_options& options) {
+  return options.wall_limit +
+         std::max<std::chrono::nanoseconds>(options.foreign_grace, options.jump_threshold) +
+         block_margin(options);
+}
 
 run_result blocked_run(std::string_view line) {
   run_result r;

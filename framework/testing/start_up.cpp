@@ -1,5 +1,6 @@
 #include "start_up.hpp"
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <fstream>
@@ -9,6 +10,8 @@
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "faultscope/detail/watchdog.hpp"
 
@@ -88,7 +91,8 @@ bool run_needed(std::string_view suite, std::string_view name) {
   return filter_could_match(*flags.filter, prefix);
 }
 
-outcome run_clean(const std::string& label, const scenario_fn& fn, const run_options& options) {
+outcome run_clean(const std::string& label, const scenario_fn& fn, const run_options& options,
+                  std::chrono::nanoseconds notice_after) {
   // Shared with the thread, which outlives this call when it blocks.
   struct shared {
     std::mutex mutex;
@@ -114,7 +118,23 @@ outcome run_clean(const std::string& label, const scenario_fn& fn, const run_opt
     state->ended.notify_all();
   });
   std::unique_lock lock(state->mutex);
-  state->ended.wait(lock, [&] { return state->done; });
+  if (!state->ended.wait_for(lock, notice_after, [&] { return state->done; })) {
+    auto seconds = [](std::chrono::nanoseconds d) {
+      return std::chrono::duration<double>(d).count();
+    };
+    const auto limit = faultscope::detail::block_limit(options);
+    fmt::print(stderr,
+               "faultscope: {} has not ended its clean run after {:g} s (a FAULTSCOPE_TEST "
+               "runs its body once as the binary starts, to list its schedules); if it has "
+               "blocked its thread, it is given up on {:g} s after it started{}\n",
+               label, seconds(notice_after), seconds(limit),
+               limit > std::chrono::seconds(5)
+                   ? ", after CMake's gtest_discover_tests has given up on the listing (5 s "
+                     "unless DISCOVERY_TIMEOUT says otherwise): give the body a shorter "
+                     ".run.wall_limit"
+                   : "");
+    state->ended.wait(lock, [&] { return state->done; });
+  }
   outcome out = std::move(state->outcome);
   lock.unlock();
   if (out.blocked)

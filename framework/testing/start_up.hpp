@@ -3,6 +3,7 @@
 // header of its own so that its tests can reach it.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,11 +28,16 @@ namespace faultscope::testing::start_up {
 /// A clean run on a thread of its own. `blocked` holds the watchdog's line
 /// when that run blocked its thread, which is then left behind, instead of
 /// the run ending the process; `result` is the run's otherwise.
+///
+/// A run still going after `notice_after` gets a line on standard error
+/// saying when it will be given up on if it is blocked, so that a listing cut
+/// off before then (CMake's test discovery gives it 5 s) shows why.
 struct outcome {
   run_result result;
   std::optional<std::string> blocked;
 };
 [[nodiscard]] outcome run_clean(const std::string& label, const scenario_fn& fn,
-                                const run_options& options);
+                                const run_options& options,
+                                std::chrono::nanoseconds notice_after = std::chrono::seconds(2));
 
 }  // namespace faultscope::testing::start_up

@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 #include <memory>
@@ -55,7 +56,9 @@ awaitable<void> passes(run_context& ctx) {
 }
 
 TEST(StartUp, ACleanRunThatEndsGivesItsResult) {
+  ::testing::internal::CaptureStderr();
   auto first = start_up::run_clean("Orders.Save", passes, {});
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");  // no notice for a quick run
   EXPECT_FALSE(first.blocked);
   EXPECT_EQ(first.result.end, faultscope::run_end::ok);
   ASSERT_EQ(first.result.trace.size(), 1u);
@@ -70,12 +73,44 @@ TEST(StartUp, CanaryACleanRunThatBlocksItsThreadIsReportedAndTheCallerGoesOn) {
     let_go->get_future().wait();
     co_return;
   };
-  auto first = start_up::run_clean("Orders.AtStart", blocks, {.wall_limit = 100ms});
+  ::testing::internal::CaptureStderr();
+  auto first = start_up::run_clean("Orders.AtStart", blocks, {.wall_limit = 100ms}, 10ms);
+  auto notice = ::testing::internal::GetCapturedStderr();
+  // 100 ms of wall limit, 200 ms for foreign operations, and the 1 s margin.
+  EXPECT_THAT(notice, StartsWith("faultscope: Orders.AtStart has not ended its clean run after "
+                                 "0.01 s"));
+  EXPECT_THAT(notice, HasSubstr("it is given up on 1.3 s after it started\n"));
   ASSERT_TRUE(first.blocked);
   EXPECT_THAT(*first.blocked, StartsWith("'Orders.AtStart@none' has held its thread for "));
   EXPECT_THAT(*first.blocked, HasSubstr("without getting back to its event loop"));
   let_go->set_value();
   std::this_thread::sleep_for(200ms);  // the thread finishes its run and goes
+}
+
+// Blocked or slow, it cannot tell yet; what it says is for a listing that
+// ends before the watchdog could, as CMake's test discovery does after 5 s.
+TEST(StartUp, ASlowCleanRunSaysWhenABlockedOneWouldBeGivenUpOn) {
+  auto let_go = std::make_shared<std::promise<void>>();
+  faultscope::scenario_fn slow = [let_go](run_context&) -> awaitable<void> {
+    let_go->get_future().wait();
+    co_return;
+  };
+  std::thread later([let_go] {
+    std::this_thread::sleep_for(300ms);
+    let_go->set_value();
+  });
+  ::testing::internal::CaptureStderr();
+  auto first = start_up::run_clean("Orders.Slow", slow, {}, 10ms);
+  auto notice = ::testing::internal::GetCapturedStderr();
+  later.join();
+  EXPECT_FALSE(first.blocked);
+  EXPECT_EQ(first.result.end, faultscope::run_end::ok);
+  // The defaults: 60 s of wall limit, 200 ms for foreign operations, 10 s of margin.
+  EXPECT_THAT(notice, HasSubstr("it is given up on 70.2 s after it started, after CMake's "
+                                "gtest_discover_tests has given up on the listing (5 s unless "
+                                "DISCOVERY_TIMEOUT says otherwise): give the body a shorter "
+                                ".run.wall_limit\n"));
+  EXPECT_EQ(std::count(notice.begin(), notice.end(), '\n'), 1);
 }
 
 }  // namespace

@@ -58,6 +58,13 @@ class on_block_scope {
   const std::function<void(const std::string&)>* previous_;
 };
 
+/// How far past its wall limit and its wait for foreign operations a run may
+/// hold its thread before the watchdog gives up on it: the wall limit itself,
+/// between 1 and 10 s, since a busy run ends only at its next look at the clock.
+[[nodiscard]] std::chrono::nanoseconds block_margin(const run_options& options);
+/// How long after it started a run that holds its thread is given up on.
+[[nodiscard]] std::chrono::nanoseconds block_limit(const run_options& options);
+
 /// How a run that blocked its thread is reported, with the watchdog's `line`.
 [[nodiscard]] run_result blocked_run(std::string_view line);
 
