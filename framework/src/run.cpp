@@ -341,6 +341,9 @@ run_result run_once(const scenario_fn& scenario, const run_options& options, boo
         continue;
       }
       if (done) {
+        // A call waiting for the clock (a lock held across a wait) goes on
+        // in real time: past the root, the clock stays where it ended.
+        if (sched.stop_clock_parking()) continue;
         // A co_spawn onto another executor (a thread pool) lets go of the
         // run's work only after the completion it posted here has run, so the
         // root may end a moment before the count drops: give foreign work the
@@ -355,8 +358,8 @@ run_result run_once(const scenario_fn& scenario, const run_options& options, boo
         }
         break;
       }
-      if (sched.has_pending()) {
-        auto next = sched.next_deadline();
+      if (sched.has_pending() || sched.clock_parked()) {
+        auto next = sched.next_jump();
         if (next > options.time_limit) {
           hang = next == detail::vtime::max()
                      ? std::string("every pending wait is forever")

@@ -50,9 +50,18 @@ vtime virtual_scheduler::next_deadline() const noexcept {
   return by_deadline_.empty() ? vtime::max() : by_deadline_.begin()->first.first;
 }
 
+vtime virtual_scheduler::next_jump() {
+  vtime next = next_deadline();
+  if (clock_parked()) {
+    std::lock_guard lock(turn_mutex_);
+    for (const auto& c : clock_parked_) next = std::min(next, c.until);
+  }
+  return next;
+}
+
 std::size_t virtual_scheduler::advance() {
-  if (by_deadline_.empty()) return 0;
-  now_ = std::max(now_, by_deadline_.begin()->first.first);
+  if (by_deadline_.empty() && !clock_parked()) return 0;
+  now_ = std::max(now_, next_jump());
   std::size_t n = 0;
   while (!by_deadline_.empty() && by_deadline_.begin()->first.first <= now_) {
     timed_wait* w = by_deadline_.begin()->second;
@@ -60,6 +69,12 @@ std::size_t virtual_scheduler::advance() {
     by_key_.erase(w->seq);
     w->complete({});
     ++n;
+  }
+  // The clock moved: whatever a call waited for may have come (its lock let
+  // go, its busy timeout out).
+  if (clock_parked()) {
+    std::lock_guard lock(turn_mutex_);
+    release_clock_parked([](const clock_waiting_call&) { return true; });
   }
   return n;
 }
@@ -118,6 +133,12 @@ void virtual_scheduler::drop_turn(ticket t) {
 
 bool virtual_scheduler::grant_turn() {
   if (!turn_free()) return false;
+  if (clock_parked()) {
+    // A call finished since these parked: the lock they wait for may be free.
+    std::lock_guard lock(turn_mutex_);
+    const auto done = turns_done_.load(std::memory_order_relaxed);
+    release_clock_parked([done](const clock_waiting_call& c) { return c.turns_done != done; });
+  }
   waiting_call next{};
   if (parked_count_.load(std::memory_order_seq_cst) == 0) {
     if (fresh_.empty()) return false;
@@ -216,11 +237,66 @@ bool virtual_scheduler::park_turn(ticket t) {
   return turns_done_.load(std::memory_order_relaxed) != done_before;
 }
 
+template <typename Pred>
+bool virtual_scheduler::release_clock_parked(Pred pred) {
+  bool any = false;
+  for (auto it = clock_parked_.begin(); it != clock_parked_.end();) {
+    if (!pred(*it)) {
+      ++it;
+      continue;
+    }
+    // In flight again before it can be granted: the clock must not move on
+    // while it waits for its turn.
+    external_.fetch_add(1, std::memory_order_seq_cst);
+    parked_.push_back(it->call);
+    parked_count_.fetch_add(1, std::memory_order_seq_cst);
+    clock_parked_count_.fetch_sub(1, std::memory_order_seq_cst);
+    it = clock_parked_.erase(it);
+    any = true;
+  }
+  return any;
+}
+
+bool virtual_scheduler::park_for_clock(ticket t, vtime until, const std::atomic<bool>* cancelled) {
+  {
+    // The cancelled check under the lock unpark_for_clock takes: a cancel
+    // either finds the call parked or keeps it from parking.
+    std::lock_guard lock(turn_mutex_);
+    if (parking_closed_ || clock_parking_closed_ ||
+        (cancelled && cancelled->load(std::memory_order_relaxed)))
+      return false;
+    clock_parked_.push_back(
+        {{t, granted_lane_}, until, turns_done_.load(std::memory_order_relaxed)});
+    clock_parked_count_.fetch_add(1, std::memory_order_seq_cst);
+  }
+  ticket g = t;
+  granted_.compare_exchange_strong(g, no_ticket, std::memory_order_seq_cst);
+  // Last: once none is in flight, the run's thread may jump the clock.
+  external_.fetch_sub(1, std::memory_order_seq_cst);
+  wake_run();
+  return wait_for_grant(t, std::nullopt) == t;
+}
+
+void virtual_scheduler::unpark_for_clock(ticket t) {
+  {
+    std::lock_guard lock(turn_mutex_);
+    if (!release_clock_parked([t](const clock_waiting_call& c) { return c.call.t == t; })) return;
+  }
+  wake_run();
+}
+
+bool virtual_scheduler::stop_clock_parking() {
+  std::lock_guard lock(turn_mutex_);
+  clock_parking_closed_ = true;
+  return release_clock_parked([](const clock_waiting_call&) { return true; });
+}
+
 void virtual_scheduler::open_turns() {
   turns_open_ = true;
   fresh_.clear();
   std::lock_guard lock(turn_mutex_);
   parking_closed_ = true;
+  release_clock_parked([](const clock_waiting_call&) { return true; });
   parked_.clear();
   parked_count_.store(0, std::memory_order_relaxed);
   granted_.store(all_tickets, std::memory_order_seq_cst);

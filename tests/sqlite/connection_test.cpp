@@ -563,6 +563,115 @@ TEST(SqliteConnection, ACallWaitingForALockLetsTheConnectionHoldingItGoOn) {
   EXPECT_TRUE(r.passed()) << messages(r);
 }
 
+// The holder takes the write lock and keeps it across a sleep of the run's,
+// then commits (a transaction scope); meanwhile the waiter (its busy timeout `busy_ms`, its call
+// bounded by `deadline` if set) inserts. What each saw, and when.
+struct lock_race {
+  std::chrono::nanoseconds committed{-1}, inserted{-1}, failed{-1};
+  int code = SQLITE_OK;
+  bool timed_out = false;
+};
+
+awaitable<void> race_for_the_lock(run_context& ctx, std::chrono::nanoseconds held, int busy_ms,
+                                  std::optional<std::chrono::nanoseconds> deadline,
+                                  lock_race& out) {
+  auto& db = sq::test_database::create(ctx, schema);
+  sq::connection_options o;
+  o.busy_timeout_ms = busy_ms;
+  auto race = [&](sq::connection& holder, sq::connection& waiter) -> awaitable<void> {
+    auto hold = [&]() -> awaitable<void> {
+      // Started first, so its BEGIN IMMEDIATE takes the lock first.
+      co_await sq::with_transaction(
+          holder, "IMMEDIATE", [&](sq::transaction& tx) -> awaitable<void> {
+            co_await tx.execute("INSERT INTO users(name) VALUES('holder')");
+            co_await faultscope::sleep_for(held);
+          });
+      out.committed = ctx.now();
+    };
+    auto wait = [&]() -> awaitable<void> {
+      try {
+        auto insert = waiter.execute("INSERT INTO users(name) VALUES('waiter')");
+        if (deadline)
+          co_await faultscope::with_timeout(*deadline, std::move(insert));
+        else
+          co_await std::move(insert);
+        out.inserted = ctx.now();
+      } catch (const sq::error& e) {
+        out.code = e.code();
+        out.failed = ctx.now();
+      } catch (const boost::system::system_error& e) {
+        if (e.code() != boost::asio::error::timed_out) throw;
+        out.timed_out = true;
+        out.failed = ctx.now();
+      }
+    };
+    auto ex = co_await boost::asio::this_coro::executor;
+    auto [order, hold_error, wait_error] =
+        co_await boost::asio::experimental::make_parallel_group(
+            boost::asio::co_spawn(ex, hold(), boost::asio::deferred),
+            boost::asio::co_spawn(ex, wait(), boost::asio::deferred))
+            .async_wait(boost::asio::experimental::wait_for_all(), boost::asio::use_awaitable);
+    (void)order;
+    if (hold_error) std::rethrow_exception(hold_error);
+    if (wait_error) std::rethrow_exception(wait_error);
+  };
+  auto with_waiter = [&](sq::connection& holder) -> awaitable<void> {
+    co_await faultscope::async_with(sq::connect(db.path(), o),
+                                    [&](sq::connection& waiter) { return race(holder, waiter); });
+  };
+  co_await faultscope::async_with(sq::connect(db.path()), with_waiter);
+}
+
+// The lock is let go only when the clock moves past the holder's sleep; the
+// waiting call lets it move rather than hold it for its whole busy timeout in
+// real time and then fail: both rows are in, at 1 s of virtual time.
+TEST(SqliteConnection, ALockHeldAcrossASleepIsWaitedForOnTheVirtualClock) {
+  lock_race race;
+  auto r = faultscope::run(
+      [&race](run_context& ctx) { return race_for_the_lock(ctx, 1s, 2000, std::nullopt, race); });
+  EXPECT_TRUE(r.passed()) << messages(r);
+  EXPECT_EQ(race.code, SQLITE_OK);
+  EXPECT_EQ(race.committed, 1s);
+  EXPECT_EQ(race.inserted, 1s);
+  EXPECT_EQ(r.virtual_elapsed, 1s);
+}
+
+// Held past the waiter's busy timeout, the lock is waited for that long on the
+// virtual clock, as it would be in production, and no longer.
+TEST(SqliteConnection, ABusyTimeoutRunsOutOnTheVirtualClock) {
+  lock_race race;
+  auto r = faultscope::run(
+      [&race](run_context& ctx) { return race_for_the_lock(ctx, 10s, 2000, std::nullopt, race); });
+  EXPECT_TRUE(r.passed()) << messages(r);
+  EXPECT_EQ(race.code, SQLITE_BUSY);
+  EXPECT_EQ(race.failed, 2s);
+  EXPECT_EQ(race.committed, 10s);
+}
+
+// A deadline on the waiting call fires while it waits for the lock: the call
+// is cancelled there and then, and the holder goes on.
+TEST(SqliteConnection, ACallWaitingForALockOnTheClockCanTimeOut) {
+  lock_race race;
+  auto r = faultscope::run(
+      [&race](run_context& ctx) { return race_for_the_lock(ctx, 10s, 5000, 500ms, race); });
+  EXPECT_TRUE(r.passed()) << messages(r);
+  EXPECT_TRUE(race.timed_out) << "SQLite code " << race.code;
+  EXPECT_EQ(race.failed, 500ms);
+  EXPECT_EQ(race.committed, 10s);
+}
+
+// Under every fault at every call of the race, nothing leaks and every replay
+// retraces its run: the waits on the clock are the run's own decisions.
+TEST(SqliteConnection, ALockRaceOnTheClockIsExploredAndReplays) {
+  lock_race race;
+  auto e = faultscope::explore("lock_race", [&race](run_context& ctx) {
+    return race_for_the_lock(ctx, 1s, 2000, 1500ms, race);
+  });
+  EXPECT_TRUE(e.passed()) << e.summary();
+  // Each of the six calls (two opens, BEGIN, two INSERTs, COMMIT) thrown at and cancelled.
+  EXPECT_GE(e.schedules_run, 12u);
+}
+
 // A call cancelled while it waits for its turn is dropped, not interrupted:
 // sqlite3_interrupt then would land on the cursor the connection has open,
 // and its next fetch would fail with SQLITE_INTERRUPT.

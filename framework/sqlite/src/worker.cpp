@@ -202,19 +202,36 @@ void worker::set_busy_timeout(std::chrono::milliseconds limit) {
   if (db && limit.count() > 0) sqlite3_busy_handler(db, &worker::on_busy, this);
 }
 
-// sqlite3_busy_timeout's waits, with one difference: within a run, the lock is
-// most likely held by another connection of the same run, whose next call
-// cannot start while this one holds the run's turn. So the waiting call gives
-// the turn back first, and sleeps only if no other call could go meanwhile
-// (the lock is held across a wait of the run's, or by another program).
+// sqlite3_busy_timeout's waits, with two differences within a run. The lock
+// is most likely held by another connection of the same run, whose next call
+// cannot start while this one holds the run's turn: so the waiting call gives
+// the turn back first. And the run's time is virtual: a lock held across a
+// wait of the run's (a transaction open over a sleep) is let go only once the
+// clock moves, which it cannot while a call holds it. So when no other call
+// can go, the waiting call lets the clock move, up to the end of its busy
+// timeout, counted in virtual time like every other wait of the run. Outside
+// a run, or once it is over, it sleeps in real time.
 int worker::on_busy(void* self, int count) noexcept {
   auto* w = static_cast<worker*>(self);
   using clock = std::chrono::steady_clock;
   const auto now = clock::now();
-  if (count == 0) w->busy_since_ = now;
+  job* j = w->running_;
+  const auto virtual_now = j ? j->run_time() : std::nullopt;
+  if (count == 0) {
+    w->busy_since_ = now;
+    if (virtual_now) w->busy_since_virtual_ = *virtual_now;
+  }
+  if (w->interrupted()) return 0;
+  if (virtual_now) {
+    const auto until = w->busy_since_virtual_ + w->busy_timeout_;
+    if (*virtual_now >= until) return 0;
+    if (j->park_turn()) return 1;
+    if (j->park_for_clock(until)) return 1;
+    if (w->interrupted()) return 0;
+  }
   const auto left = w->busy_timeout_ - (now - w->busy_since_);
-  if (w->interrupted() || left <= clock::duration::zero()) return 0;
-  if (w->running_ && w->running_->park_turn()) return 1;
+  if (left <= clock::duration::zero()) return 0;
+  if (j && j->park_turn()) return 1;
   static constexpr int backoff_ms[] = {1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100};
   const auto pause = std::chrono::milliseconds(backoff_ms[std::min<std::size_t>(
       static_cast<std::size_t>(count), std::size(backoff_ms) - 1)]);

@@ -71,8 +71,9 @@ class virtual_scheduler {
 
   [[nodiscard]] bool has_pending() const noexcept { return !by_deadline_.empty(); }
   [[nodiscard]] vtime next_deadline() const noexcept;
-  /// Jumps the clock to the earliest deadline and completes every wait due then,
-  /// in the order they were started. Returns how many completed.
+  /// Jumps the clock to next_jump() and completes every wait due then, in the
+  /// order they were started; every call in park_for_clock then waits for its
+  /// turn again. Returns how many waits completed.
   std::size_t advance();
   [[nodiscard]] std::vector<std::string> pending() const;
   /// Deletes every pending wait without calling its handler (end of a run).
@@ -124,6 +125,28 @@ class virtual_scheduler {
   /// it is given again: after every call that can run has run, or at once if
   /// none can. True if some other call finished meanwhile.
   bool park_turn(ticket t);
+  /// Another thread, holding the turn, after park_turn found no other call
+  /// to go: its call waits for what only the clock can bring (a lock held
+  /// across a wait of the run's, a timer's). Gives the turn back and stops
+  /// holding the clock, which the run's thread may then jump, to `until` at
+  /// the latest. Blocks until the turn is given again, after the clock moved,
+  /// another call finished, or unpark_for_clock. False at once if the run is
+  /// over, the root has ended (stop_clock_parking), or `*cancelled` is set.
+  bool park_for_clock(ticket t, vtime until, const std::atomic<bool>* cancelled);
+  /// Any thread: the call `t`, if it waits in park_for_clock, waits for its
+  /// turn only (it was cancelled, and its wait ends in an error).
+  void unpark_for_clock(ticket t);
+  /// The run's thread: whether a call waits in park_for_clock.
+  [[nodiscard]] bool clock_parked() const noexcept {
+    return clock_parked_count_.load(std::memory_order_seq_cst) > 0;
+  }
+  /// The run's thread: where advance() would jump the clock, the earliest of
+  /// next_deadline() and the `until` of each call in park_for_clock.
+  [[nodiscard]] vtime next_jump();
+  /// The run's thread, once the root has ended: a wait for the clock would
+  /// keep the run going past it, so calls in park_for_clock go on and later
+  /// ones wait in real time. True if one was waiting.
+  bool stop_clock_parking();
   /// The run is over: every call still waiting for its turn stops waiting
   /// (await_turn returns false), and later tickets are 0.
   void open_turns();
@@ -189,6 +212,15 @@ class virtual_scheduler {
     ticket t;
     const void* lane;
   };
+  struct clock_waiting_call {
+    waiting_call call;
+    vtime until;
+    std::uint64_t turns_done;  // turns_done_ when it parked
+  };
+  /// Under turn_mutex_: back to waiting for the turn (and counting as in
+  /// flight) go those calls in park_for_clock that `pred` picks.
+  template <typename Pred>
+  bool release_clock_parked(Pred pred);
 
   vtime now_{};
   std::uint64_t next_seq_ = 1;
@@ -222,6 +254,11 @@ class virtual_scheduler {
   std::condition_variable turn_cv_;
   std::deque<waiting_call> parked_;  // gave the turn back to wait, oldest first
   bool parking_closed_ = false;      // under turn_mutex_: the run is over
+  // Calls in park_for_clock, under turn_mutex_. They do not count in
+  // external_, so the run's thread may jump the clock.
+  std::deque<clock_waiting_call> clock_parked_;
+  std::atomic<int> clock_parked_count_{0};
+  bool clock_parking_closed_ = false;  // under turn_mutex_: the root has ended
 };
 
 /// The scheduler of the run on this thread, or nullptr outside a run.

@@ -81,6 +81,15 @@ class job {
   /// another connection of the run holds; lets the run's other calls go
   /// first. True if one of them finished meanwhile.
   virtual bool park_turn() = 0;
+  /// Holding the turn, in a run: the run's virtual time.
+  [[nodiscard]] virtual std::optional<faultscope::detail::vtime> run_time() const = 0;
+  /// Holding the turn, when park_turn found no other call to go: the lock is
+  /// held across a wait of the run's, which only the clock can end. Lets the
+  /// run go on, its clock too, up to `until` at the latest, and holds the
+  /// turn again once the clock moved, another call finished, or the call was
+  /// cancelled. False at once when the run cannot wait for it (over, or its
+  /// root ended): the call then waits in real time.
+  virtual bool park_for_clock(faultscope::detail::vtime until) = 0;
   /// The call will never reach its worker: gives its place in line back.
   virtual void drop_turn() = 0;
   std::atomic<bool> cancel_requested{false};
@@ -172,6 +181,7 @@ class worker {
   std::atomic<bool> interrupt_{false};
   std::chrono::milliseconds busy_timeout_{0};
   std::chrono::steady_clock::time_point busy_since_{};  // worker thread only
+  faultscope::detail::vtime busy_since_virtual_{};      // likewise, in a run
   bool last_submitted_ = false;
   bool stopping_ = false;
   bool finished_ = false;  // the loop has ended; the thread went back to the cache
@@ -213,6 +223,13 @@ class job_impl final : public job,
     return clock_->await_turn(ticket_);
   }
   bool park_turn() override { return holds_turn_ && clock_->park_turn(ticket_); }
+  std::optional<faultscope::detail::vtime> run_time() const override {
+    if (!holds_turn_ || ticket_ == 0) return std::nullopt;
+    return clock_->now();
+  }
+  bool park_for_clock(faultscope::detail::vtime until) override {
+    return holds_turn_ && ticket_ != 0 && clock_->park_for_clock(ticket_, until, &cancel_requested);
+  }
   void drop_turn() override {
     if (ticket_ != 0 && !holds_turn_) clock_->drop_turn(ticket_);
     ticket_ = 0;
@@ -235,8 +252,11 @@ class job_impl final : public job,
         if (self &&
             (type &
              (boost::asio::cancellation_type::terminal | boost::asio::cancellation_type::partial |
-              boost::asio::cancellation_type::total)) != boost::asio::cancellation_type::none)
+              boost::asio::cancellation_type::total)) != boost::asio::cancellation_type::none) {
           self->worker_->cancel(self.get());
+          // A call waiting for a lock until the clock moves ends now instead.
+          if (self->ticket_ != 0) self->clock_->unpark_for_clock(self->ticket_);
+        }
       });
     }
     if (last)
