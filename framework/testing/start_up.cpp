@@ -123,6 +123,7 @@ outcome run_clean(const std::string& label, const scenario_fn& fn, const run_opt
       return std::chrono::duration<double>(d).count();
     };
     const auto limit = faultscope::detail::block_limit(options);
+    lock.unlock();  // standard error may be a pipe that is slow to drain
     fmt::print(stderr,
                "faultscope: {} has not ended its clean run after {:g} s (a FAULTSCOPE_TEST "
                "runs its body once as the binary starts, to list its schedules); if it has "
@@ -133,6 +134,7 @@ outcome run_clean(const std::string& label, const scenario_fn& fn, const run_opt
                      "unless DISCOVERY_TIMEOUT says otherwise): give the body a shorter "
                      ".run.wall_limit"
                    : "");
+    lock.lock();
     state->ended.wait(lock, [&] { return state->done; });
   }
   outcome out = std::move(state->outcome);
