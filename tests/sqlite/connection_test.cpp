@@ -564,8 +564,9 @@ TEST(SqliteConnection, ACallWaitingForALockLetsTheConnectionHoldingItGoOn) {
 }
 
 // The holder takes the write lock and keeps it across a sleep of the run's,
-// then commits (a transaction scope); meanwhile the waiter (its busy timeout `busy_ms`, its call
-// bounded by `deadline` if set) inserts. What each saw, and when.
+// then commits (a transaction scope); meanwhile the waiter, its busy timeout
+// `busy_ms` and its call bounded by `deadline` if set, inserts. What each
+// saw, and when.
 struct lock_race {
   std::chrono::nanoseconds committed{-1}, inserted{-1}, failed{-1};
   int code = SQLITE_OK;
