@@ -284,7 +284,44 @@ bool skipped(const explore_options& o, std::string_view point) {
   };
   if (!o.only.empty() && std::none_of(o.only.begin(), o.only.end(), matches)) return true;
   if (!o.focus.empty() && std::none_of(o.focus.begin(), o.focus.end(), matches)) return true;
-  return std::any_of(o.skip.begin(), o.skip.end(), matches);
+  return std::any_of(o.skip.begin(), o.skip.end(), matches) ||
+         std::any_of(o.focus_skip.begin(), o.focus_skip.end(), matches);
+}
+
+std::optional<violation> explored_nothing(const run_result& clean, const explore_options& options) {
+  const auto& accept = options.accept;
+  if (clean.end != run_end::ok ||
+      std::find(accept.begin(), accept.end(), violation_kind::nothing_explored) != accept.end())
+    return std::nullopt;
+  explore_options own = options;
+  own.focus.clear();
+  own.focus_skip.clear();
+  // The first few, in the order first reached: a line must stay a line.
+  constexpr std::size_t shown = 8;
+  std::vector<std::string_view> names;
+  std::size_t distinct = 0;
+  for (const auto& h : clean.trace) {
+    if (!skipped(own, h.point)) return std::nullopt;
+    if (h.hit != 1) continue;
+    ++distinct;
+    if (names.size() < shown) names.push_back(h.point);
+  }
+  if (names.empty())
+    return violation{violation_kind::nothing_explored,
+                     "nothing explored: the run without faults passed no fault point, so no "
+                     "schedule injects a fault; put fault points where the code can fail "
+                     "(co_await faultscope::fault_point(\"db.query\")), or run it over the "
+                     "fakes or the SQLite adapter"};
+  std::string filters;
+  if (!own.only.empty()) filters = fmt::format("only '{}'", fmt::join(own.only, ","));
+  if (!own.skip.empty())
+    filters += fmt::format("{}skip '{}'", filters.empty() ? "" : " and ", fmt::join(own.skip, ","));
+  return violation{
+      violation_kind::nothing_explored,
+      fmt::format("nothing explored: the scenario's {} exclude{} every fault point its run "
+                  "without faults passed ({}{}), so no schedule injects a fault",
+                  filters, own.only.empty() != own.skip.empty() ? "s" : "", fmt::join(names, ", "),
+                  distinct > shown ? ", …" : "")};
 }
 
 std::vector<fault_plan> single_fault_plans(const run_result& clean,
@@ -439,6 +476,7 @@ exploration explore(std::string_view name, const scenario_fn& scenario,
   exploration ex;
   ex.scenario = std::string(name);
   ex.clean = run_schedule(scenario, {}, opts);
+  if (auto v = explored_nothing(ex.clean, opts)) ex.clean.violations.push_back(std::move(*v));
   ex.hits = ex.clean.trace.size();
   {
     std::set<std::string> names;

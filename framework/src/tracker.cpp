@@ -37,6 +37,8 @@ std::string_view to_string(violation_kind kind) noexcept {
       return "invariant";
     case violation_kind::unhandled_exception:
       return "unhandled exception";
+    case violation_kind::nothing_explored:
+      return "nothing explored";
     case violation_kind::nondeterministic:
       return "nondeterministic";
   }

@@ -198,13 +198,20 @@ namespace {
 class schedule_test : public ::testing::Test {
  public:
   schedule_test(std::string name, scenario_fn fn, fault_plan plan, explore_options options,
-                std::shared_ptr<const std::vector<point_hit>> clean)
+                std::shared_ptr<const std::vector<point_hit>> clean,
+                std::optional<std::string> nothing_explored)
       : name_(std::move(name)),
         fn_(std::move(fn)),
         plan_(std::move(plan)),
         options_(options),
-        clean_(std::move(clean)) {}
-  void TestBody() override { check_schedule(name_, fn_, plan_, options_, *clean_); }
+        clean_(std::move(clean)),
+        nothing_explored_(std::move(nothing_explored)) {}
+  void TestBody() override {
+    check_schedule(name_, fn_, plan_, options_, *clean_);
+    // Known from the run that registered the schedules: with none registered,
+    // this test is the only one left to say so.
+    if (nothing_explored_) ADD_FAILURE() << *nothing_explored_;
+  }
 
  private:
   std::string name_;
@@ -212,6 +219,7 @@ class schedule_test : public ::testing::Test {
   fault_plan plan_;
   explore_options options_;
   std::shared_ptr<const std::vector<point_hit>> clean_;  // the path every plan was derived from
+  std::optional<std::string> nothing_explored_;
 };
 
 // Stands in for the schedules of a body whose clean run blocked its thread when
@@ -246,10 +254,12 @@ int register_exploration(const char* suite, const char* name, const char* file, 
                          scenario_fn fn, explore_options options) {
   std::string scenario = fmt::format("{}.{}", suite, name);
   auto clean_trace = std::make_shared<std::vector<point_hit>>();
-  auto add = [&](const fault_plan& plan, const std::string& label) {
+  auto add = [&](const fault_plan& plan, const std::string& label,
+                 std::optional<std::string> nothing_explored = std::nullopt) {
     ::testing::RegisterTest(suite, fmt::format("{}/{}", name, label).c_str(), nullptr,
                             plan.to_string().c_str(), file, line, [=]() -> ::testing::Test* {
-                              return new schedule_test(scenario, fn, plan, options, clean_trace);
+                              return new schedule_test(scenario, fn, plan, options, clean_trace,
+                                                       nothing_explored);
                             });
   };
   std::string why;
@@ -289,8 +299,9 @@ int register_exploration(const char* suite, const char* name, const char* file, 
         [=]() -> ::testing::Test* { return new blocked_at_start_up_test(why, file, line); });
     return 0;
   }
-  add(fault_plan{}, "clean");
   run_result clean_run = std::move(first_run.result);
+  auto nothing = explored_nothing(clean_run, options);
+  add(fault_plan{}, "clean", nothing ? std::optional(nothing->message) : std::nullopt);
   auto plans = first_level_plans(clean_run, options);
   *clean_trace = std::move(clean_run.trace);
   if (plans.size() > options.max_schedules) plans.resize(options.max_schedules);

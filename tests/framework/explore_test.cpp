@@ -325,6 +325,90 @@ TEST(Explore, CanaryReplayingAFailingCleanRunReportsWhatTheExplorationReported) 
   EXPECT_EQ(replayed.violations[0].message, report.clean.violations[0].message);
 }
 
+// Balanced, but through no fault point: as code that only uses Asio's own
+// operations, or a library that knows nothing of faultscope.
+awaitable<void> passes_no_point(run_context& ctx) {
+  auto id = ctx.tracker().acquire("connection", "db");
+  co_await ft::sleep_for(1ms);
+  ctx.tracker().release(id);
+}
+
+TEST(Explore, CanaryAScenarioThatPassesNoFaultPointExploresNothingAndFails) {
+  auto report = faultscope::explore("blind", passes_no_point);
+  EXPECT_EQ(report.total_schedules, 0u);
+  ASSERT_FALSE(report.passed());
+  ASSERT_EQ(report.clean.violations.size(), 1u);
+  EXPECT_EQ(report.clean.violations[0].kind, violation_kind::nothing_explored);
+  EXPECT_THAT(report.clean.violations[0].message,
+              HasSubstr("nothing explored: the run without faults passed no fault point, so no "
+                        "schedule injects a fault"));
+  EXPECT_THAT(report.summary(), HasSubstr("1 failed"));
+}
+
+TEST(Explore, CanaryOptionsThatExcludeEveryPointNameThePointsTheRunPassed) {
+  explore_options o;
+  o.only = {"sqlite.malloc"};  // a sweep over connections opened without memory faults
+  auto report = faultscope::explore("only", correct_subject, o);
+  ASSERT_THAT(report.clean, HasViolation(violation_kind::nothing_explored));
+  EXPECT_EQ(report.clean.violations[0].message,
+            "nothing explored: the scenario's only 'sqlite.malloc' excludes every fault point "
+            "its run without faults passed (conn.open, conn.query), so no schedule injects a "
+            "fault");
+  o.only = {};
+  o.skip = {"conn.*"};
+  EXPECT_THAT(faultscope::explore("skip", correct_subject, o).clean.violations.at(0).message,
+              HasSubstr("the scenario's skip 'conn.*' excludes every fault point"));
+  o.only = {"conn.open", "conn.query"};
+  o.skip = {"conn.open", "conn.q*"};
+  EXPECT_THAT(faultscope::explore("both", correct_subject, o).clean.violations.at(0).message,
+              HasSubstr("the scenario's only 'conn.open,conn.query' and skip 'conn.open,conn.q*' "
+                        "exclude every fault point"));
+  o.skip = {"conn.open"};  // conn.query is left
+  EXPECT_TRUE(faultscope::explore("left", correct_subject, o).passed());
+}
+
+TEST(Explore, NothingExploredNamesTheFirstEightPoints) {
+  auto ten = [](run_context&) -> awaitable<void> {
+    for (char c = 'a'; c < 'k'; ++c) {
+      const std::string name{c};
+      co_await faultscope::fault_point(name);
+      co_await faultscope::fault_point(name);  // a second hit does not name it twice
+    }
+  };
+  auto report = faultscope::explore("ten", ten, {.only = {"z"}});
+  ASSERT_THAT(report.clean, HasViolation(violation_kind::nothing_explored));
+  EXPECT_THAT(report.clean.violations[0].message, HasSubstr("passed (a, b, c, d, e, f, g, h, …)"));
+}
+
+TEST(Explore, ARunnersNarrowingNeverMakesAScenarioExploreNothing) {
+  explore_options o;
+  o.focus = {"nowhere"};  // the runner's --only
+  auto focused = faultscope::explore("focused", correct_subject, o);
+  EXPECT_EQ(focused.total_schedules, 0u);
+  EXPECT_TRUE(focused.passed()) << focused.summary();
+  o.focus = {};
+  o.focus_skip = {"*"};  // the runner's --skip
+  auto skipped = faultscope::explore("skipped", correct_subject, o);
+  EXPECT_EQ(skipped.total_schedules, 0u);
+  EXPECT_TRUE(skipped.passed()) << skipped.summary();
+  EXPECT_TRUE(faultscope::skipped(o, "conn.open"));
+}
+
+TEST(Explore, NothingExploredCanBeAccepted) {
+  auto report = faultscope::explore("checked", passes_no_point,
+                                    {.accept = {violation_kind::nothing_explored}});
+  EXPECT_TRUE(report.passed()) << report.summary();
+}
+
+TEST(Explore, ACleanRunThatFailsIsNotAlsoSaidToExploreNothing) {
+  auto report = faultscope::explore("broken", [](run_context&) -> awaitable<void> {
+    throw std::runtime_error("database is locked");
+    co_return;
+  });
+  ASSERT_EQ(report.clean.violations.size(), 1u) << report.summary();
+  EXPECT_EQ(report.clean.violations[0].kind, violation_kind::outcome);
+}
+
 // A scenario whose path something besides the plan decides (here a count of
 // earlier runs, as a cache or a global would): schedules past the first few
 // never reach the hit their fault was planned for, and test another path.

@@ -1,12 +1,16 @@
 // A binary that must fail: a FAULTSCOPE_TEST with a planted leak on the
 // cancellation path, two whose expectation a fault breaks, one whose path a
-// global steers, one whose options cannot be honoured, and an exploration
-// whose scenario's expectation a fault breaks.
+// global steers, one whose options cannot be honoured, one that passes no
+// fault point, and an exploration whose scenario's expectation a fault breaks.
 // CTest checks that it exits non-zero and names the leak and its replay
-// command, the schedule that left its path, the options' fault, and the
-// schedule that broke the expectation (tests/testing/expect_failure.cmake).
+// command, the schedule that left its path, the options' fault, the body that
+// explores nothing, and the schedule that broke the expectation
+// (tests/testing/expect_failure.cmake).
 #include "faultscope/testing/gtest.hpp"
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <iostream>
 
 #include "faultscope/fakes/pool.hpp"
@@ -94,6 +98,14 @@ FAULTSCOPE_TEST_WITH(Canary, LosesAnOrderWhenBothCopiesFail,
 // The older spelling, a parenthesized explore_options, still compiles.
 FAULTSCOPE_TEST_WITH(Canary, AsksForDepthThree, (faultscope::explore_options{.depth = 3})) {
   co_return;
+}
+
+// Code whose calls are no fault points (Asio's own timers, a library that
+// knows nothing of faultscope): exploring it injects nothing, so its clean
+// test fails rather than pass having proved nothing.
+FAULTSCOPE_TEST(Canary, PassesNoFaultPoint) {
+  auto ex = co_await boost::asio::this_coro::executor;
+  co_await boost::asio::post(ex, boost::asio::use_awaitable);
 }
 
 // An expectation inside an explored scenario that only a fault breaks: the

@@ -141,6 +141,15 @@ TEST(FaultscopeTest, AcceptedViolationKindsAreNotFailures) {
                                       {.accept = {violation_kind::leak}});
 }
 
+// Its clean test passes: the body checks only what its run leaves behind, and
+// says so (the canary binary's Canary.PassesNoFaultPoint is the one that fails).
+FAULTSCOPE_TEST_WITH(Checked, PassesNoFaultPointOnPurpose,
+                     {.accept = {violation_kind::nothing_explored}}) {
+  auto id = ctx.tracker().acquire("connection", "db");
+  ctx.tracker().release(id);
+  co_return;
+}
+
 // Leaks only when a second fault hits its cleanup after a first one.
 awaitable<void> leaks_under_two_faults(run_context& ctx) {
   auto id = ctx.tracker().acquire("connection", "db");

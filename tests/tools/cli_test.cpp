@@ -59,6 +59,13 @@ FAULTSCOPE_SCENARIO(cli_test_broken, "manual") {
   throw std::runtime_error("broken\nsetup");
 }
 
+// Balanced, through no fault point: its exploration proves nothing, and fails.
+FAULTSCOPE_SCENARIO(cli_test_blind, "manual") {
+  auto id = ctx.tracker().acquire("connection", "db");
+  ctx.tracker().release(id);
+  co_return;
+}
+
 // Under a thrown fault it keeps working without ever finishing (a retry loop
 // with no wait): only the wall limit ends it.
 FAULTSCOPE_SCENARIO(cli_test_spins, "manual") {
@@ -92,7 +99,9 @@ FAULTSCOPE_SCENARIO(cli_test_descriptor, "manual") {
 // Hands its pipe to a thread that closes it a second later (another thread's
 // side of a connection); the test joins the threads (`cli_test_closers`).
 std::vector<std::thread> cli_test_closers;
-FAULTSCOPE_SCENARIO(cli_test_closed_later, "manual") {
+// It checks descriptors only: it passes no fault point, and says so.
+FAULTSCOPE_SCENARIO_WITH(cli_test_closed_later, "manual",
+                         {.accept = {faultscope::violation_kind::nothing_explored}}) {
   const int fd = faultscope::test::pipe_write_end();
   cli_test_closers.emplace_back([fd] {
     std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -110,6 +119,7 @@ FAULTSCOPE_SCENARIO(cli_test_closed_later, "manual") {
     co_return;
   };
   s.options.depth = 3;
+  s.options.accept = {faultscope::violation_kind::nothing_explored};
   faultscope::registry::instance().add(std::move(s));
   return true;
 }();
@@ -213,6 +223,23 @@ TEST(Cli, OnlyThatLeavesNothingToFaultIsAUsageError) {
   EXPECT_EQ(widen.status, 2);
   EXPECT_THAT(widen.err, HasSubstr("leaves no fault point"));
   EXPECT_THAT(widen.err, HasSubstr("sqlite.commit"));
+}
+
+TEST(Cli, AScenarioThatExploresNothingFailsButNarrowingFromTheCommandLineNeverMakesItSo) {
+  auto blind = cli({"run", "cli_test_blind"});
+  EXPECT_EQ(blind.status, 1);
+  EXPECT_THAT(blind.out, HasSubstr("FAIL   cli_test_blind"));
+  EXPECT_THAT(blind.out,
+              HasSubstr("nothing explored: the run without faults passed no fault point"));
+  auto json = cli({"run", "cli_test_blind", "--format", "json"});
+  EXPECT_THAT(json.out, HasSubstr("\"kind\":\"nothing_explored\""));
+  // --skip takes every point of retry.open away, not every point of the seed:
+  // the user narrowed the run, retry.open did not go blind.
+  auto skip = cli({"run", "retry.open", "seed.get_all_users", "--skip", "conn.*"});
+  EXPECT_EQ(skip.status, 0) << skip.out;
+  EXPECT_THAT(skip.out, ::testing::ContainsRegex("PASS +retry.open +1 schedules"));
+  auto only = cli({"run", "retry.open", "seed.get_all_users", "--only", "pool.*"});
+  EXPECT_EQ(only.status, 0) << only.out;
 }
 
 TEST(Cli, KindsReplaceTheScenariosFaults) {

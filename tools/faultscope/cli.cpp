@@ -368,7 +368,7 @@ int run_command(const run_args& a, const std::string& program, std::ostream& out
     }
     o.jobs = a.jobs;
     o.focus = a.only;
-    o.skip.insert(o.skip.end(), a.skip.begin(), a.skip.end());
+    o.focus_skip = a.skip;
     if (a.kinds) o.kinds = *a.kinds;
     if (a.persistent) o.persistent = true;
     o.shard_index = a.shard_index;

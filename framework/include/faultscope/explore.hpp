@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,6 +60,10 @@ struct explore_options {
   /// scenario but never widen one that faults only some points (an
   /// out-of-memory sweep stays one).
   std::vector<std::string> focus{};
+  /// Points ('*' wildcards) left out on top of `skip`; the runner's `--skip`
+  /// sets it. Like `focus`, a narrowing from outside the scenario: what these
+  /// two take away never makes the clean run `nothing_explored`.
+  std::vector<std::string> focus_skip{};
   /// Each single fault fires at its hit and at every later one (`point#N+`):
   /// a persistent failure (a full disk) instead of a transient one.
   bool persistent = false;
@@ -124,9 +129,18 @@ void apply_outcome_rules(run_result& r, const std::vector<outcome_rule>& expect)
 /// fault kinds, a shard index not below the shard count.
 void check_options(std::string_view scenario, const explore_options& options);
 
-/// True if `options.skip`, `options.only` or `options.focus` excludes `point`
-/// from the schedule space.
+/// True if `options.skip`, `options.only`, `options.focus` or
+/// `options.focus_skip` excludes `point` from the schedule space.
 [[nodiscard]] bool skipped(const explore_options& options, std::string_view point);
+
+/// A `nothing_explored` violation when the scenario's own options leave no
+/// point of its run without faults (`clean`, which ended ok) to fault: no
+/// schedule would inject anything, and a pass would prove nothing. Points
+/// taken away by `focus` and `focus_skip` do not count against the scenario.
+/// None when `options.accept` holds `nothing_explored`. explore() adds it to
+/// its clean run, FAULTSCOPE_TEST to its `clean` test.
+[[nodiscard]] std::optional<violation> explored_nothing(const run_result& clean,
+                                                        const explore_options& options);
 
 /// "name@plan": what `faultscope replay` takes.
 [[nodiscard]] std::string replay_token(std::string_view scenario, const fault_plan& plan);

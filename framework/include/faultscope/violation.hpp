@@ -26,6 +26,7 @@ enum class violation_kind : std::uint8_t {
   outcome,              ///< the run ended in a way the scenario did not accept
   invariant,            ///< a scenario's own check failed
   unhandled_exception,  ///< a completion handler threw into the event loop
+  nothing_explored,     ///< an exploration had no fault point to inject a fault at
   nondeterministic,     ///< a schedule left the path of the run it was derived from
   // nondeterministic stays last: the registry walks the kinds up to it.
 };
