@@ -425,9 +425,21 @@ std::string replay_report(std::string_view scenario, const fault_plan& plan, con
   return out;
 }
 
+namespace {
+
+// The run without faults, as explore() measures it: a replay of it must fail
+// as the exploration did, including when it explored nothing.
+run_result clean_schedule(const scenario_fn& scenario, const explore_options& options) {
+  run_result r = run_schedule(scenario, {}, options);
+  if (auto v = explored_nothing(r, options)) r.violations.push_back(std::move(*v));
+  return r;
+}
+
+}  // namespace
+
 run_result replay_schedule(const scenario_fn& scenario, const fault_plan& plan,
                            const explore_options& options) {
-  if (plan.rules.empty()) return run_schedule(scenario, plan, options);
+  if (plan.rules.empty()) return clean_schedule(scenario, options);
   run_options before = options.run;
   before.plan = plan;
   before.plan.rules.pop_back();
@@ -475,8 +487,7 @@ exploration explore(std::string_view name, const scenario_fn& scenario,
   auto wall_start = std::chrono::steady_clock::now();
   exploration ex;
   ex.scenario = std::string(name);
-  ex.clean = run_schedule(scenario, {}, opts);
-  if (auto v = explored_nothing(ex.clean, opts)) ex.clean.violations.push_back(std::move(*v));
+  ex.clean = clean_schedule(scenario, opts);
   ex.hits = ex.clean.trace.size();
   {
     std::set<std::string> names;

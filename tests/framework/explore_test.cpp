@@ -343,6 +343,10 @@ TEST(Explore, CanaryAScenarioThatPassesNoFaultPointExploresNothingAndFails) {
               HasSubstr("nothing explored: the run without faults passed no fault point, so no "
                         "schedule injects a fault"));
   EXPECT_THAT(report.summary(), HasSubstr("1 failed"));
+  // Its replay fails as the exploration did.
+  auto replayed = faultscope::replay(passes_no_point, fault_plan{});
+  ASSERT_EQ(replayed.violations.size(), 1u);
+  EXPECT_EQ(replayed.violations[0].message, report.clean.violations[0].message);
 }
 
 TEST(Explore, CanaryOptionsThatExcludeEveryPointNameThePointsTheRunPassed) {

@@ -231,6 +231,9 @@ TEST(Cli, AScenarioThatExploresNothingFailsButNarrowingFromTheCommandLineNeverMa
   EXPECT_THAT(blind.out, HasSubstr("FAIL   cli_test_blind"));
   EXPECT_THAT(blind.out,
               HasSubstr("nothing explored: the run without faults passed no fault point"));
+  auto replayed = cli({"replay", "cli_test_blind@none"});
+  EXPECT_EQ(replayed.status, 1);
+  EXPECT_THAT(replayed.out, HasSubstr("nothing explored"));
   auto json = cli({"run", "cli_test_blind", "--format", "json"});
   EXPECT_THAT(json.out, HasSubstr("\"kind\":\"nothing_explored\""));
   // --skip takes every point of retry.open away, not every point of the seed:

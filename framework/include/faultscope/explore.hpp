@@ -138,7 +138,8 @@ void check_options(std::string_view scenario, const explore_options& options);
 /// schedule would inject anything, and a pass would prove nothing. Points
 /// taken away by `focus` and `focus_skip` do not count against the scenario.
 /// None when `options.accept` holds `nothing_explored`. explore() adds it to
-/// its clean run, FAULTSCOPE_TEST to its `clean` test.
+/// its clean run, replay_schedule to a replay of that run, FAULTSCOPE_TEST to
+/// its `clean` test.
 [[nodiscard]] std::optional<violation> explored_nothing(const run_result& clean,
                                                         const explore_options& options);
 
