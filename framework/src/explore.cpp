@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <atomic>
 #include <exception>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <stdexcept>
 #include <thread>
 
+#include "faultscope/detail/failure_groups.hpp"
 #include "faultscope/detail/watchdog.hpp"
 #include "faultscope/registry.hpp"
 
@@ -550,6 +552,36 @@ exploration explore(std::string_view name, const scenario_fn& scenario,
   return ex;
 }
 
+namespace detail {
+
+std::vector<failure_group> group_failures(const exploration& e) {
+  static const fault_plan none{};
+  std::vector<failure_group> groups;
+  std::map<std::vector<std::string>, std::size_t> by_violations;
+  auto add = [&](const fault_plan& plan, const fault_plan& minimal, const run_result& run) {
+    std::vector<std::string> key;
+    for (const auto& v : run.violations) key.push_back(v.message);
+    auto [at, first] = by_violations.try_emplace(std::move(key), groups.size());
+    if (first)
+      groups.push_back({&plan, &minimal, &run});
+    else
+      groups[at->second].same.push_back(&plan);
+  };
+  if (!e.clean.passed()) add(none, none, e.clean);
+  for (const auto& f : e.failures) add(f.plan, f.minimal, f.run);
+  return groups;
+}
+
+std::string plan_list(const std::vector<const fault_plan*>& same, std::size_t shown) {
+  std::string out;
+  for (std::size_t i = 0; i < same.size() && i < shown; ++i)
+    out += (i ? ", " : "") + same[i]->to_string();
+  if (same.size() > shown) out += fmt::format(" and {} more", same.size() - shown);
+  return out;
+}
+
+}  // namespace detail
+
 std::string exploration::summary() const {
   std::string out =
       fmt::format("{}: 1 clean run + {} schedules over {} fault points ({} hits): ", scenario,
@@ -570,8 +602,11 @@ std::string exploration::summary() const {
           "    replay: faultscope::replay(scenario, faultscope::fault_plan::parse(\"{}\"))\n",
           minimal.to_string());
   };
-  if (!clean.passed()) show({}, {}, clean);
-  for (auto& f : failures) show(f.plan, f.minimal, f.run);
+  for (const auto& g : detail::group_failures(*this)) {
+    show(*g.plan, *g.minimal, *g.run);
+    if (!g.same.empty())
+      out += fmt::format("  FAIL {}: the same violations\n", detail::plan_list(g.same));
+  }
   return out;
 }
 

@@ -325,6 +325,30 @@ TEST(Explore, CanaryReplayingAFailingCleanRunReportsWhatTheExplorationReported) 
   EXPECT_EQ(replayed.violations[0].message, report.clean.violations[0].message);
 }
 
+// Leaks whatever fault hits any of its seven points: one bug, fourteen
+// failing schedules.
+awaitable<void> leaks_on_every_fault(run_context& ctx) {
+  auto id = ctx.tracker().acquire("connection", "db");
+  for (int i = 0; i < 7; ++i) co_await faultscope::fault_point("conn.query");
+  ctx.tracker().release(id);
+}
+
+TEST(Explore, ASummaryShowsOneBugOnceWithThePlansOfTheOtherSchedulesItFailed) {
+  auto report = faultscope::explore("leaky", leaks_on_every_fault);
+  ASSERT_EQ(report.failures.size(), 14u);
+  const auto summary = report.summary();
+  EXPECT_THAT(summary, HasSubstr(": 14 failed\n  FAIL conn.query#1=throw\n    leak: "));
+  EXPECT_THAT(summary, HasSubstr("  FAIL conn.query#1=cancel, conn.query#2=throw, "
+                                 "conn.query#2=cancel, conn.query#3=throw, conn.query#3=cancel "
+                                 "and 8 more: the same violations\n"));
+  std::size_t leaks = 0;
+  for (auto at = summary.find("leak:"); at != std::string::npos; at = summary.find("leak:", at + 1))
+    ++leaks;
+  EXPECT_EQ(leaks, 1u) << summary;
+  // Each schedule is still in the report itself.
+  EXPECT_EQ(report.failures.back().plan.to_string(), "conn.query#7=cancel");
+}
+
 // Balanced, but through no fault point: as code that only uses Asio's own
 // operations, or a library that knows nothing of faultscope.
 awaitable<void> passes_no_point(run_context& ctx) {

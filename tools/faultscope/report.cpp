@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "faultscope/detail/failure_groups.hpp"
 #include "faultscope/detail/format.hpp"
 
 namespace faultscope::cli {
@@ -149,13 +150,16 @@ std::string text_report(const std::vector<result>& results, bool colour,
       out += fmt::format(
           "         a canary plants a violation on purpose ({}): no schedule reported one\n",
           planted_text(*r.scenario));
-    each_failure(r.report, [&](const fault_plan& plan, const fault_plan& minimal,
-                               const run_result& run) {
-      out += fmt::format("         {} {}\n", paint("under", "2", colour), plan.to_string());
-      for (const auto& v : run.violations)
+    // One bug many faults reach is shown once; --format json lists each run.
+    for (const auto& g : detail::group_failures(r.report)) {
+      out += fmt::format("         {} {}\n", paint("under", "2", colour), g.plan->to_string());
+      for (const auto& v : g.run->violations)
         out += fmt::format("           {}\n", paint(v.message, r.canary() ? "33" : "31", colour));
-      out += fmt::format("           replay: {}\n", replay_command(r, minimal));
-    });
+      out += fmt::format("           replay: {}\n", replay_command(r, *g.minimal));
+      if (!g.same.empty())
+        out += fmt::format("         {} {}: the same violations\n", paint("under", "2", colour),
+                           detail::plan_list(g.same));
+    }
   }
   if (!not_run.empty())
     out +=

@@ -99,7 +99,9 @@ struct exploration {
   std::chrono::nanoseconds wall{};
 
   [[nodiscard]] bool passed() const noexcept { return clean.passed() && failures.empty(); }
-  /// Per failure: the plan, every violation, the replay command.
+  /// Per failure: the plan, every violation, the replay command; a later
+  /// failure whose violations read the same gets one line with its plan
+  /// (`failures` keeps each).
   [[nodiscard]] std::string summary() const;
 };
 
