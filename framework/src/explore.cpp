@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "faultscope/detail/failure_groups.hpp"
+#include "faultscope/detail/format.hpp"
 #include "faultscope/detail/watchdog.hpp"
 #include "faultscope/registry.hpp"
 
@@ -298,15 +299,10 @@ std::optional<violation> explored_nothing(const run_result& clean, const explore
   explore_options own = options;
   own.focus.clear();
   own.focus_skip.clear();
-  // The first few, in the order first reached: a line must stay a line.
-  constexpr std::size_t shown = 8;
-  std::vector<std::string_view> names;
-  std::size_t distinct = 0;
+  std::vector<std::string_view> names;  // in the order first reached
   for (const auto& h : clean.trace) {
     if (!skipped(own, h.point)) return std::nullopt;
-    if (h.hit != 1) continue;
-    ++distinct;
-    if (names.size() < shown) names.push_back(h.point);
+    if (h.hit == 1) names.push_back(h.point);
   }
   if (names.empty())
     return violation{violation_kind::nothing_explored,
@@ -321,9 +317,9 @@ std::optional<violation> explored_nothing(const run_result& clean, const explore
   return violation{
       violation_kind::nothing_explored,
       fmt::format("nothing explored: the scenario's {} exclude{} every fault point its run "
-                  "without faults passed ({}{}), so no schedule injects a fault",
-                  filters, own.only.empty() != own.skip.empty() ? "s" : "", fmt::join(names, ", "),
-                  distinct > shown ? ", …" : "")};
+                  "without faults passed ({}), so no schedule injects a fault",
+                  filters, own.only.empty() != own.skip.empty() ? "s" : "",
+                  detail::name_list(names))};
 }
 
 std::vector<fault_plan> single_fault_plans(const run_result& clean,

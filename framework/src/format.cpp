@@ -18,6 +18,14 @@ std::string format_duration(std::chrono::nanoseconds d) {
   return fmt::format("{}ns", ns);
 }
 
+std::string name_list(const std::vector<std::string_view>& names, std::size_t shown) {
+  std::string out;
+  for (std::size_t i = 0; i < names.size() && i < shown; ++i)
+    out += fmt::format("{}{}", i ? ", " : "", names[i]);
+  if (names.size() > shown) out += ", …";
+  return out;
+}
+
 std::string one_line(std::string_view text) {
   std::string out;
   for (char c : text) {

@@ -15,6 +15,13 @@ TEST(Format, ADurationTakesTheLargestUnitThatRendersItExactly) {
   EXPECT_EQ(detail::format_duration(7ns), "7ns");
 }
 
+TEST(Format, ANameListStopsAtWhatItShows) {
+  EXPECT_EQ(detail::name_list({}), "");
+  EXPECT_EQ(detail::name_list({"a", "b"}), "a, b");
+  EXPECT_EQ(detail::name_list({"a", "b", "c"}, 2), "a, b, …");
+  EXPECT_EQ(detail::name_list({"a", "b"}, 2), "a, b");
+}
+
 TEST(Format, OneLineShowsControlCharacters) {
   EXPECT_EQ(detail::one_line("a\nb\x7f"), "a\\x0ab\\x7f");
 }

@@ -150,18 +150,15 @@ std::optional<std::string> nothing_to_explore(const run_args& a,
   point_hits seen;
   for (const auto& r : results) tally_points(r.report.clean, seen);
   if (seen.empty()) return std::nullopt;  // nothing to fault with or without the flags
-  // The first few: thousands of points must not make a line of thousands of names.
-  constexpr std::size_t shown = 8;
   std::vector<std::string_view> names;
-  for (const auto& p : seen)
-    if (names.size() < shown) names.push_back(p.first);
+  for (const auto& p : seen) names.push_back(p.first);
   std::string flags;
   if (!a.only.empty()) flags += fmt::format("--only '{}'", fmt::join(a.only, ","));
   if (!a.skip.empty())
     flags += fmt::format("{}--skip '{}'", flags.empty() ? "" : " with ", fmt::join(a.skip, ","));
   return fmt::format(
-      "{} leaves no fault point to explore in the chosen scenarios (they pass through {}{})", flags,
-      fmt::join(names, ", "), seen.size() > shown ? ", …" : "");
+      "{} leaves no fault point to explore in the chosen scenarios (they pass through {})", flags,
+      detail::name_list(names));
 }
 
 // The report in the format asked for, to standard output or --output, and the

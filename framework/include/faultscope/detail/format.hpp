@@ -2,14 +2,21 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace faultscope::detail {
 
 /// The largest unit that renders exactly: "30s", "1500ms", "12us", "7ns", "forever".
 /// Fault plans parse it back.
 [[nodiscard]] std::string format_duration(std::chrono::nanoseconds d);
+
+/// The first `shown` of `names` joined with ", ", then ", …" if there are
+/// more: a line that could name thousands of fault points stays a line.
+[[nodiscard]] std::string name_list(const std::vector<std::string_view>& names,
+                                    std::size_t shown = 8);
 
 /// `text` with its control characters shown as "\x0a": an error that quotes
 /// what a user typed (a pasted newline) stays one line.
