@@ -145,6 +145,8 @@ TEST(Cli, RunOverTheBuiltinsFindsNoViolation) {
   EXPECT_THAT(r.out, HasSubstr("violations: none"));
   EXPECT_THAT(r.out, HasSubstr("seed.get_all_users"));
   EXPECT_THAT(r.out, ::testing::Not(HasSubstr("canary.")));
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("cli_test_leaky")))
+      << "a manual scenario stays out of the default run";
 }
 
 TEST(Cli, CanarySuiteIsCaughtAndShowsTheLeakAndItsReplay) {
@@ -306,6 +308,13 @@ TEST(Cli, ListPointsShowsEveryPointWithItsHits) {
   auto broken = cli({"list", "cli_test_broken", "--points"});
   EXPECT_THAT(broken.out, HasSubstr("cli_test.never"));
   EXPECT_THAT(broken.out, HasSubstr("the run without faults ended exception: broken\\x0asetup"));
+  EXPECT_THAT(broken.out, ::testing::Not(HasSubstr("exploring it fails")));
+  // One whose exploration would inject nothing says so before it is run.
+  EXPECT_THAT(cli({"list", "cli_test_blind", "--points"}).out,
+              HasSubstr("    (no fault point)\n    exploring it fails: nothing explored: the run "
+                        "without faults passed no fault point"));
+  EXPECT_THAT(cli({"list", "sqlite.oom_sweep", "--points"}).out,
+              ::testing::Not(HasSubstr("exploring it fails")));
 }
 
 TEST(Cli, HelpAndVersion) {
@@ -425,8 +434,6 @@ TEST(Cli, AFailingScenarioExitsOneAndShowsItsReplay) {
   EXPECT_THAT(r.out, HasSubstr("FAIL"));
   EXPECT_THAT(r.out, HasSubstr("leak: handle #1 \"<\"odd\" & label>\""));
   EXPECT_THAT(r.out, HasSubstr("replay: faultscope replay 'cli_test_leaky@cli_test.step#1=throw'"));
-  EXPECT_EQ(cli({"run"}).out.find("cli_test_leaky"), std::string::npos)
-      << "a manual scenario stays out of the default run";
 }
 
 TEST(Cli, CheckFdsReportsADescriptorLeftOpenAndItsReplayChecksItToo) {

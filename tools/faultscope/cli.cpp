@@ -413,6 +413,9 @@ void list_points(const scenario_info& s, std::ostream& out) {
     out << fmt::format(
         "    the run without faults ended {}{}\n", to_string(clean.end),
         clean.error_message.empty() ? "" : ": " + detail::one_line(clean.error_message));
+  // A forgotten option shows here, before an exploration fails on it.
+  if (auto blind = explored_nothing(clean, s.options))
+    out << fmt::format("    exploring it fails: {}\n", blind->message);
 }
 
 int list_command(const std::vector<std::string>& filters, bool points, std::ostream& out,
