@@ -559,19 +559,19 @@ std::vector<failure_group> group_failures(const exploration& e) {
     for (const auto& v : run.violations) key.push_back(v.message);
     auto [at, first] = by_violations.try_emplace(std::move(key), groups.size());
     if (first)
-      groups.push_back({&plan, &minimal, &run});
+      groups.push_back({{&plan, &minimal, &run}});
     else
-      groups[at->second].same.push_back(&plan);
+      groups[at->second].same.push_back({&plan, &minimal, &run});
   };
   if (!e.clean.passed()) add(none, none, e.clean);
   for (const auto& f : e.failures) add(f.plan, f.minimal, f.run);
   return groups;
 }
 
-std::string plan_list(const std::vector<const fault_plan*>& same, std::size_t shown) {
+std::string plan_list(const std::vector<failure_ref>& same, std::size_t shown) {
   std::string out;
   for (std::size_t i = 0; i < same.size() && i < shown; ++i)
-    out += (i ? ", " : "") + same[i]->to_string();
+    out += (i ? ", " : "") + same[i].plan->to_string();
   if (same.size() > shown) out += fmt::format(" and {} more", same.size() - shown);
   return out;
 }

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 using faultscope::violation_kind;
@@ -91,6 +92,42 @@ TEST(Report, AScenarioThatIsNotACanaryPassesOnlyWithoutViolations) {
   const auto s = canary({"db"});
   EXPECT_FALSE((faultscope::cli::result{&s, failing_with({violation_kind::hang})}).ok());
   EXPECT_TRUE((faultscope::cli::result{&s, faultscope::exploration{}}).ok());
+}
+
+TEST(Report, TheHtmlReportFoldsRunsThatFailedTheSameWayUnderTheFirst) {
+  const auto s = canary({"db"});
+  faultscope::exploration e;
+  e.scenario = s.name;
+  for (const char* token : {"a#1=throw", "b#1=throw", "c#1=throw", "d#1=cancel"}) {
+    faultscope::schedule_result f;
+    f.plan = f.minimal = faultscope::fault_plan::parse(token);
+    f.run.violations.push_back(
+        {violation_kind::leak, token[0] == 'c' ? "leak: another" : "leak: the same"});
+    e.failures.push_back(f);
+  }
+  const auto html = faultscope::cli::html_report({{&s, e}});
+  const auto folded = html.find(
+      "<details><summary>under <code>b#1=throw, d#1=cancel</code>: "
+      "the same violations</summary>");
+  ASSERT_NE(folded, std::string::npos) << html;
+  const auto fold_end = html.find("</details>", folded);
+  ASSERT_NE(fold_end, std::string::npos);
+  auto inside = [&](std::string_view text) {
+    const auto at = html.find(text);
+    return at > folded && at < fold_end;
+  };
+  EXPECT_FALSE(inside("<h3>under <code>a#1=throw</code>"));
+  EXPECT_TRUE(inside("<h4>under <code>b#1=throw</code>: ok</h4>"));
+  EXPECT_TRUE(inside("<h4>under <code>d#1=cancel</code>: ok</h4>"));
+  EXPECT_TRUE(inside("replay: <code>faultscope replay &apos;canary.planted@d#1=cancel&apos;</code>"));
+  EXPECT_FALSE(inside("<h3>under <code>c#1=throw</code>")) << "another bug is not folded";
+  EXPECT_NE(html.find("<h3>under <code>c#1=throw</code>"), std::string::npos);
+  // Every run is still drawn, each timeline once.
+  std::size_t timelines = 0;
+  for (auto at = html.find("<svg"); at != std::string::npos; at = html.find("<svg", at + 1))
+    ++timelines;
+  EXPECT_EQ(timelines, 4u);
+  EXPECT_EQ(html.find("leak: the same"), html.rfind("leak: the same")) << "its violations once";
 }
 
 TEST(Report, EveryFormatNamesTheScenariosNotRun) {

@@ -293,7 +293,8 @@ h1{font-size:20px} h2{font-size:16px;margin-top:28px} h3{font-size:14px;font-wei
 svg{display:block;margin:8px 0 16px} .name,.axis{font:12px monospace;fill:#444}
 rect.life{fill:#4c8bf5} rect.life.leaked{fill:#cf222e} text.leak{font:12px monospace;fill:#cf222e}
 line.fault{stroke:#e36209;stroke-dasharray:4 3} line.end{stroke:#999} text.fault{font:11px monospace;fill:#e36209}
-li{margin:2px 0}
+li{margin:2px 0} h4{font-size:13px;font-weight:600}
+details{margin:0 0 16px} summary{cursor:pointer;color:#555}
 </style></head><body>
 <h1>faultscope report</h1>
 )";
@@ -305,16 +306,28 @@ li{margin:2px 0}
         r.canary() ? (r.ok() ? "canary caught" : "canary missed")
                    : (r.ok() ? "no violation" : "violations"),
         r.report.schedules_run + 1, r.report.points, r.report.hits);
-    each_failure(r.report,
-                 [&](const fault_plan& plan, const fault_plan& minimal, const run_result& run) {
-                   out += fmt::format("<h3>under <code>{}</code>: {}</h3>\n<ul>\n",
-                                      detail::xml_text(plan.to_string()), to_string(run.end));
-                   for (const auto& v : run.violations)
-                     out += fmt::format("<li>{}</li>\n", detail::xml_text(v.message));
-                   out += fmt::format("<li>replay: <code>{}</code></li>\n</ul>\n",
-                                      detail::xml_text(replay_command(r, minimal)));
-                   out += lifetime_svg(run);
-                 });
+    auto replay = [&](const detail::failure_ref& f) {
+      return fmt::format("replay: <code>{}</code>",
+                         detail::xml_text(replay_command(r, *f.minimal)));
+    };
+    // As in the text report, a bug many schedules reach is read once; the
+    // others' runs, whose timelines may differ, are folded under it.
+    for (const auto& g : detail::group_failures(r.report)) {
+      out += fmt::format("<h3>under <code>{}</code>: {}</h3>\n<ul>\n",
+                         detail::xml_text(g.plan->to_string()), to_string(g.run->end));
+      for (const auto& v : g.run->violations)
+        out += fmt::format("<li>{}</li>\n", detail::xml_text(v.message));
+      out += fmt::format("<li>{}</li>\n</ul>\n", replay(g));
+      out += lifetime_svg(*g.run);
+      if (g.same.empty()) continue;
+      out += fmt::format("<details><summary>under <code>{}</code>: the same violations</summary>\n",
+                         detail::xml_text(detail::plan_list(g.same)));
+      for (const auto& f : g.same)
+        out += fmt::format("<h4>under <code>{}</code>: {}</h4>\n<p>{}</p>\n{}",
+                           detail::xml_text(f.plan->to_string()), to_string(f.run->end), replay(f),
+                           lifetime_svg(*f.run));
+      out += "</details>\n";
+    }
   }
   if (!not_run.empty())
     out += fmt::format("<h2 class=\"fail\">not run</h2>\n<p>As {}: {}.</p>\n", not_run_why,

@@ -11,13 +11,17 @@
 
 namespace faultscope::detail {
 
-/// The first failure with these violations, and the later ones whose
-/// violations read the same, message for message.
-struct failure_group {
+/// One failing run of an exploration.
+struct failure_ref {
   const fault_plan* plan;     ///< as run; empty for the clean run
   const fault_plan* minimal;  ///< what its replay command uses
   const run_result* run;
-  std::vector<const fault_plan*> same{};  ///< in schedule order
+};
+
+/// The first failure with these violations, and the later ones whose
+/// violations read the same, message for message.
+struct failure_group : failure_ref {
+  std::vector<failure_ref> same{};  ///< in schedule order
 };
 
 /// The clean run (if it failed) and every failing schedule, grouped, in the
@@ -25,7 +29,6 @@ struct failure_group {
 [[nodiscard]] std::vector<failure_group> group_failures(const exploration& e);
 
 /// The plans of `same` for one line: the first `shown`, then "and N more".
-[[nodiscard]] std::string plan_list(const std::vector<const fault_plan*>& same,
-                                    std::size_t shown = 5);
+[[nodiscard]] std::string plan_list(const std::vector<failure_ref>& same, std::size_t shown = 5);
 
 }  // namespace faultscope::detail
