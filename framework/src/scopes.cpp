@@ -42,8 +42,8 @@ bool is_cancellation(const std::exception_ptr& e) noexcept {
   }
 }
 
-void report(violation_kind kind, std::string message) {
-  if (auto* t = current_tracker()) t->report(kind, std::move(message));
+void report(violation_kind kind, std::string message, const site& where) {
+  if (auto* t = current_tracker()) t->report(kind, std::move(message), 0, where);
 }
 
 std::exception_ptr cleanup_overran() {
@@ -60,7 +60,8 @@ void check_manager_end(const scope_state_base& st, const std::exception_ptr& man
   if (manager_error && !st.cleanup_timed_out && !st.cleanup_reported)
     report(violation_kind::release_failed,
            fmt::format("cleanup of the scope at {} in {} threw: {}", st.where.str(),
-                       st.where.function(), describe_exception(manager_error)));
+                       st.where.function(), describe_exception(manager_error)),
+           st.where);
 }
 
 void scope_state_base::start_watchdog(const boost::asio::any_io_executor& ex,
@@ -75,7 +76,8 @@ void scope_state_base::start_watchdog(const boost::asio::any_io_executor& ex,
     self->cleanup_timed_out = true;
     report(violation_kind::release_timeout,
            fmt::format("cleanup of the scope at {} in {} overran its {} deadline",
-                       self->where.str(), self->where.function(), format_duration(deadline)));
+                       self->where.str(), self->where.function(), format_duration(deadline)),
+           self->where);
     self->child_signal.emit(boost::asio::cancellation_type::terminal);
   });
 }
@@ -154,7 +156,8 @@ boost::asio::awaitable<std::exception_ptr> release_within_deadline(
       detail::report(
           violation_kind::release_timeout,
           fmt::format("exit-stack release registered at {} in {} overran its {} deadline",
-                      where.str(), where.function(), detail::format_duration(limit)));
+                      where.str(), where.function(), detail::format_duration(limit)),
+          where);
       co_return detail::cleanup_overran();
     }
     error = release_error;
@@ -162,7 +165,8 @@ boost::asio::awaitable<std::exception_ptr> release_within_deadline(
   if (error)
     detail::report(violation_kind::release_failed,
                    fmt::format("exit-stack release registered at {} in {} threw: {}", where.str(),
-                               where.function(), detail::describe_exception(error)));
+                               where.function(), detail::describe_exception(error)),
+                   where);
   co_return error;
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -70,6 +71,15 @@ std::string_view to_string(event_type type) noexcept {
 }
 
 namespace {
+
+// Points `v` at the line of `where`; a default site names no line.
+violation at(const site& where, violation v) {
+  if (where.line() != 0) {
+    v.file = where.file();
+    v.line = where.line();
+  }
+  return v;
+}
 
 // A live resource as the tracker keeps it: the scope path is shared with every
 // other acquisition under the same scopes, and nothing is formatted until a
@@ -140,12 +150,12 @@ struct tracker::impl {
         {now(), type, id, std::string(kind), std::string(label), where, std::move(detail)});
   }
 
-  void add_violation(violation_kind kind, std::string body, resource_id id) {
+  void add_violation(violation_kind kind, std::string body, resource_id id, const site& where) {
     ++violation_total;
     std::string message = fmt::format("{}: {}", to_string(kind), body);
     add_event(event_type::violation, id, {}, {}, {}, message);
     if (violations.size() < opts.max_violations)
-      violations.push_back({kind, std::move(message), id});
+      violations.push_back(at(where, {kind, std::move(message), id}));
   }
 
   // A release or use of a non-live id: was it released already, or never issued?
@@ -154,7 +164,7 @@ struct tracker::impl {
       add_violation(
           violation_kind::unknown_release,
           fmt::format("{} of resource #{} at {}, which was never acquired", verb, id, where.str()),
-          id);
+          id, where);
       return;
     }
     auto kind =
@@ -165,7 +175,7 @@ struct tracker::impl {
     add_violation(kind,
                   fmt::format("resource #{} {} at {} after its release{}", id,
                               verb == "release" ? "released again" : "used", where.str(), earlier),
-                  id);
+                  id, where);
   }
 };
 
@@ -215,10 +225,11 @@ void tracker::touch(resource_id id, std::source_location loc) {
   impl_->add_event(event_type::touch, id, it->second.kind, it->second.label, site{loc}, {});
 }
 
-void tracker::report(violation_kind kind, std::string message, resource_id resource) {
+void tracker::report(violation_kind kind, std::string message, resource_id resource,
+                     std::optional<site> where) {
   detail::claim_held_run();
   std::lock_guard lock(impl_->mutex);
-  impl_->add_violation(kind, std::move(message), resource);
+  impl_->add_violation(kind, std::move(message), resource, where.value_or(site{}));
 }
 
 void tracker::record(event_type type, std::string detail) {
@@ -251,8 +262,9 @@ std::vector<violation> tracker::check() const {
   // Acquisition order, so reports are stable whatever the hash map does.
   std::sort(leaked.begin(), leaked.end(), [](auto* a, auto* b) { return a->id < b->id; });
   for (const auto* r : leaked)
-    out.push_back({violation_kind::leak,
-                   fmt::format("leak: {}, never released", describe(to_info(*r))), r->id});
+    out.push_back(
+        at(r->where, {violation_kind::leak,
+                      fmt::format("leak: {}, never released", describe(to_info(*r))), r->id}));
   return out;
 }
 

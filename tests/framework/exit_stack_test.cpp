@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <string>
 
 #include "faultscope/run.hpp"
 #include "support/test_resource.hpp"
@@ -70,6 +71,10 @@ TEST(ExitStack, EveryReleaseIsAttemptedAndTheFirstErrorRethrown) {
   EXPECT_EQ(r.violations[0].kind, violation_kind::release_failed);
   EXPECT_THAT(r.violations[0].message, HasSubstr("close 2"));
   EXPECT_THAT(r.violations[1].message, HasSubstr("close 1"));
+  // Each points at the line that registered its release.
+  EXPECT_EQ(r.violations[0].file, "tests/framework/exit_stack_test.cpp");
+  EXPECT_THAT(r.violations[0].message,
+              HasSubstr("exit_stack_test.cpp:" + std::to_string(r.violations[0].line) + " "));
 }
 
 TEST(ExitStack, PartialSetupIsUnwound) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/cancellation_type.hpp>
+#include <string>
 
 #include "faultscope/context_manager.hpp"
 #include "faultscope/exit_stack.hpp"
@@ -146,6 +147,10 @@ TEST_P(Scopes, ThrowInReleaseIsReportedAndPropagates) {
   EXPECT_EQ(o.run.violations[0].kind, violation_kind::release_failed);
   EXPECT_THAT(o.run.violations[0].message, HasSubstr("release failed"));
   EXPECT_THAT(o.run.violations[0].message, HasSubstr("scopes_test.cpp"));
+  // It points at the scope's line, the one its message names.
+  EXPECT_EQ(o.run.violations[0].file, "tests/framework/scopes_test.cpp");
+  EXPECT_THAT(o.run.violations[0].message,
+              HasSubstr("scopes_test.cpp:" + std::to_string(o.run.violations[0].line) + " "));
 }
 
 TEST_P(Scopes, ThrowInBodyAndReleaseKeepsTheBodysException) {
@@ -199,7 +204,12 @@ TEST_P(Scopes, ReleaseOverrunningTheCleanupDeadlineIsReportedNotAHang) {
   EXPECT_EQ(o.counters.released, 0) << "the overrunning release was cancelled";
   bool timeout_reported = false;
   for (auto& v : o.run.violations)
-    if (v.kind == violation_kind::release_timeout) timeout_reported = true;
+    if (v.kind == violation_kind::release_timeout) {
+      timeout_reported = true;
+      // It points at the scope's line, the one its message names.
+      EXPECT_EQ(v.file, "tests/framework/scopes_test.cpp");
+      EXPECT_THAT(v.message, HasSubstr("scopes_test.cpp:" + std::to_string(v.line) + " "));
+    }
   EXPECT_TRUE(timeout_reported) << o.run.describe();
   EXPECT_NE(o.run.end, run_end::hung);
   EXPECT_EQ(o.run.virtual_elapsed, 110ms + 5s);

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <thread>
 
 #include "faultscope/scope.hpp"
@@ -44,6 +45,9 @@ TEST(Tracker, CanaryLeakIsReportedWithSiteAndScopePath) {
   // The acquiring function closes the path.
   EXPECT_THAT(v[0].message, HasSubstr("in get_all_users › get_connection › TestBody"));
   EXPECT_THAT(v[0].message, HasSubstr("never released"));
+  // The line an editor or a CI annotation points at: the acquisition.
+  EXPECT_EQ(v[0].file, "tests/framework/tracker_test.cpp");
+  EXPECT_EQ(v[0].line, static_cast<std::uint32_t>(line));
   EXPECT_FALSE(t.balanced());
 }
 
@@ -51,10 +55,13 @@ TEST(Tracker, CanaryDoubleReleaseNamesBothReleases) {
   tracker t;
   auto id = t.acquire("connection");
   t.release(id);
+  const auto line = static_cast<std::uint32_t>(__LINE__ + 1);
   t.release(id);
   auto v = t.check();
   ASSERT_EQ(v.size(), 1u);
   EXPECT_EQ(v[0].kind, violation_kind::double_release);
+  EXPECT_EQ(v[0].line, line) << "it points at the second release";
+  EXPECT_EQ(v[0].file, "tests/framework/tracker_test.cpp");
   EXPECT_THAT(v[0].message, HasSubstr("released again at tests/framework/tracker_test.cpp:"));
   EXPECT_THAT(v[0].message, HasSubstr("(released at tests/framework/tracker_test.cpp:"));
 }
@@ -103,6 +110,18 @@ TEST(Tracker, ReportedViolationsAreKeptInOrder) {
   ASSERT_EQ(v.size(), 2u);
   EXPECT_EQ(v[0].message, "release failed: close of #1 threw: disk full");
   EXPECT_EQ(v[1].kind, violation_kind::hang);
+  EXPECT_EQ(v[1].file, "");
+  EXPECT_EQ(v[1].line, 0u) << "a violation reported without a site points at no line";
+}
+
+TEST(Tracker, AReportedViolationPointsAtTheSiteItIsGiven) {
+  tracker t;
+  const auto where = faultscope::site::here();
+  t.report(violation_kind::release_failed, "close threw", 0, where);
+  auto v = t.violations();
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].file, "tests/framework/tracker_test.cpp");
+  EXPECT_EQ(v[0].line, where.line());
 }
 
 TEST(Tracker, ViolationStorageIsBoundedButCounted) {

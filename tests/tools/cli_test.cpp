@@ -258,6 +258,28 @@ TEST(Cli, AScenarioThatExploresNothingFailsButNarrowingFromTheCommandLineNeverMa
   EXPECT_EQ(only.status, 0) << only.out;
 }
 
+TEST(Cli, GithubFormatIsTheTextReportThenAnAnnotationPerBugOnItsLine) {
+  auto r = cli({"run", "cli_test_points", "--format", "github"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.out, HasSubstr("FAIL   cli_test_points"));
+  EXPECT_THAT(r.out, HasSubstr("\nsummary: 1 scenario"));
+  // Every faulted schedule leaks the one handle: one annotation, at its acquisition.
+  EXPECT_THAT(r.out, ::testing::ContainsRegex(
+                         "\n::error file=tests/tools/cli_test\\.cpp,line=[0-9]+,title=faultscope "
+                         "cli_test_points%3A leak::leak: handle #1 \"h\" acquired at "
+                         "tests/tools/cli_test\\.cpp:[0-9]+ in cli_test_points, never "
+                         "released%0Aunder cli_test\\.a#1=throw, "));
+  std::size_t annotations = 0;
+  for (auto at = r.out.find("::error"); at != std::string::npos; at = r.out.find("::error", at + 1))
+    ++annotations;
+  EXPECT_EQ(annotations, 1u) << r.out;
+  EXPECT_EQ(r.out.find("\x1b["), std::string::npos) << "no colour";
+  // Nothing to annotate: the text report alone.
+  auto pass = cli({"run", "scope.with_resource", "--format=github"});
+  EXPECT_EQ(pass.status, 0);
+  EXPECT_EQ(pass.out.find("::"), std::string::npos) << pass.out;
+}
+
 TEST(Cli, KindsReplaceTheScenariosFaults) {
   auto r = cli({"run", "cli_test_points", "--kinds", "error(io_error),delay(5ms)"});
   EXPECT_EQ(r.status, 1);
@@ -733,10 +755,11 @@ INSTANTIATE_TEST_SUITE_P(
         bad{{"run", "--jobs"}, "--jobs needs a value"},
         bad{{"run", "--jobs", "0"}, "from 1 to 256"},
         bad{{"run", "--jobs="}, "--jobs needs a whole number from 1 to 256, got ''"},
-        bad{{"run", "--format=xml"}, "text, json or junit, got 'xml'"},
+        bad{{"run", "--format=xml"}, "text, json, junit or github, got 'xml'"},
         bad{{"run", "--dpeth=2"}, "unknown option '--dpeth=2'"},
         bad{{"run", "--swarm", "-5"}, "--swarm needs a whole number"},
-        bad{{"run", "--format", "xml"}, "text, json or junit"},
+        bad{{"run", "--format", "xml"}, "text, json, junit or github"},
+        bad{{"run", "--output", "x.txt", "--format=github"}, "standard output: drop --output"},
         bad{{"run", "canary", "nosuch"}, "no scenario matches 'nosuch'"},
         bad{{"run", "nosuch"}, "no scenario matches 'nosuch'"},
         bad{{"list", "canary", "nosuch"}, "no scenario matches 'nosuch'"},

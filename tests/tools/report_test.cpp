@@ -119,7 +119,8 @@ TEST(Report, TheHtmlReportFoldsRunsThatFailedTheSameWayUnderTheFirst) {
   EXPECT_FALSE(inside("<h3>under <code>a#1=throw</code>"));
   EXPECT_TRUE(inside("<h4>under <code>b#1=throw</code>: ok</h4>"));
   EXPECT_TRUE(inside("<h4>under <code>d#1=cancel</code>: ok</h4>"));
-  EXPECT_TRUE(inside("replay: <code>faultscope replay &apos;canary.planted@d#1=cancel&apos;</code>"));
+  EXPECT_TRUE(
+      inside("replay: <code>faultscope replay &apos;canary.planted@d#1=cancel&apos;</code>"));
   EXPECT_FALSE(inside("<h3>under <code>c#1=throw</code>")) << "another bug is not folded";
   EXPECT_NE(html.find("<h3>under <code>c#1=throw</code>"), std::string::npos);
   // Every run is still drawn, each timeline once.
@@ -128,6 +129,67 @@ TEST(Report, TheHtmlReportFoldsRunsThatFailedTheSameWayUnderTheFirst) {
     ++timelines;
   EXPECT_EQ(timelines, 4u);
   EXPECT_EQ(html.find("leak: the same"), html.rfind("leak: the same")) << "its violations once";
+}
+
+TEST(Report, GithubAnnotationsPointAtTheLineOnceForEachBug) {
+  const auto s = canary({"db"});
+  faultscope::exploration e;
+  e.scenario = s.name;
+  for (const char* token : {"a#1=throw", "b#1=throw", "c#1=cancel"}) {
+    faultscope::schedule_result f;
+    f.plan = f.minimal = faultscope::fault_plan::parse(token);
+    f.run.violations.push_back(
+        {violation_kind::leak, "leak: conn #1, never released", 1, "/ws/app/orders.cpp", 42});
+    if (token[0] == 'c')
+      f.run.violations.push_back({violation_kind::outcome, "outcome: 100% done,\nthen not"});
+    e.failures.push_back(f);
+  }
+  const auto out = faultscope::cli::github_annotations({{&s, e}}, {}, "/ws");
+  // The leak all three reported, once, relative to the workspace; the outcome
+  // only one reported, on no line. Properties escape ':' and ','; a message
+  // its newlines and '%'.
+  EXPECT_EQ(out,
+            "::error file=app/orders.cpp,line=42,title=faultscope canary.planted%3A leak::leak: "
+            "conn #1, never released%0Aunder a#1=throw, b#1=throw, c#1=cancel%0Areplay: "
+            "faultscope replay 'canary.planted@a#1=throw'\n"
+            "::error title=faultscope canary.planted%3A outcome::outcome: 100%25 done,%0Athen "
+            "not%0Aunder c#1=cancel%0Areplay: faultscope replay 'canary.planted@c#1=cancel'\n");
+  // A file outside the workspace keeps its path.
+  EXPECT_THAT(faultscope::cli::github_annotations({{&s, e}}, {}, "/w"),
+              HasSubstr("file=/ws/app/orders.cpp,line=42,"));
+}
+
+TEST(Report, GithubAnnotationsPastTheTenGithubShowsAreCountedInAWarning) {
+  const auto s = canary({"db"});
+  auto e = failing_with({});
+  for (int i = 0; i < 12; ++i)
+    e.failures[0].run.violations.push_back(
+        {violation_kind::leak, "leak: handle #" + std::to_string(i + 1)});
+  const auto out = faultscope::cli::github_annotations({{&s, e}});
+  std::size_t errors = 0;
+  for (auto at = out.find("::error "); at != std::string::npos; at = out.find("::error ", at + 1))
+    ++errors;
+  EXPECT_EQ(errors, 10u);
+  EXPECT_THAT(out, HasSubstr("leak: handle #10%0A"));
+  EXPECT_THAT(out, ::testing::EndsWith(
+                       "::warning title=faultscope::2 more violations not annotated, as GitHub "
+                       "shows 10 error annotations per step: the report above lists every one\n"));
+}
+
+TEST(Report, GithubAnnotationsLeaveACaughtCanaryAloneAndNameAMissedOne) {
+  const auto s = canary({"canary"});
+  EXPECT_EQ(faultscope::cli::github_annotations(
+                {faultscope::cli::result{&s, failing_with({violation_kind::leak})}}),
+            "");
+  EXPECT_EQ(faultscope::cli::github_annotations(
+                {faultscope::cli::result{&s, failing_with({violation_kind::hang})}}),
+            "::error title=faultscope canary.planted%3A canary missed::a canary plants a "
+            "violation on purpose (leak): no schedule reported one\n");
+  auto later = canary({"db"});
+  later.name = "orders.ship";
+  EXPECT_THAT(faultscope::cli::github_annotations({}, {&later}),
+              HasSubstr("::error title=faultscope%3A not run::1 scenario, as the runner ended at "
+                        "a schedule that blocked its thread: orders.ship\n"));
 }
 
 TEST(Report, EveryFormatNamesTheScenariosNotRun) {

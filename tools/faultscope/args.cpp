@@ -51,8 +51,10 @@ options (each also as --option=VALUE):
                        disk) instead of once
   --shard K/N          run only the K-th of N shares of every scenario's schedules
                        (K from 1): N machines with K = 1..N together run them all
-  --format text|json|junit
-                       report format on standard output or --output (default text)
+  --format text|json|junit|github
+                       report format on standard output or --output (default text);
+                       github is the text report followed by an annotation per bug
+                       for GitHub Actions, on standard output only
   --output FILE        write the report to FILE instead of standard output
   --html FILE          also write a self-contained HTML page: for every failing run, a
                        timeline of each resource's lifetime on the virtual clock
@@ -263,8 +265,9 @@ run_args parse_run(const std::vector<std::string_view>& args) {
       a.max_blocked = number(arg, opt.value(), 0, 100000);
     } else if (arg == "--format") {
       a.format = std::string(opt.value());
-      if (a.format != "text" && a.format != "json" && a.format != "junit")
-        throw usage_error{fmt::format("--format must be text, json or junit, got '{}'", a.format)};
+      if (a.format != "text" && a.format != "json" && a.format != "junit" && a.format != "github")
+        throw usage_error{
+            fmt::format("--format must be text, json, junit or github, got '{}'", a.format)};
     } else if (arg == "--html") {
       a.html = std::string(opt.value());
       if (a.html.empty()) throw usage_error{"--html needs a file name"};
@@ -279,6 +282,10 @@ run_args parse_run(const std::vector<std::string_view>& args) {
     a.passed_on.insert(a.passed_on.end(), args.begin() + static_cast<std::ptrdiff_t>(first),
                        args.begin() + static_cast<std::ptrdiff_t>(i) + 1);
   }
+  if (a.format == "github" && !a.output.empty())
+    throw usage_error{
+        "--format github writes commands GitHub Actions reads from standard output: drop "
+        "--output"};
   return a;
 }
 

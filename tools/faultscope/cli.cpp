@@ -166,17 +166,22 @@ std::optional<std::string> nothing_to_explore(const run_args& a,
 void write_reports(const run_args& a, const std::vector<result>& results, bool colour,
                    std::ostream& out, std::ostream& output_file, std::ostream& html_file,
                    const not_run_list& not_run = {}) {
+  const bool github = a.format == "github";
   std::string report = a.format == "json"    ? json_report(results, not_run)
                        : a.format == "junit" ? junit_report(results, not_run)
-                                             : text_report(results, colour, not_run);
+                                             : text_report(results, colour && !github, not_run);
   const std::size_t chosen = results.size() + not_run.size();
-  if (a.format == "text" && a.output.empty())
+  if (a.format != "json" && a.format != "junit" && a.output.empty())
     report = fmt::format("faultscope {}: exploring {} scenario{}{}\n", version, chosen,
                          chosen == 1 ? "" : "s",
                          a.shard_count > 1
                              ? fmt::format(", shard {}/{}", a.shard_index + 1, a.shard_count)
                              : "") +
              report;
+  if (github) {
+    const char* workspace = std::getenv("GITHUB_WORKSPACE");
+    report += github_annotations(results, not_run, workspace ? workspace : "");
+  }
   (a.output.empty() ? out : output_file) << report << std::flush;
   if (!a.html.empty()) html_file << html_report(results, not_run) << std::flush;
 }

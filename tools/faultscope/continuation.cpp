@@ -29,7 +29,7 @@ template <typename A, typename T>
 void each_field(A& a, T& v) {
   using U = std::remove_const_t<T>;
   if constexpr (std::is_same_v<U, violation>) {
-    a(v.kind, v.message);
+    a(v.kind, v.message, v.resource, v.file, v.line);
   } else if constexpr (std::is_same_v<U, event>) {
     a(v.at, v.type, v.resource, v.kind, v.label, v.detail);
   } else if constexpr (std::is_same_v<U, point_hit>) {

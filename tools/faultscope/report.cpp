@@ -205,21 +205,22 @@ std::string json_report(const std::vector<result>& results, const not_run_list& 
         r.report.schedules_run + 1, r.report.points, r.report.hits,
         std::chrono::duration<double, std::milli>(r.report.wall).count());
     bool first = true;
-    each_failure(r.report,
-                 [&](const fault_plan& plan, const fault_plan& minimal, const run_result& run) {
-                   out += fmt::format(
-                       "{}{{\"plan\":\"{}\",\"minimal\":\"{}\",\"end\":\"{}\",\"replay\":\"{}\","
-                       "\"acquired\":{},\"violations\":[",
-                       first ? "" : ",", detail::json_text(plan.to_string()),
-                       detail::json_text(minimal.to_string()), to_string(run.end),
-                       detail::json_text(replay_command(r, minimal)), run.acquired);
-                   first = false;
-                   for (std::size_t k = 0; k < run.violations.size(); ++k)
-                     out += fmt::format("{}{{\"kind\":\"{}\",\"message\":\"{}\"}}", k ? "," : "",
-                                        identifier(run.violations[k].kind),
-                                        detail::json_text(run.violations[k].message));
-                   out += "]}";
-                 });
+    each_failure(r.report, [&](const fault_plan& plan, const fault_plan& minimal,
+                               const run_result& run) {
+      out += fmt::format(
+          "{}{{\"plan\":\"{}\",\"minimal\":\"{}\",\"end\":\"{}\",\"replay\":\"{}\","
+          "\"acquired\":{},\"violations\":[",
+          first ? "" : ",", detail::json_text(plan.to_string()),
+          detail::json_text(minimal.to_string()), to_string(run.end),
+          detail::json_text(replay_command(r, minimal)), run.acquired);
+      first = false;
+      for (std::size_t k = 0; k < run.violations.size(); ++k)
+        out += fmt::format("{}{{\"kind\":\"{}\",\"message\":\"{}\",\"file\":\"{}\",\"line\":{}}}",
+                           k ? "," : "", identifier(run.violations[k].kind),
+                           detail::json_text(run.violations[k].message),
+                           detail::json_text(run.violations[k].file), run.violations[k].line);
+      out += "]}";
+    });
     out += "]}";
   }
   std::string names;
@@ -280,6 +281,103 @@ std::string junit_report(const std::vector<result>& results, const not_run_list&
         "    </testcase>\n  </testsuite>\n",
         detail::xml_text(s->name), not_run_why);
   out += "</testsuites>\n";
+  return out;
+}
+
+namespace {
+
+// GitHub's workflow-command escapes: a message keeps its newlines as %0A; a
+// property (file, title) may hold neither ':' nor ','.
+std::string github_text(std::string_view text, bool property = false) {
+  std::string out;
+  for (char c : text) {
+    if (c == '%')
+      out += "%25";
+    else if (c == '\r')
+      out += "%0D";
+    else if (c == '\n')
+      out += "%0A";
+    else if (property && c == ':')
+      out += "%3A";
+    else if (property && c == ',')
+      out += "%2C";
+    else
+      out += c;
+  }
+  return out;
+}
+
+// Error annotations GitHub Actions shows per step.
+constexpr std::size_t github_shown = 10;
+
+std::string github_error(std::string_view title, std::string_view message,
+                         std::string_view file = {}, std::uint32_t line = 0) {
+  std::string where;
+  if (line != 0) where = fmt::format("file={},line={},", github_text(file, true), line);
+  return fmt::format("::error {}title={}::{}\n", where, github_text(title, true),
+                     github_text(message));
+}
+
+}  // namespace
+
+std::string github_annotations(const std::vector<result>& results, const not_run_list& not_run,
+                               std::string_view workspace) {
+  std::vector<std::string> errors;
+  if (!not_run.empty())
+    errors.push_back(
+        github_error("faultscope: not run",
+                     fmt::format("{} scenario{}, as {}: {}", not_run.size(),
+                                 not_run.size() == 1 ? "" : "s", not_run_why, names_of(not_run))));
+  auto relative = [&](std::string_view file) {
+    if (!workspace.empty() && file.starts_with(workspace) &&
+        file.substr(workspace.size()).starts_with('/'))
+      file.remove_prefix(workspace.size() + 1);
+    return file;
+  };
+  for (const auto& r : results) {
+    const auto& name = r.scenario->name;
+    if (r.canary()) {
+      // What a caught canary reports is what it planted: no annotation.
+      if (!r.ok())
+        errors.push_back(github_error(fmt::format("faultscope {}: canary missed", name),
+                                      fmt::format("a canary plants a violation on purpose ({}): no "
+                                                  "schedule reported one",
+                                                  planted_text(*r.scenario))));
+      continue;
+    }
+    // One annotation per violation message, under every schedule that
+    // reported it, replayed as the first of them: GitHub shows a few per step.
+    struct bug {
+      const violation* v;
+      const fault_plan* replay;
+      std::vector<detail::failure_ref> under;
+    };
+    std::vector<bug> bugs;
+    std::map<std::string_view, std::size_t> by_message;
+    for (const auto& g : detail::group_failures(r.report))
+      for (const auto& v : g.run->violations) {
+        auto [at, first] = by_message.try_emplace(v.message, bugs.size());
+        if (first) bugs.push_back({&v, g.minimal, {}});
+        auto& plans = bugs[at->second].under;
+        plans.push_back(g);
+        plans.insert(plans.end(), g.same.begin(), g.same.end());
+      }
+    for (const auto& b : bugs)
+      errors.push_back(
+          github_error(fmt::format("faultscope {}: {}", name, to_string(b.v->kind)),
+                       fmt::format("{}\nunder {}\nreplay: {}", b.v->message,
+                                   detail::plan_list(b.under), replay_command(r, *b.replay)),
+                       relative(b.v->file), b.v->line));
+  }
+  // GitHub drops a step's error annotations past the tenth without a word:
+  // say how many it would not show, as a warning (counted apart).
+  std::string out;
+  for (std::size_t i = 0; i < errors.size() && i < github_shown; ++i) out += errors[i];
+  if (errors.size() > github_shown)
+    out += fmt::format(
+        "::warning title=faultscope::{} more violation{} not annotated, as GitHub shows {} "
+        "error annotations per step: the report above lists every one\n",
+        errors.size() - github_shown, errors.size() - github_shown == 1 ? "" : "s", github_shown);
   return out;
 }
 

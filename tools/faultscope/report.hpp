@@ -52,5 +52,13 @@ using not_run_list = std::vector<const scenario_info*>;
 /// Per failing run: violations, replay command and an SVG timeline of resources.
 [[nodiscard]] std::string html_report(const std::vector<result>& results,
                                       const not_run_list& not_run = {});
+/// GitHub Actions workflow commands: an `::error` per distinct violation,
+/// listing every schedule that reported it, on the line it points at, which
+/// GitHub shows as an annotation there; past the ten GitHub shows, a warning
+/// counts the rest. A file under `workspace` ($GITHUB_WORKSPACE) is named
+/// relative to it, as GitHub wants.
+[[nodiscard]] std::string github_annotations(const std::vector<result>& results,
+                                             const not_run_list& not_run = {},
+                                             std::string_view workspace = {});
 
 }  // namespace faultscope::cli

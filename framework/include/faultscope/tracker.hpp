@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <source_location>
 #include <string>
 #include <string_view>
@@ -67,8 +68,10 @@ class tracker {
   void touch(resource_id id, std::source_location loc = std::source_location::current());
 
   /// Records a violation found by someone else (a scope whose release threw, a
-  /// run that hung). `resource` is 0 when none is involved.
-  void report(violation_kind kind, std::string message, resource_id resource = 0);
+  /// run that hung). `resource` is 0 when none is involved; `where` is the line
+  /// it points at (`violation::file`, `violation::line`), if any.
+  void report(violation_kind kind, std::string message, resource_id resource = 0,
+              std::optional<site> where = std::nullopt);
 
   /// Adds a non-resource event (an injected fault, a note) to the timeline.
   void record(event_type type, std::string detail);

@@ -41,6 +41,11 @@ struct violation {
   violation_kind kind;
   std::string message;
   std::uint64_t resource = 0;  ///< the resource id, 0 when none is involved
+  /// The line it points at, for an editor or a CI annotation: where a leaked
+  /// resource was acquired, where a second release or a late use was called,
+  /// the scope whose cleanup failed. Empty and 0 when it points at no line.
+  std::string file{};
+  std::uint32_t line = 0;
 };
 
 }  // namespace faultscope

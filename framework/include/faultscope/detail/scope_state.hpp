@@ -51,8 +51,8 @@ struct scope_state_base {
   }
 };
 
-/// Reports to the current tracker, if there is one.
-void report(violation_kind kind, std::string message);
+/// Reports to the current tracker, if there is one, pointing at `where`.
+void report(violation_kind kind, std::string message, const site& where);
 
 /// Forwards the caller's cancellation to the manager while the scope is at most
 /// in phase `last`; after that, a cancellation is not the manager's business.
