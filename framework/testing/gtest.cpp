@@ -159,13 +159,23 @@ int replay_main(std::string_view token, std::ostream& out, std::ostream& err) {
   return r.violations.empty() ? 0 : 1;
 }
 
-void check_schedule(const std::string& name, const scenario_fn& fn, const fault_plan& plan,
-                    const explore_options& options) {
-  check_schedule(name, fn, plan, options, {});
+namespace {
+
+// A failure at the line a violation points at, so that an IDE or a CI log
+// links to the user's code, not to this file; one that points at no line is
+// put at `file`:`line` (the FAULTSCOPE_TEST), if given.
+void add_failure(const violation& v, const char* file, int line, const std::string& text) {
+  if (v.line != 0)
+    ADD_FAILURE_AT(v.file.c_str(), static_cast<int>(v.line)) << text;
+  else if (file != nullptr)
+    ADD_FAILURE_AT(file, line) << text;
+  else
+    ADD_FAILURE() << text;
 }
 
-void check_schedule(const std::string& name, const scenario_fn& fn, const fault_plan& plan,
-                    const explore_options& options, const std::vector<point_hit>& derived_from) {
+void check_schedule_at(const std::string& name, const scenario_fn& fn, const fault_plan& plan,
+                       const explore_options& options, const std::vector<point_hit>& derived_from,
+                       const char* file, int line) {
   auto report = [&](const run_result& r, const fault_plan& as_run) {
     if (r.passed()) return;
     // As explore does: a multi-fault failure replays through its shrunk plan.
@@ -177,8 +187,9 @@ void check_schedule(const std::string& name, const scenario_fn& fn, const fault_
         from_assertions = true;  // GoogleTest counted and printed it, the listener its replay
         continue;
       }
-      ADD_FAILURE() << v.message << "\n  under " << as_run.to_string() << "\n  "
-                    << replay_line(name, minimal);
+      add_failure(v, file, line,
+                  fmt::format("{}\n  under {}\n  {}", v.message, as_run.to_string(),
+                              replay_line(name, minimal)));
     }
     // Once, however many assertions failed in the run.
     if (from_assertions && minimal != as_run)
@@ -193,24 +204,38 @@ void check_schedule(const std::string& name, const scenario_fn& fn, const fault_
     report(run_schedule(fn, second, options, first.trace), second);
 }
 
+}  // namespace
+
+void check_schedule(const std::string& name, const scenario_fn& fn, const fault_plan& plan,
+                    const explore_options& options) {
+  check_schedule_at(name, fn, plan, options, {}, nullptr, 0);
+}
+
+void check_schedule(const std::string& name, const scenario_fn& fn, const fault_plan& plan,
+                    const explore_options& options, const std::vector<point_hit>& derived_from) {
+  check_schedule_at(name, fn, plan, options, derived_from, nullptr, 0);
+}
+
 namespace {
 
 class schedule_test : public ::testing::Test {
  public:
   schedule_test(std::string name, scenario_fn fn, fault_plan plan, explore_options options,
                 std::shared_ptr<const std::vector<point_hit>> clean,
-                std::optional<std::string> nothing_explored)
+                std::optional<std::string> nothing_explored, const char* file, int line)
       : name_(std::move(name)),
         fn_(std::move(fn)),
         plan_(std::move(plan)),
         options_(options),
         clean_(std::move(clean)),
-        nothing_explored_(std::move(nothing_explored)) {}
+        nothing_explored_(std::move(nothing_explored)),
+        file_(file),
+        line_(line) {}
   void TestBody() override {
-    check_schedule(name_, fn_, plan_, options_, *clean_);
+    check_schedule_at(name_, fn_, plan_, options_, *clean_, file_, line_);
     // Known from the run that registered the schedules: with none registered,
     // this test is the only one left to say so.
-    if (nothing_explored_) ADD_FAILURE() << *nothing_explored_;
+    if (nothing_explored_) ADD_FAILURE_AT(file_, line_) << *nothing_explored_;
   }
 
  private:
@@ -220,13 +245,18 @@ class schedule_test : public ::testing::Test {
   explore_options options_;
   std::shared_ptr<const std::vector<point_hit>> clean_;  // the path every plan was derived from
   std::optional<std::string> nothing_explored_;
+  const char* file_;  // the FAULTSCOPE_TEST's
+  int line_;
 };
 
-// Stands in for the schedules of a body whose clean run blocked its thread when
-// the binary started: they are unknown, and running it again would block again.
-class blocked_at_start_up_test : public ::testing::Test {
+// Stands in for the schedules of a FAULTSCOPE_TEST that registers none: one
+// failing test with the reason, at the FAULTSCOPE_TEST's line. Its options are
+// unusable (where a throw would end the program before main), or its clean
+// run blocked its thread when the binary started (its schedules are unknown,
+// and running it again would block again).
+class stand_in_test : public ::testing::Test {
  public:
-  blocked_at_start_up_test(std::string why, const char* file, int line)
+  stand_in_test(std::string why, const char* file, int line)
       : why_(std::move(why)), file_(file), line_(line) {}
   void TestBody() override { ADD_FAILURE_AT(file_, line_) << why_; }
 
@@ -234,18 +264,6 @@ class blocked_at_start_up_test : public ::testing::Test {
   std::string why_;
   const char* file_;
   int line_;
-};
-
-// Stands in for the schedules of an exploration whose options are unusable:
-// one failing test with the reason, where a throw would end the program
-// before main.
-class bad_options_test : public ::testing::Test {
- public:
-  explicit bad_options_test(std::string why) : why_(std::move(why)) {}
-  void TestBody() override { ADD_FAILURE() << why_; }
-
- private:
-  std::string why_;
 };
 
 }  // namespace
@@ -259,7 +277,7 @@ int register_exploration(const char* suite, const char* name, const char* file, 
     ::testing::RegisterTest(suite, fmt::format("{}/{}", name, label).c_str(), nullptr,
                             plan.to_string().c_str(), file, line, [=]() -> ::testing::Test* {
                               return new schedule_test(scenario, fn, plan, options, clean_trace,
-                                                       nothing_explored);
+                                                       nothing_explored, file, line);
                             });
   };
   std::string why;
@@ -274,8 +292,9 @@ int register_exploration(const char* suite, const char* name, const char* file, 
         "GTEST_SHARD_INDEX",
         scenario);
   if (!why.empty()) {
-    ::testing::RegisterTest(suite, fmt::format("{}/options", name).c_str(), nullptr, nullptr, file,
-                            line, [=]() -> ::testing::Test* { return new bad_options_test(why); });
+    ::testing::RegisterTest(
+        suite, fmt::format("{}/options", name).c_str(), nullptr, nullptr, file, line,
+        [=]() -> ::testing::Test* { return new stand_in_test(why, file, line); });
     return 0;
   }
   explorations().insert_or_assign(scenario, registered_exploration{fn, options});
@@ -296,7 +315,7 @@ int register_exploration(const char* suite, const char* name, const char* file, 
                suite, name);
     ::testing::RegisterTest(
         suite, fmt::format("{}/clean", name).c_str(), nullptr, "none", file, line,
-        [=]() -> ::testing::Test* { return new blocked_at_start_up_test(why, file, line); });
+        [=]() -> ::testing::Test* { return new stand_in_test(why, file, line); });
     return 0;
   }
   run_result clean_run = std::move(first_run.result);

@@ -106,6 +106,28 @@ TEST(Listener, PassesABalancedTest) {
   listener.OnTestEnd(info);  // no failure expected
 }
 
+// The line its leak is acquired at.
+int planted_line = 0;
+awaitable<void> leaky_here(run_context& ctx) {
+  planted_line = __LINE__ + 1;
+  (void)ctx.tracker().acquire("connection", "here");
+  co_return;
+}
+
+TEST(FaultscopeTest, AScheduleFailsAtTheLineItsViolationPointsAt) {
+  ::testing::TestPartResultArray failures;
+  {
+    ::testing::ScopedFakeTestPartResultReporter capture(
+        ::testing::ScopedFakeTestPartResultReporter::INTERCEPT_ONLY_CURRENT_THREAD, &failures);
+    faultscope::testing::check_schedule("Demo.LeakyHere", leaky_here, faultscope::fault_plan{});
+  }
+  ASSERT_EQ(failures.size(), 1);
+  // Where an IDE or a CI log links: the user's line, not faultscope's.
+  EXPECT_STREQ(failures.GetTestPartResult(0).file_name(), "tests/testing/gtest_test.cpp");
+  EXPECT_EQ(failures.GetTestPartResult(0).line_number(), planted_line);
+  EXPECT_THAT(failures.GetTestPartResult(0).message(), ::testing::HasSubstr("leak: connection"));
+}
+
 TEST(FaultscopeTest, CanaryAScheduleWithAViolationFailsWithItsReplayCommand) {
   EXPECT_NONFATAL_FAILURE(
       faultscope::testing::check_schedule("Demo.Leaky", leaky, faultscope::fault_plan{}),
