@@ -108,6 +108,17 @@ std::string names_of(const not_run_list& not_run) {
   return names;
 }
 
+// The text report's lines, which the GitHub annotations repeat.
+std::string not_run_text(const not_run_list& not_run) {
+  return fmt::format("{} scenario{}, as {}: {}", not_run.size(), not_run.size() == 1 ? "" : "s",
+                     not_run_why, names_of(not_run));
+}
+
+std::string missed_text(const scenario_info& s) {
+  return fmt::format("a canary plants a violation on purpose ({}): no schedule reported one",
+                     planted_text(s));
+}
+
 }  // namespace
 
 std::string planted_text(const scenario_info& s) {
@@ -146,10 +157,7 @@ std::string text_report(const std::vector<result>& results, bool colour,
                        r.scenario->name, r.report.schedules_run + 1, n,
                        std::chrono::duration<double, std::milli>(r.report.wall).count());
     if (!r.ok()) ++failed;
-    if (r.canary() && !r.ok())
-      out += fmt::format(
-          "         a canary plants a violation on purpose ({}): no schedule reported one\n",
-          planted_text(*r.scenario));
+    if (r.canary() && !r.ok()) out += fmt::format("         {}\n", missed_text(*r.scenario));
     // One bug many faults reach is shown once; --format json lists each run.
     for (const auto& g : detail::group_failures(r.report)) {
       out += fmt::format("         {} {}\n", paint("under", "2", colour), g.plan->to_string());
@@ -162,9 +170,7 @@ std::string text_report(const std::vector<result>& results, bool colour,
     }
   }
   if (!not_run.empty())
-    out +=
-        fmt::format("  {} {} scenario{}, as {}: {}\n", paint("NOT RUN", "31;1", colour),
-                    not_run.size(), not_run.size() == 1 ? "" : "s", not_run_why, names_of(not_run));
+    out += fmt::format("  {} {}\n", paint("NOT RUN", "31;1", colour), not_run_text(not_run));
   std::size_t canaries = 0, caught = 0;
   for (const auto& r : results)
     if (r.canary()) {
@@ -324,10 +330,7 @@ std::string github_annotations(const std::vector<result>& results, const not_run
                                std::string_view workspace) {
   std::vector<std::string> errors;
   if (!not_run.empty())
-    errors.push_back(
-        github_error("faultscope: not run",
-                     fmt::format("{} scenario{}, as {}: {}", not_run.size(),
-                                 not_run.size() == 1 ? "" : "s", not_run_why, names_of(not_run))));
+    errors.push_back(github_error("faultscope: not run", not_run_text(not_run)));
   auto relative = [&](std::string_view file) {
     if (!workspace.empty() && file.starts_with(workspace) &&
         file.substr(workspace.size()).starts_with('/'))
@@ -340,9 +343,7 @@ std::string github_annotations(const std::vector<result>& results, const not_run
       // What a caught canary reports is what it planted: no annotation.
       if (!r.ok())
         errors.push_back(github_error(fmt::format("faultscope {}: canary missed", name),
-                                      fmt::format("a canary plants a violation on purpose ({}): no "
-                                                  "schedule reported one",
-                                                  planted_text(*r.scenario))));
+                                      missed_text(*r.scenario)));
       continue;
     }
     // One annotation per violation message, under every schedule that
