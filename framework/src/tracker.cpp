@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <deque>
 #include <mutex>
-#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -226,10 +225,10 @@ void tracker::touch(resource_id id, std::source_location loc) {
 }
 
 void tracker::report(violation_kind kind, std::string message, resource_id resource,
-                     std::optional<site> where) {
+                     const site& where) {
   detail::claim_held_run();
   std::lock_guard lock(impl_->mutex);
-  impl_->add_violation(kind, std::move(message), resource, where.value_or(site{}));
+  impl_->add_violation(kind, std::move(message), resource, where);
 }
 
 void tracker::record(event_type type, std::string detail) {

@@ -14,7 +14,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <source_location>
 #include <string>
 #include <string_view>
@@ -69,9 +68,10 @@ class tracker {
 
   /// Records a violation found by someone else (a scope whose release threw, a
   /// run that hung). `resource` is 0 when none is involved; `where` is the line
-  /// it points at (`violation::file`, `violation::line`), if any.
+  /// it points at (`violation::file`, `violation::line`); the default, `site{}`,
+  /// points at none.
   void report(violation_kind kind, std::string message, resource_id resource = 0,
-              std::optional<site> where = std::nullopt);
+              const site& where = {});
 
   /// Adds a non-resource event (an injected fault, a note) to the timeline.
   void record(event_type type, std::string detail);
