@@ -1,11 +1,16 @@
 // What a run reports when a caller forgets to clean up: one canary per check,
 // each a planted bug the run must name (leaked statement, open transaction,
-// unclosed connection or file, lost or surviving rows, a corrupt file).
+// unclosed connection or file, lost, surviving or torn rows, a corrupt file).
 #include "faultscope/sqlite/test_database.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <string_view>
 
 #include "faultscope/run.hpp"
 #include "faultscope/sqlite/connection.hpp"
@@ -22,6 +27,17 @@ using namespace faultscope_sqlite_test;
 
 namespace {
 
+// The run's violation that says `what` points at `line` of this file, where a
+// CI annotation or an IDE takes the reader.
+void expect_points_at(const faultscope::run_result& r, std::string_view what, std::uint32_t line) {
+  auto v = std::ranges::find_if(r.violations, [&](const faultscope::violation& x) {
+    return x.message.find(what) != std::string::npos;
+  });
+  ASSERT_NE(v, r.violations.end()) << r.describe();
+  EXPECT_EQ(v->file, "tests/sqlite/checks_test.cpp");
+  EXPECT_EQ(v->line, line) << v->message;
+}
+
 TEST(SqliteChecks, CanaryLeakedStatementIsReportedWithItsSql) {
   auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
     auto& db = sq::test_database::create(ctx, schema);
@@ -36,8 +52,10 @@ TEST(SqliteChecks, CanaryLeakedStatementIsReportedWithItsSql) {
 }
 
 TEST(SqliteChecks, CanaryRawStatementNeverFinalizedIsReportedAtClose) {
-  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+  std::uint32_t opened = 0;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
     auto& db = sq::test_database::create(ctx, schema);
+    opened = __LINE__ + 1;
     auto conn = co_await sq::connection::open(db.path());
     co_await conn.call([](sqlite3* raw) {
       sqlite3_stmt* s = nullptr;
@@ -48,11 +66,14 @@ TEST(SqliteChecks, CanaryRawStatementNeverFinalizedIsReportedAtClose) {
   ASSERT_FALSE(r.passed());
   EXPECT_THAT(r.describe(), HasSubstr("statement never finalized"));
   EXPECT_THAT(r.describe(), HasSubstr("SELECT email FROM users"));
+  expect_points_at(r, "statement never finalized", opened);  // its connection
 }
 
 TEST(SqliteChecks, CanaryHelperLeavingATransactionOpenIsReported) {
-  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+  std::uint32_t opened = 0;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
     auto& db = sq::test_database::create(ctx, schema);
+    opened = __LINE__ + 1;
     auto conn = co_await sq::connection::open(db.path());
     // A buggy helper: BEGIN, work, and a return path that forgets COMMIT.
     co_await conn.execute("BEGIN");
@@ -61,6 +82,7 @@ TEST(SqliteChecks, CanaryHelperLeavingATransactionOpenIsReported) {
   });
   ASSERT_FALSE(r.passed());
   EXPECT_THAT(r.describe(), HasSubstr("transaction still open"));
+  expect_points_at(r, "transaction still open", opened);
 }
 
 TEST(SqliteChecks, CanaryTransactionHandleNeverEndedIsALeak) {
@@ -121,40 +143,77 @@ TEST(SqliteChecks, CanaryAFileOpenedPastTheShimIsCaughtOnlyByCheckFds) {
 }
 
 TEST(SqliteChecks, CanaryCommittedDataLostIsReported) {
-  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+  std::uint32_t claimed = 0;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
     auto& db = sq::test_database::create(ctx, schema);
     auto conn = co_await sq::connection::open(db.path());
     // A helper that never commits, yet tells its caller the row is saved.
     co_await conn.execute("BEGIN");
     co_await conn.execute("INSERT INTO users(id, name) VALUES(77, 'lost')");
+    claimed = __LINE__ + 1;
     db.committed("users", 77);
     co_await conn.close();
   });
   ASSERT_FALSE(r.passed());
   EXPECT_THAT(r.describe(), HasSubstr("lost: row 77 of users"));
+  expect_points_at(r, "lost: row 77", claimed);
 }
 
 TEST(SqliteChecks, CanaryRolledBackRowThatSurvivesIsReported) {
-  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+  std::uint32_t claimed = 0;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
     auto& db = sq::test_database::create(ctx, schema);
     auto conn = co_await sq::connection::open(db.path());
     auto tx = co_await conn.begin();
+    claimed = __LINE__ + 1;
     db.wrote(tx, "users", 1);  // row 1 exists from the setup: claims it as this transaction's
     co_await tx.rollback();
     co_await conn.close();
   });
   ASSERT_FALSE(r.passed());
   EXPECT_THAT(r.describe(), HasSubstr("survived: row 1 of users"));
+  expect_points_at(r, "survived: row 1", claimed);
+}
+
+// All or nothing even when a commit failed and the outcome is unknown. The
+// planted bug: a helper rolls back behind the handle's back (so its COMMIT
+// fails with nothing open), and the ledger holds one row that is gone and one
+// that is there.
+TEST(SqliteChecks, CanaryTransactionLeavingHalfItsRowsAfterAFailedCommitIsReported) {
+  std::uint32_t begun = 0;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    begun = __LINE__ + 1;
+    auto tx = co_await conn.begin();
+    co_await tx.execute("INSERT INTO users(id, name) VALUES(50, 'x')");
+    db.wrote(tx, "users", 50);
+    db.wrote(tx, "users", 1);  // row 1 exists from the setup: claims it as this transaction's
+    co_await conn.call(
+        [](sqlite3* raw) { sqlite3_exec(raw, "ROLLBACK", nullptr, nullptr, nullptr); });
+    try {
+      co_await tx.commit();
+    } catch (const sq::error&) {
+    }
+    co_await conn.close();
+  });
+  ASSERT_FALSE(r.passed());
+  EXPECT_THAT(r.describe(), HasSubstr("torn: transaction #"));
+  EXPECT_THAT(r.describe(), HasSubstr("left 1 of its 2 rows"));
+  expect_points_at(r, "torn:", begun);
 }
 
 TEST(SqliteChecks, CanaryBrokenInvariantIsReported) {
-  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+  std::uint32_t declared = 0;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
     auto& db = sq::test_database::create(ctx, schema);
+    declared = __LINE__ + 1;
     db.expect("SELECT count(*) FROM users", 3);
     co_return;
   });
   ASSERT_FALSE(r.passed());
   EXPECT_THAT(r.describe(), HasSubstr("SELECT count(*) FROM users = 2"));
+  expect_points_at(r, "SELECT count(*) FROM users = 2", declared);
 }
 
 TEST(SqliteChecks, CanaryCorruptDatabaseFailsIntegrityCheck) {

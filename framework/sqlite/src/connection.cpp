@@ -316,9 +316,12 @@ awaitable<void> connection::close() {
   auto* known = &st->statements;
   auto* cache = &st->cache;
   const std::string* label = &st->options.label;
+  // What close() finds left behind was done on this connection: the violations
+  // point at its open, the one line of the caller's the adapter knows.
+  const site opened = site::from(st->bind.opened_at);
   co_await detail::submit<detail::none>(
       st->w, st->bind,
-      [w, known, cache, label, adapter_transaction](sqlite3* db) {
+      [w, known, cache, label, adapter_transaction, opened](sqlite3* db) {
         cache->clear();
         tracker* t = current_tracker();
         // Statements the adapter prepared are tracked already (a leak names
@@ -327,7 +330,8 @@ awaitable<void> connection::close() {
           if (!known->contains(s) && t)
             t->report(violation_kind::leak,
                       fmt::format("statement never finalized when {} was closed: {}", *label,
-                                  sqlite3_sql(s) ? sqlite3_sql(s) : "?"));
+                                  sqlite3_sql(s) ? sqlite3_sql(s) : "?"),
+                      0, opened);
         while (sqlite3_stmt* s = sqlite3_next_stmt(db, nullptr)) sqlite3_finalize(s);
         known->clear();
         if (!sqlite3_get_autocommit(db)) {
@@ -335,7 +339,8 @@ awaitable<void> connection::close() {
             t->report(violation_kind::leak,
                       fmt::format("transaction still open when {} was closed (SQLite rolls it "
                                   "back): a BEGIN without COMMIT or ROLLBACK",
-                                  *label));
+                                  *label),
+                      0, opened);
           detail::exec(db, "ROLLBACK");
         }
         if (sqlite3_close(db) != SQLITE_OK) sqlite3_close_v2(db);

@@ -195,7 +195,8 @@ void test_database::verify(faultscope::tracker& t) const {
       t.report(violation_kind::invariant,
                fmt::format(
                    "lost: table {} of {} (row {} written at {}) cannot be read after the run: {}",
-                   e.table, name, e.rowid, e.where.str(), sqlite3_errmsg(p.db)));
+                   e.table, name, e.rowid, e.where.str(), sqlite3_errmsg(p.db)),
+               0, e.where);
       continue;
     }
     const outcome o = e.tx ? e.tx->effective() : outcome::committed;
@@ -204,11 +205,13 @@ void test_database::verify(faultscope::tracker& t) const {
     if (o == outcome::committed && *present == 0)
       t.report(violation_kind::invariant,
                fmt::format("lost: row {} of {} written at {} {} is missing after the run", e.rowid,
-                           e.table, e.where.str(), by));
+                           e.table, e.where.str(), by),
+               0, e.where);
     else if ((o == outcome::rolled_back || o == outcome::open) && *present != 0)
       t.report(violation_kind::invariant,
                fmt::format("survived: row {} of {} written at {} {} is present after the run",
-                           e.rowid, e.table, e.where.str(), by));
+                           e.rowid, e.table, e.where.str(), by),
+               0, e.where);
     else if (o == outcome::unknown) {
       const detail::transaction_state* root = e.tx.get();
       while (root->parent) root = root->parent.get();
@@ -220,7 +223,8 @@ void test_database::verify(faultscope::tracker& t) const {
     if (counts.first > 0 && counts.second > 0)
       t.report(violation_kind::invariant,
                fmt::format("torn: transaction #{} (its commit failed) left {} of its {} rows in {}",
-                           tx->id, counts.first, counts.first + counts.second, name));
+                           tx->id, counts.first, counts.first + counts.second, name),
+               0, tx->where);
 
   for (const invariant& inv : invariants_) {
     auto got = scalar(inv.sql, [](sqlite3_stmt*) {});
@@ -228,7 +232,8 @@ void test_database::verify(faultscope::tracker& t) const {
       t.report(violation_kind::invariant,
                fmt::format("after the run, {} = {} in {}, expected {} (declared at {})", inv.sql,
                            got ? std::to_string(*got) : std::string(sqlite3_errmsg(p.db)), name,
-                           inv.expected, inv.where.str()));
+                           inv.expected, inv.where.str()),
+               0, inv.where);
   }
 }
 
