@@ -316,8 +316,8 @@ awaitable<void> connection::close() {
   auto* known = &st->statements;
   auto* cache = &st->cache;
   const std::string* label = &st->options.label;
-  // What close() finds left behind was done on this connection: the violations
-  // point at its open, the one line of the caller's the adapter knows.
+  // What close() finds left behind (a statement prepared through call(), a
+  // BEGIN run by hand) the adapter never saw made: point at the connection's open.
   const site opened = site::from(st->bind.opened_at);
   co_await detail::submit<detail::none>(
       st->w, st->bind,
