@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <filesystem>
 #include <mutex>
 #include <unordered_map>
 #include <unordered_set>
@@ -150,11 +151,14 @@ struct tracker::impl {
   }
 
   void add_violation(violation_kind kind, std::string body, resource_id id, const site& where) {
+    add_violation(at(where, {kind, std::move(body), id}));
+  }
+  // `v.message` is the body: the kind goes in front of it here.
+  void add_violation(violation v) {
     ++violation_total;
-    std::string message = fmt::format("{}: {}", to_string(kind), body);
-    add_event(event_type::violation, id, {}, {}, {}, message);
-    if (violations.size() < opts.max_violations)
-      violations.push_back(at(where, {kind, std::move(message), id}));
+    v.message = fmt::format("{}: {}", to_string(v.kind), v.message);
+    add_event(event_type::violation, v.resource, {}, {}, {}, v.message);
+    if (violations.size() < opts.max_violations) violations.push_back(std::move(v));
   }
 
   // A release or use of a non-live id: was it released already, or never issued?
@@ -229,6 +233,15 @@ void tracker::report(violation_kind kind, std::string message, resource_id resou
   detail::claim_held_run();
   std::lock_guard lock(impl_->mutex);
   impl_->add_violation(kind, std::move(message), resource, where);
+}
+
+void tracker::report(violation_kind kind, std::string message, std::string file,
+                     std::uint32_t line) {
+  detail::claim_held_run();
+  std::lock_guard lock(impl_->mutex);
+  // Folded as site::file() folds a source_location's file.
+  if (!file.empty()) file = std::filesystem::path(file).lexically_normal().generic_string();
+  impl_->add_violation({kind, std::move(message), 0, std::move(file), line});
 }
 
 void tracker::record(event_type type, std::string detail) {

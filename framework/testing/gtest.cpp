@@ -110,8 +110,12 @@ void assertion_listener::OnTestPartResult(const ::testing::TestPartResult& resul
   const std::string where = result.file_name() != nullptr
                                 ? fmt::format("{}:{}", result.file_name(), result.line_number())
                                 : std::string("an unknown place");
+  // The assertion's line, so a JSON report or a GitHub annotation points at it.
+  const bool has_line = result.file_name() != nullptr && result.line_number() > 0;
   run->tracker().report(violation_kind::invariant,
-                        fmt::format("{}{}: {}", assertion_failed, where, message));
+                        fmt::format("{}{}: {}", assertion_failed, where, message),
+                        has_line ? result.file_name() : "",
+                        has_line ? static_cast<std::uint32_t>(result.line_number()) : 0);
   const std::string label(detail::current_run_label());
   const fault_plan& plan = run->options().plan;
   std::string which;

@@ -124,6 +124,18 @@ TEST(Tracker, AReportedViolationPointsAtTheSiteItIsGiven) {
   EXPECT_EQ(v[0].line, where.line());
 }
 
+TEST(Tracker, AReportedViolationPointsAtALineGivenAsText) {
+  tracker t;
+  t.report(violation_kind::invariant, "balance is negative", "app/../app/orders.cpp", 12);
+  auto v = t.violations();
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].message, "invariant: balance is negative");
+  EXPECT_EQ(v[0].file, "app/orders.cpp") << "folded as a site's file is";
+  EXPECT_EQ(v[0].line, 12u);
+  ASSERT_EQ(t.timeline().size(), 1u) << "on the timeline too, as every violation is";
+  EXPECT_EQ(t.timeline()[0].detail, "invariant: balance is negative");
+}
+
 TEST(Tracker, ViolationStorageIsBoundedButCounted) {
   tracker t(tracker::options{.record_timeline = false, .max_violations = 3});
   for (int i = 0; i < 10; ++i) t.release(1000 + i);

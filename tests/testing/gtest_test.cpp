@@ -283,6 +283,23 @@ TEST(AssertionListener, CanaryAFailureInsideARunIsAViolationOfThatRun) {
   EXPECT_EQ(r.violations[0].message,
             "invariant: GoogleTest assertion failed at app/orders.cpp:12: Expected equality of "
             "these values: a Which is: 1 2");
+  // The assertion's line, for the JSON report and the GitHub annotations.
+  EXPECT_EQ(r.violations[0].file, "app/orders.cpp");
+  EXPECT_EQ(r.violations[0].line, 12u);
+}
+
+TEST(AssertionListener, AFailureWithoutAFilePointsAtNoLine) {
+  auto r = faultscope::run([](run_context&) -> awaitable<void> {
+    // GoogleTest's FAIL() in a function without a file, as ADD_FAILURE_AT(nullptr, -1) gives.
+    faultscope::testing::assertion_listener{}.OnTestPartResult(
+        {::testing::TestPartResult::kNonFatalFailure, nullptr, -1, "went wrong"});
+    co_return;
+  });
+  ASSERT_EQ(r.violations.size(), 1u) << r.describe();
+  EXPECT_EQ(r.violations[0].message,
+            "invariant: GoogleTest assertion failed at an unknown place: went wrong");
+  EXPECT_EQ(r.violations[0].file, "");
+  EXPECT_EQ(r.violations[0].line, 0u);
 }
 
 TEST(AssertionListener, AnExplorationFailsUnderTheScheduleThatBrokeTheAssertion) {

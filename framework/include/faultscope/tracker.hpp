@@ -72,6 +72,9 @@ class tracker {
   /// points at none.
   void report(violation_kind kind, std::string message, resource_id resource = 0,
               const site& where = {});
+  /// As above, for a line known only as text: a GoogleTest failure's file and
+  /// line, or one read from another tool's output.
+  void report(violation_kind kind, std::string message, std::string file, std::uint32_t line);
 
   /// Adds a non-resource event (an injected fault, a note) to the timeline.
   void record(event_type type, std::string detail);
