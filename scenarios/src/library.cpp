@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "faultscope/context_manager.hpp"
+#include "faultscope/detached.hpp"
 #include "faultscope/exit_stack.hpp"
 #include "faultscope/fakes/file.hpp"
 #include "faultscope/fakes/pool.hpp"
@@ -218,6 +219,19 @@ awaitable<void> lock_not_released(run_context& ctx) {
   m.unlock(held);  // skipped by any failure above
 }
 
+// Cleans up after itself; only its caller loses its errors.
+awaitable<void> refresh_prices(tracker& t) {
+  co_await with_resource(
+      [&t] { return fakes::connection::open(t); },
+      [](fakes::connection& c) -> awaitable<void> { co_await c.query("select * from prices"); },
+      [](fakes::connection& c) { return c.close(); });
+}
+
+awaitable<void> lost_background_error(run_context& ctx) {
+  boost::asio::co_spawn(ctx.executor(), refresh_prices(ctx.tracker()), faultscope::detached());
+  co_await sleep_for(1s);  // the refresh has long ended, and nothing saw how
+}
+
 }  // namespace
 
 scenario_info every_suspension(std::string name, subject_fn subject,
@@ -291,6 +305,11 @@ std::vector<scenario_info> builtins() {
                      "a context manager that closes only on success", forgotten_error_path, {}));
   out.push_back(make("canary.lock_not_released", {"canary"},
                      "a lock released only when nothing fails", lock_not_released, {}));
+  out.push_back(make("canary.lost_background_error", {"canary", "unhandled_exception"},
+                     "a background refresh whose failure nobody awaits", lost_background_error,
+                     // A cancel fault is emitted at the root, which the detached
+                     // refresh does not hear.
+                     {.kinds = {fault::make_throw()}}));
   for (auto& s : sqlite_builtins())
     if (s.has_tag("canary")) out.push_back(std::move(s));
   return out;

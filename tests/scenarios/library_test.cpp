@@ -97,7 +97,7 @@ TEST(Registry, BuiltinsRegisterOnce) {
   auto n = r.all().size();
   faultscope::scenarios::register_builtins(r);
   EXPECT_EQ(r.all().size(), n);
-  EXPECT_EQ(r.match("canary").size(), 4u);
+  EXPECT_EQ(r.match("canary").size(), 5u);
   EXPECT_EQ(r.match("sqlite").size(), 7u);
 }
 

@@ -363,7 +363,7 @@ TEST(Cli, SeveralFiltersRunEachScenarioTheyMatchOnceInRegistrationOrder) {
   // canary.naive_cleanup matches both; the manual scenario only the second.
   auto r = cli({"run", "cli_test_points", "canary.naive_cleanup", "canary"});
   EXPECT_EQ(r.status, 1) << r.err;  // cli_test_points leaks, the canaries are caught
-  EXPECT_THAT(r.out, HasSubstr("exploring 5 scenarios"));
+  EXPECT_THAT(r.out, HasSubstr("exploring 6 scenarios"));
   const auto first = r.out.find("cli_test_points");
   const auto canary = r.out.find("CAUGHT canary.naive_cleanup");
   ASSERT_NE(canary, std::string::npos) << r.out;
