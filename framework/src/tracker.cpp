@@ -237,10 +237,10 @@ void tracker::report(violation_kind kind, std::string message, resource_id resou
 
 void tracker::report(violation_kind kind, std::string message, std::string file,
                      std::uint32_t line) {
-  detail::claim_held_run();
-  std::lock_guard lock(impl_->mutex);
   // Folded as site::file() folds a source_location's file.
   if (!file.empty()) file = std::filesystem::path(file).lexically_normal().generic_string();
+  detail::claim_held_run();
+  std::lock_guard lock(impl_->mutex);
   impl_->add_violation({kind, std::move(message), 0, std::move(file), line});
 }
 

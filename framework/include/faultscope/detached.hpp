@@ -13,7 +13,6 @@
 
 #include <exception>
 #include <source_location>
-#include <utility>
 
 #include "faultscope/site.hpp"
 
