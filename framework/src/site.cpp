@@ -25,8 +25,12 @@ std::string_view short_function_name(std::string_view pretty) noexcept {
   return head.empty() ? pretty.substr(0, paren) : head;
 }
 
+std::string folded_file(std::string_view file) {
+  return std::filesystem::path(file).lexically_normal().generic_string();
+}
+
 std::string site::file() const {
-  return std::filesystem::path(loc.file_name()).lexically_normal().generic_string();
+  return folded_file(loc.file_name());
 }
 
 std::string_view site::function() const noexcept {

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <deque>
-#include <filesystem>
 #include <mutex>
 #include <unordered_map>
 #include <unordered_set>
@@ -237,8 +236,7 @@ void tracker::report(violation_kind kind, std::string message, resource_id resou
 
 void tracker::report(violation_kind kind, std::string message, std::string file,
                      std::uint32_t line) {
-  // Folded as site::file() folds a source_location's file.
-  if (!file.empty()) file = std::filesystem::path(file).lexically_normal().generic_string();
+  file = folded_file(file);
   detail::claim_held_run();
   std::lock_guard lock(impl_->mutex);
   impl_->add_violation({kind, std::move(message), 0, std::move(file), line});

@@ -30,6 +30,10 @@ struct site {
   [[nodiscard]] std::string str() const;
 };
 
+/// A source file's path as faultscope reports it, with "dir/../" folded away:
+/// `site::file()`, and a file known only as text (a GoogleTest failure's).
+[[nodiscard]] std::string folded_file(std::string_view file);
+
 /// The unqualified name of a function from a compiler's pretty signature:
 /// "boost::asio::awaitable<void> demo::get_connection(db&)" → "get_connection".
 [[nodiscard]] std::string_view short_function_name(std::string_view pretty) noexcept;
