@@ -33,7 +33,7 @@ fault_session::~fault_session() {
 
 std::optional<fault_session::decision> fault_session::on_hit(std::string_view point) {
   std::lock_guard lock(mutex_);
-  auto it = points_.find(std::string(point));
+  auto it = points_.find(point);
   if (it == points_.end()) {
     it = points_
              .emplace(std::string(point), point_state{static_cast<std::uint32_t>(names_.size()), 0})
@@ -103,26 +103,36 @@ current_fault_session_scope::~current_fault_session_scope() {
   current = previous_;
 }
 
-boost::asio::awaitable<void> fault_point_slow(std::string_view name) {
+std::unique_ptr<fault_session::decision> fault_point_enter(std::string_view name) {
   auto* session = current_fault_session();
-  if (!session) co_return;
+  if (!session) return nullptr;
   auto d = session->on_hit(name);
-  if (!d) co_return;
+  if (!d) return nullptr;
   switch (d->fault.kind) {
     case fault_kind::throw_:
     case fault_kind::error:
     case fault_kind::bad_alloc:
       throw_fault(*d);
+    case fault_kind::cancel:
+    case fault_kind::timeout:
+    case fault_kind::delay:
+      break;
+  }
+  return std::make_unique<fault_session::decision>(std::move(*d));
+}
+
+boost::asio::awaitable<void> fault_point_suspend(const fault_session::decision& d) {
+  switch (d.fault.kind) {
     case fault_kind::cancel: {
       // Emit at the root once this point is suspended, so the cancellation
       // travels down the slots to the wait below, as a caller's would.
       auto ex = co_await boost::asio::this_coro::executor;
       timer wait(ex, virtual_clock::now());
-      wait.set_label(fmt::format("fault point {} (cancel)", d->label));
+      wait.set_label(fmt::format("fault point {} (cancel)", d.label));
       // On the run's own executor: the point may be in work on a pool's thread.
       if (auto* run = current_run())
         boost::asio::post(run->executor(),
-                          [run, type = d->fault.cancel_type] { run->cancel(type); });
+                          [run, type = d.fault.cancel_type] { run->cancel(type); });
       // A cancellation the code's filter ignores leaves the wait to finish at
       // once: the point then simply continues.
       co_await wait.async_wait(boost::asio::use_awaitable);
@@ -131,16 +141,20 @@ boost::asio::awaitable<void> fault_point_slow(std::string_view name) {
     case fault_kind::timeout: {
       timer wait(co_await boost::asio::this_coro::executor, virtual_clock::time_point::max());
       wait.set_label(
-          fmt::format("fault point {} (timeout: waits until a deadline cancels it)", d->label));
+          fmt::format("fault point {} (timeout: waits until a deadline cancels it)", d.label));
       co_await wait.async_wait(boost::asio::use_awaitable);
       co_return;
     }
     case fault_kind::delay: {
-      timer wait(co_await boost::asio::this_coro::executor, d->fault.delay);
-      wait.set_label(fmt::format("fault point {} (delay)", d->label));
+      timer wait(co_await boost::asio::this_coro::executor, d.fault.delay);
+      wait.set_label(fmt::format("fault point {} (delay)", d.label));
       co_await wait.async_wait(boost::asio::use_awaitable);
       co_return;
     }
+    case fault_kind::throw_:
+    case fault_kind::error:
+    case fault_kind::bad_alloc:
+      co_return;  // thrown by fault_point_enter
   }
 }
 

@@ -188,6 +188,38 @@ TEST(FaultPoint, MacroFormFires) {
   EXPECT_EQ(r.error_message, "injected fault at m#1");
 }
 
+awaitable<void> three_macro_points(run_context&) {
+  FAULTSCOPE_FAULT_POINT("a");
+  co_await ft::sleep_for(1s);
+  FAULTSCOPE_FAULT_POINT("b");
+  FAULTSCOPE_FAULT_POINT("a");
+}
+
+// The macro decides without a coroutine and calls one only to suspend: every
+// kind must still do what it does at `co_await fault_point`.
+TEST(FaultPoint, MacroFormDoesWhatTheCoroutineFormDoes) {
+  auto thrown = run_with("a#2=throw", three_macro_points);
+  EXPECT_EQ(thrown.error_message, "injected fault at a#2");
+  EXPECT_EQ(thrown.virtual_elapsed, 1s);
+
+  auto cancelled = run_with("b=cancel", three_macro_points);
+  EXPECT_EQ(cancelled.end, run_end::cancelled);
+  EXPECT_EQ(cancelled.virtual_elapsed, 1s);
+
+  auto delayed = run_with("a#1=delay(250ms)", three_macro_points);
+  EXPECT_EQ(delayed.end, run_end::ok);
+  EXPECT_EQ(delayed.virtual_elapsed, 1250ms);
+
+  auto hung = run_with("b=timeout", three_macro_points);
+  EXPECT_EQ(hung.end, run_end::hung);
+  ASSERT_FALSE(hung.violations.empty());
+  EXPECT_THAT(hung.violations[0].message, HasSubstr("fault point b#1 (timeout"));
+
+  auto clean = faultscope::run(three_macro_points);
+  EXPECT_EQ(clean.end, run_end::ok);
+  EXPECT_EQ(clean.trace.size(), 3u);
+}
+
 TEST(FaultPoint, InjectedFaultIsOnTheTimeline) {
   auto r = run_with("b=throw", three_points);
   bool seen = false;

@@ -82,6 +82,16 @@ void fault_point_active_not_firing(benchmark::State& state) {
 }
 BENCHMARK(fault_point_active_not_firing)->Iterations(2'000);
 
+void fault_point_macro_active_not_firing(benchmark::State& state) {
+  auto r = faultscope::run(
+      [&](faultscope::run_context&) -> awaitable<void> {
+        for (auto _ : state) FAULTSCOPE_FAULT_POINT("pool.acquire");
+      },
+      other_point_plan());
+  if (!r.injected.empty()) state.SkipWithError("a fault fired");
+}
+BENCHMARK(fault_point_macro_active_not_firing)->Iterations(2'000);
+
 #ifdef FAULTSCOPE_HAVE_LIBFIU
 void libfiu_fiu_fail_nothing_enabled(benchmark::State& state) {
   fiu_init(0);

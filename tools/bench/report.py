@@ -121,6 +121,7 @@ for name, label, peer in [
     ("fault_point_inactive", "`co_await fault_point`, no run active (a coroutine call)", fiu_none),
     ("fault_check_active_not_firing", "`fault_check` in a run, plan targets another point", fiu_other),
     ("fault_point_active_not_firing", "`co_await fault_point`, same", fiu_other),
+    ("fault_point_macro_active_not_firing", "`FAULTSCOPE_FAULT_POINT`, same", fiu_other),
 ]:
     t = ns(fb[name])
     print(f"| {label} | {fmt_time(t)} | {t / peer:.2f} |" if peer else f"| {label} | {fmt_time(t)} | — |")

@@ -9,6 +9,7 @@
 //   FAULTSCOPE_FAULT_POINT("socket.read");                  // one load when inactive
 #pragma once
 
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -35,7 +36,12 @@ class injected_fault : public std::runtime_error {
 };
 
 namespace detail {
-boost::asio::awaitable<void> fault_point_slow(std::string_view name);
+/// Counts a pass through `name` in the run's session. Throws a `throw`, `error`
+/// or `bad_alloc` fault here, so the pass costs no coroutine; returns a fault
+/// the point must suspend for (`cancel`, `timeout`, `delay`), null for none.
+std::unique_ptr<fault_session::decision> fault_point_enter(std::string_view name);
+/// Suspends as `d` says. `d` is the caller's and outlives the wait.
+boost::asio::awaitable<void> fault_point_suspend(const fault_session::decision& d);
 void fault_check_slow(std::string_view name);
 void fault_check_slow(std::string_view name, boost::system::error_code& ec);
 }  // namespace detail
@@ -44,7 +50,7 @@ void fault_check_slow(std::string_view name, boost::system::error_code& ec);
 /// root while suspended here, hang until an enclosing deadline fires, or delay.
 inline boost::asio::awaitable<void> fault_point(std::string_view name) {
   if (!detail::faults_armed()) co_return;
-  co_await detail::fault_point_slow(name);
+  if (auto wait = detail::fault_point_enter(name)) co_await detail::fault_point_suspend(*wait);
 }
 
 /// A fault point in plain code: `throw`, `error` and `bad_alloc` faults throw; `cancel` emits
@@ -66,9 +72,11 @@ inline void fault_check(std::string_view name, boost::system::error_code& ec) {
 }  // namespace faultscope
 
 /// A fault point whose inactive cost is one relaxed load and a branch, with no
-/// coroutine call. Use inside a coroutine.
-#define FAULTSCOPE_FAULT_POINT(name)                         \
-  do {                                                       \
-    if (::faultscope::detail::faults_armed())                \
-      co_await ::faultscope::detail::fault_point_slow(name); \
+/// coroutine call; in a run, a pass that injects nothing (or throws) calls no
+/// coroutine either. Use inside a coroutine.
+#define FAULTSCOPE_FAULT_POINT(name)                                             \
+  do {                                                                           \
+    if (::faultscope::detail::faults_armed())                                    \
+      if (auto faultscope_wait_ = ::faultscope::detail::fault_point_enter(name)) \
+        co_await ::faultscope::detail::fault_point_suspend(*faultscope_wait_);   \
   } while (false)

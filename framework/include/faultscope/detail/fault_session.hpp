@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -64,7 +65,14 @@ class fault_session {
     std::uint32_t index;
     std::uint64_t hits;
   };
-  std::unordered_map<std::string, point_state> points_;
+  // Looked up by the point's string_view: a pass allocates nothing.
+  struct name_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  std::unordered_map<std::string, point_state, name_hash, std::equal_to<>> points_;
   std::vector<std::string> names_;
   std::vector<std::uint64_t> fired_per_rule_;
   std::vector<raw_hit> trace_;
