@@ -1,6 +1,7 @@
 // What a run reports when a caller forgets to clean up: one canary per check,
 // each a planted bug the run must name (leaked statement, open transaction,
-// unclosed connection or file, lost, surviving or torn rows, a corrupt file).
+// unclosed connection or file, lost, surviving or torn rows, a corrupt, deleted
+// or unreadable database).
 #include "faultscope/sqlite/test_database.hpp"
 
 #include <gmock/gmock.h>
@@ -9,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <string_view>
 
@@ -229,6 +231,36 @@ TEST(SqliteChecks, CanaryCorruptDatabaseFailsIntegrityCheck) {
   });
   ASSERT_FALSE(r.passed());
   EXPECT_THAT(r.describe(), HasSubstr("test.db"));
+}
+
+// A database the run deleted: the check after the run cannot even open it, so
+// it cannot vouch for any row, and says so instead of passing.
+TEST(SqliteChecks, CanaryDatabaseDeletedDuringTheRunIsReported) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    std::filesystem::remove(db.path());
+    co_return;
+  });
+  ASSERT_FALSE(r.passed());
+  EXPECT_THAT(r.describe(), HasSubstr("test.db cannot be opened after the run"));
+}
+
+// A row recorded in a table the run dropped is lost as surely as a missing
+// row, and is reported with SQLite's reason and the line that recorded it.
+TEST(SqliteChecks, CanaryRowOfATableDroppedDuringTheRunIsReported) {
+  std::uint32_t claimed = 0;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    claimed = __LINE__ + 1;
+    db.committed("users", 1);
+    co_await conn.execute("DROP TABLE users");
+    co_await conn.close();
+  });
+  ASSERT_FALSE(r.passed());
+  EXPECT_THAT(r.describe(), HasSubstr("lost: table users of test.db (row 1 written at"));
+  EXPECT_THAT(r.describe(), HasSubstr("cannot be read after the run: no such table: users"));
+  expect_points_at(r, "lost: table users", claimed);
 }
 
 }  // namespace
