@@ -32,7 +32,8 @@ constexpr const char* schema =
 struct workload {
   bool vfs = true;
   bool memory = true;
-  std::atomic<int> code{-1};  // explorations run this on several threads
+  const char* then = nullptr;  // a statement after the transaction, if any
+  std::atomic<int> code{-1};   // explorations run this on several threads
 
   faultscope::scenario_fn fn() {
     return [this](run_context& ctx) -> awaitable<void> {
@@ -44,11 +45,12 @@ struct workload {
       code = SQLITE_OK;
       try {
         co_await faultscope::async_with(
-            sq::connect(db.path(), o), [&db](sq::connection& c) -> awaitable<void> {
+            sq::connect(db.path(), o), [&db, this](sq::connection& c) -> awaitable<void> {
               co_await sq::with_transaction(c, [&db](sq::transaction& tx) -> awaitable<void> {
                 co_await tx.execute("INSERT INTO log(id, v) VALUES(1, 'x')");
                 db.wrote(tx, "log", 1);
               });
+              if (then) co_await c.execute(then);
             });
       } catch (const sq::error& e) {
         code = e.extended_code();
@@ -98,7 +100,8 @@ TEST(SqliteHooks, FailedAllocationIsSqliteNomem) {
 
 struct vfs_case {
   const char* plan;
-  int expected;  // primary code
+  int expected;  // the extended code: which operation failed, as SQLite reports it
+  const char* then = nullptr;
 };
 
 class SqliteVfsFault : public ::testing::TestWithParam<vfs_case> {};
@@ -106,20 +109,28 @@ class SqliteVfsFault : public ::testing::TestWithParam<vfs_case> {};
 TEST_P(SqliteVfsFault, MapsToSqliteCodeAndLosesNothing) {
   workload w;
   w.memory = false;
+  w.then = GetParam().then;
   auto r = faultscope::replay(w.fn(), fault_plan::parse(GetParam().plan));
   EXPECT_TRUE(r.passed()) << r.describe();  // the ledger found nothing lost or torn
-  EXPECT_EQ(w.code & 0xff, GetParam().expected) << sqlite3_errstr(w.code.load());
+  EXPECT_EQ(w.code, GetParam().expected) << sqlite3_errstr(w.code.load());
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Codes, SqliteVfsFault,
     ::testing::Values(vfs_case{"sqlite.vfs.open#1=error(io_error)", SQLITE_CANTOPEN},
-                      vfs_case{"sqlite.vfs.write#1=error(io_error)", SQLITE_IOERR},
+                      vfs_case{"sqlite.vfs.write#1=error(io_error)", SQLITE_IOERR_WRITE},
                       vfs_case{"sqlite.vfs.write#1=error(no_space)", SQLITE_FULL},
+                      vfs_case{"sqlite.vfs.sync#1=error(io_error)", SQLITE_IOERR_FSYNC},
                       vfs_case{"sqlite.vfs.sync#1=error(no_space)", SQLITE_FULL},
-                      vfs_case{"sqlite.vfs.read#1=error(io_error)", SQLITE_IOERR},
+                      vfs_case{"sqlite.vfs.read#1=error(io_error)", SQLITE_IOERR_READ},
+                      vfs_case{"sqlite.vfs.lock#1=error(io_error)", SQLITE_IOERR_LOCK},
                       vfs_case{"sqlite.vfs.lock#1=error(busy)", SQLITE_BUSY},
-                      vfs_case{"sqlite.vfs.write#1+=error(io_error)", SQLITE_IOERR}),
+                      vfs_case{"sqlite.vfs.write#1+=error(io_error)", SQLITE_IOERR_WRITE},
+                      // A checkpoint that empties the WAL truncates it.
+                      vfs_case{"sqlite.vfs.truncate#1=error(io_error)", SQLITE_IOERR_TRUNCATE,
+                               "PRAGMA wal_checkpoint(TRUNCATE)"},
+                      vfs_case{"sqlite.vfs.truncate#1=error(no_space)", SQLITE_FULL,
+                               "PRAGMA wal_checkpoint(TRUNCATE)"}),
     [](const auto& info) { return "case" + std::to_string(info.index); });
 
 TEST(SqliteHooks, TransientWriteErrorFailsOnceAPersistentOneEveryTime) {

@@ -292,6 +292,9 @@ awaitable<connection> connection::open(std::string path, connection_options opti
     sqlite3* db = nullptr;
     int rc = sqlite3_open_v2(p->c_str(), &db, flags, vfs_name);
     if (rc != SQLITE_OK) {
+      // A failed open returns the primary code only (extended codes are not
+      // on yet); the handle still knows which operation failed.
+      if (db) rc = sqlite3_extended_errcode(db);
       std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
       sqlite3_close(db);
       throw error(rc, msg, "open " + *p);
