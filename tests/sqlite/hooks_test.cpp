@@ -9,8 +9,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <string>
 
 #include "faultscope/explore.hpp"
+#include "faultscope/fault_point.hpp"
 #include "faultscope/run.hpp"
 #include "faultscope/sqlite/connection.hpp"
 #include "faultscope/sqlite/test_database.hpp"
@@ -132,6 +134,46 @@ INSTANTIATE_TEST_SUITE_P(
                       vfs_case{"sqlite.vfs.truncate#1=error(no_space)", SQLITE_FULL,
                                "PRAGMA wal_checkpoint(TRUNCATE)"}),
     [](const auto& info) { return "case" + std::to_string(info.index); });
+
+// sqlite3_realloc passes the same point as sqlite3_malloc, so an
+// out-of-memory sweep also fails the growth of a buffer SQLite already holds.
+TEST(SqliteHooks, AnAllocationFaultFailsAReallocationToo) {
+  bool grew = false;
+  auto scenario = [&grew](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    sq::connection_options o;
+    o.memory_faults = true;
+    auto conn = co_await sq::connection::open(db.path(), o);
+    co_await conn.call([&grew](sqlite3*) {
+      faultscope::fault_check("test.grow");  // the next two allocations are these
+      void* p = sqlite3_malloc(16);
+      void* q = p ? sqlite3_realloc(p, 1 << 16) : nullptr;
+      grew = q != nullptr;
+      sqlite3_free(q ? q : p);  // a failed realloc leaves p to its owner
+    });
+    co_await conn.close();
+  };
+  auto clean = faultscope::run(scenario);
+  ASSERT_TRUE(clean.passed()) << clean.describe();
+  ASSERT_TRUE(grew);
+  auto at = std::find_if(clean.trace.begin(), clean.trace.end(),
+                         [](const faultscope::point_hit& h) { return h.point == "test.grow"; });
+  auto allocation = [&clean](auto from) {
+    return std::find_if(std::next(from), clean.trace.end(),
+                        [](const faultscope::point_hit& h) { return h.point == "sqlite.malloc"; });
+  };
+  ASSERT_NE(at, clean.trace.end());
+  auto malloc_hit = allocation(at);
+  ASSERT_NE(malloc_hit, clean.trace.end());
+  auto realloc_hit = allocation(malloc_hit);
+  ASSERT_NE(realloc_hit, clean.trace.end());
+
+  const std::string plan =
+      "sqlite.malloc#" + std::to_string(realloc_hit->hit) + "=error(no_memory)";
+  auto r = faultscope::replay(scenario, fault_plan::parse(plan));
+  EXPECT_TRUE(r.passed()) << r.describe();  // and the block it could not grow was freed
+  EXPECT_FALSE(grew) << plan;
+}
 
 TEST(SqliteHooks, TransientWriteErrorFailsOnceAPersistentOneEveryTime) {
   // Two attempts at the same transaction: a transient fault fails the first
