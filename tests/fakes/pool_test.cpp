@@ -151,6 +151,33 @@ TEST(Pool, BrokenConnectionIsDiscardedNotReused) {
   EXPECT_TRUE(r.passed()) << r.describe();
 }
 
+// A slot is reserved before the open suspends; an open that fails must give it
+// back, or a pool that met max_size failures would make every later acquirer
+// wait forever.
+TEST(Pool, AFailedOpenGivesItsSlotBack) {
+  faultscope::run_options o;
+  o.plan = faultscope::fault_plan::parse("conn.open#1=throw(connection_refused)");
+  bool first_failed = false;
+  std::size_t size_after = 99;
+  auto r = faultscope::run(
+      [&](run_context& ctx) -> awaitable<void> {
+        fakes::pool p(ctx.tracker(), {.max_size = 1});
+        try {
+          co_await p.acquire();
+        } catch (const boost::system::system_error&) {
+          first_failed = true;
+        }
+        size_after = p.size();
+        auto c = co_await p.acquire();  // the slot is free again: opens, does not wait
+        co_await p.release(c);
+        co_await p.close();
+      },
+      o);
+  EXPECT_TRUE(first_failed);
+  EXPECT_EQ(size_after, 0u);
+  EXPECT_TRUE(r.passed()) << r.describe();
+}
+
 TEST(Pool, ExhaustedPoolWithNoReturnIsAHangNamingTheWaiter) {
   auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
     fakes::pool p(ctx.tracker(), {.max_size = 1});
