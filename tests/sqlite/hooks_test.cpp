@@ -124,6 +124,7 @@ INSTANTIATE_TEST_SUITE_P(
                       vfs_case{"sqlite.vfs.write#1=error(no_space)", SQLITE_FULL},
                       vfs_case{"sqlite.vfs.sync#1=error(io_error)", SQLITE_IOERR_FSYNC},
                       vfs_case{"sqlite.vfs.sync#1=error(no_space)", SQLITE_FULL},
+                      // The first read is the open's: a failed open's code too.
                       vfs_case{"sqlite.vfs.read#1=error(io_error)", SQLITE_IOERR_READ},
                       vfs_case{"sqlite.vfs.lock#1=error(io_error)", SQLITE_IOERR_LOCK},
                       vfs_case{"sqlite.vfs.lock#1=error(busy)", SQLITE_BUSY},
