@@ -78,4 +78,19 @@ TEST(File, CanaryDoubleCloseIsReported) {
   EXPECT_THAT(r, HasViolation(violation_kind::double_release));
 }
 
+TEST(File, CanaryReadAndWriteAfterCloseAreReported) {
+  for (bool write : {false, true}) {
+    auto r = faultscope::run([write](run_context& ctx) -> awaitable<void> {
+      fakes::filesystem fs(ctx.tracker());
+      auto f = co_await fs.open("x");
+      co_await f.close();
+      if (write)
+        co_await f.write("late");
+      else
+        co_await f.read();
+    });
+    EXPECT_THAT(r, HasViolation(violation_kind::use_after_release)) << (write ? "write" : "read");
+  }
+}
+
 }  // namespace
