@@ -243,6 +243,7 @@ TEST(SqliteChecks, CanaryDatabaseDeletedDuringTheRunIsReported) {
   });
   ASSERT_FALSE(r.passed());
   EXPECT_THAT(r.describe(), HasSubstr("test.db cannot be opened after the run"));
+  EXPECT_THAT(r.describe(), HasSubstr("No such file or directory"));
 }
 
 // A row recorded in a table the run dropped is lost as surely as a missing

@@ -243,6 +243,8 @@ TEST(SqliteConnection, OpenFailureThrowsAndLeavesNothing) {
       ADD_FAILURE() << "opened";
     } catch (const sq::error& e) {
       EXPECT_EQ(e.code(), SQLITE_CANTOPEN);
+      // SQLite's message alone does not say why; the system's reason does.
+      EXPECT_THAT(e.what(), HasSubstr("unable to open database file: No such file or directory"));
     }
   });
   EXPECT_TRUE(r.passed()) << messages(r);

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <string>
+#include <utility>
 
 #include "faultscope/explore.hpp"
 #include "faultscope/fault_point.hpp"
@@ -135,6 +136,31 @@ INSTANTIATE_TEST_SUITE_P(
                       vfs_case{"sqlite.vfs.truncate#1=error(no_space)", SQLITE_FULL,
                                "PRAGMA wal_checkpoint(TRUNCATE)"}),
     [](const auto& info) { return "case" + std::to_string(info.index); });
+
+// SQLite explains a failed open with the errno the VFS left, so an injected
+// failure leaves the fault's, as a real failing call leaves its own.
+TEST(SqliteHooks, AnInjectedOpenFailureGivesTheFaultsReason) {
+  for (const auto& [plan, reason] :
+       {std::pair{"sqlite.vfs.open#1=error(no_space)", "No space left on device"},
+        std::pair{"sqlite.vfs.open#1=error(io_error)", "Input/output error"}}) {
+    std::string what;
+    auto r = faultscope::replay(
+        [&what](run_context& ctx) -> awaitable<void> {
+          auto& db = sq::test_database::create(ctx, schema);
+          sq::connection_options o;
+          o.vfs_faults = true;
+          try {
+            auto c = co_await sq::connection::open(db.path(), o);
+            co_await c.close();
+          } catch (const sq::error& e) {
+            what = e.what();
+          }
+        },
+        fault_plan::parse(plan));
+    EXPECT_TRUE(r.passed()) << r.describe();
+    EXPECT_THAT(what, HasSubstr(std::string("unable to open database file: ") + reason)) << plan;
+  }
+}
 
 // sqlite3_realloc passes the same point as sqlite3_malloc, so an
 // out-of-memory sweep also fails the growth of a buffer SQLite already holds.

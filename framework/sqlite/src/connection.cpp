@@ -16,6 +16,7 @@
 #include "faultscope/sqlite/hooks.hpp"
 #include "faultscope/sqlite/statement.hpp"
 #include "faultscope/sqlite/transaction.hpp"
+#include "open_database.hpp"
 #include "rows_builder.hpp"
 #include "run_data.hpp"
 
@@ -289,18 +290,7 @@ awaitable<connection> connection::open(std::string path, connection_options opti
   const int flags = st->options.flags | SQLITE_OPEN_NOMUTEX;
   const int busy = st->options.busy_timeout_ms;
   co_await detail::submit<detail::none>(st->w, st->bind, [w, p, flags, busy](sqlite3*) {
-    sqlite3* db = nullptr;
-    int rc = sqlite3_open_v2(p->c_str(), &db, flags, vfs_name);
-    if (rc != SQLITE_OK) {
-      // A failed open returns the primary code only (extended codes are not
-      // on yet); the handle still knows which operation failed.
-      if (db) rc = sqlite3_extended_errcode(db);
-      std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-      sqlite3_close(db);
-      throw error(rc, msg, "open " + *p);
-    }
-    sqlite3_extended_result_codes(db, 1);
-    w->set_db(db);
+    w->set_db(detail::open_database(*p, flags, vfs_name));
     w->set_busy_timeout(std::chrono::milliseconds(busy));
   });
   if (st->bind.tracker)

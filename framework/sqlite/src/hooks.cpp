@@ -50,6 +50,10 @@ std::optional<faultscope::fault> fires(const char* point, bool enabled) {
 int vfs_fault(const char* point, int io_code, bool can_full = false, bool can_busy = false) {
   auto f = fires(point, current.vfs_faults);
   if (!f) return SQLITE_OK;
+  // SQLite asks the VFS for errno to explain a failed open or I/O call
+  // (sqlite3_system_errno); a real call would have left its own there, so an
+  // injected failure leaves the fault's, not a stale one from an earlier call.
+  errno = f->code;
   if (can_full && f->code == ENOSPC) return SQLITE_FULL;
   if (can_busy && f->code == EBUSY) return SQLITE_BUSY;
   return io_code;

@@ -14,6 +14,7 @@
 #include "faultscope/sqlite/error.hpp"
 #include "faultscope/sqlite/hooks.hpp"
 #include "faultscope/sqlite/transaction.hpp"
+#include "open_database.hpp"
 
 namespace faultscope::sqlite {
 namespace detail {
@@ -72,19 +73,15 @@ void run_data::finish(faultscope::tracker& t) {
 
 namespace {
 
+// A connection outside faultscope's VFS (the default one) and accounting:
+// setup and verification are not part of what a run tests.
 struct plain_db {
   sqlite3* db = nullptr;
+  void open(const std::string& path, int flags) {
+    db = detail::open_database(path, flags, nullptr);
+  }
   ~plain_db() { sqlite3_close_v2(db); }
 };
-
-// A connection outside faultscope's VFS and accounting: setup and verification
-// are not part of what a run tests.
-void open_plain(plain_db& p, const std::string& path, int flags) {
-  int rc = sqlite3_open_v2(path.c_str(), &p.db, flags, nullptr);
-  if (rc != SQLITE_OK)
-    throw error(rc, p.db ? sqlite3_errmsg(p.db) : sqlite3_errstr(rc), "open " + path);
-  sqlite3_extended_result_codes(p.db, 1);
-}
 
 std::string make_scratch_dir() {
   const char* tmp = std::getenv("TMPDIR");
@@ -115,7 +112,7 @@ test_database& test_database::create(run_context& ctx, std::string_view setup_sq
   for (const auto& db : d.databases)
     if (db->path() == path) return *db;
   plain_db p;
-  open_plain(p, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  p.open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   if (!setup_sql.empty()) {
     std::string sql(setup_sql);
     char* msg = nullptr;
@@ -146,7 +143,7 @@ void test_database::verify(faultscope::tracker& t) const {
   const std::string name = std::filesystem::path(path_).filename().string();
   plain_db p;
   try {
-    open_plain(p, path_, SQLITE_OPEN_READWRITE);
+    p.open(path_, SQLITE_OPEN_READWRITE);
   } catch (const error& e) {
     t.report(violation_kind::invariant,
              fmt::format("{} cannot be opened after the run: {}", name, e.what()));
