@@ -151,7 +151,8 @@ TEST(SqliteConnection, ErrorsCarrySqliteCodesAndTheStatement) {
     } catch (const sq::error& e) {
       EXPECT_EQ(e.code(), SQLITE_CONSTRAINT);
       EXPECT_EQ(e.extended_code(), SQLITE_CONSTRAINT_PRIMARYKEY);
-      EXPECT_THAT(e.what(), HasSubstr("INSERT INTO users"));
+      EXPECT_THAT(e.what(), HasSubstr("sqlite: SQLITE_CONSTRAINT_PRIMARYKEY (UNIQUE constraint "
+                                      "failed: users.id) in: INSERT INTO users"));
     }
     try {
       co_await conn.query("SELECT * FROM nowhere");
