@@ -130,8 +130,14 @@ struct tracker::impl {
   resource_id next_id = 1;
   std::unordered_map<resource_id, live_record> live;
   // Released records are kept only with the timeline, so a double release can
-  // name both releases; without it, memory is bounded by the live set.
-  std::unordered_map<resource_id, site> released_at;
+  // name the resource and both releases; without it, memory is bounded by the
+  // live set.
+  struct released_record {
+    site where;
+    std::string kind;
+    std::string label;
+  };
+  std::unordered_map<resource_id, released_record> released;
   std::unordered_set<resource_id> baseline;
   std::vector<violation> violations;
   std::uint64_t violation_total = 0;
@@ -171,11 +177,16 @@ struct tracker::impl {
     }
     auto kind =
         verb == "release" ? violation_kind::double_release : violation_kind::use_after_release;
+    std::string name = fmt::format("resource #{}", id);
     std::string earlier;
-    if (auto it = released_at.find(id); it != released_at.end())
-      earlier = fmt::format(" (released at {})", it->second.str());
+    if (auto it = released.find(id); it != released.end()) {
+      const auto& r = it->second;
+      name = fmt::format("{} #{}", r.kind, id);
+      if (!r.label.empty()) name += fmt::format(" \"{}\"", r.label);
+      earlier = fmt::format(" (released at {})", r.where.str());
+    }
     add_violation(kind,
-                  fmt::format("resource #{} {} at {} after its release{}", id,
+                  fmt::format("{} {} at {} after its release{}", name,
                               verb == "release" ? "released again" : "used", where.str(), earlier),
                   id, where);
   }
@@ -210,7 +221,9 @@ void tracker::release(resource_id id, std::source_location loc) {
     return;
   }
   impl_->add_event(event_type::release, id, it->second.kind, it->second.label, site{loc}, {});
-  if (impl_->opts.record_timeline) impl_->released_at.emplace(id, site::from(loc));
+  if (impl_->opts.record_timeline)
+    impl_->released.emplace(id, impl::released_record{site::from(loc), std::move(it->second.kind),
+                                                      std::move(it->second.label)});
   impl_->baseline.erase(id);
   impl_->live.erase(it);
   ++impl_->released_total;

@@ -11,6 +11,7 @@
 using faultscope::tracker;
 using faultscope::violation_kind;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 TEST(Tracker, BalancedAcquireReleaseHasNoViolations) {
   tracker t;
@@ -62,8 +63,23 @@ TEST(Tracker, CanaryDoubleReleaseNamesBothReleases) {
   EXPECT_EQ(v[0].kind, violation_kind::double_release);
   EXPECT_EQ(v[0].line, line) << "it points at the second release";
   EXPECT_EQ(v[0].file, "tests/framework/tracker_test.cpp");
-  EXPECT_THAT(v[0].message, HasSubstr("released again at tests/framework/tracker_test.cpp:"));
+  EXPECT_THAT(v[0].message,
+              HasSubstr("connection #1 released again at tests/framework/tracker_test.cpp:"));
   EXPECT_THAT(v[0].message, HasSubstr("(released at tests/framework/tracker_test.cpp:"));
+}
+
+// Without the timeline the tracker forgets a resource once released, so the
+// report can give only its id.
+TEST(Tracker, CanaryDoubleReleaseWithoutTheTimelineGivesTheId) {
+  tracker t(tracker::options{.record_timeline = false});
+  auto id = t.acquire("connection", "db");
+  t.release(id);
+  t.release(id);
+  auto v = t.check();
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].kind, violation_kind::double_release);
+  EXPECT_THAT(v[0].message, HasSubstr("double release: resource #1 released again at "));
+  EXPECT_THAT(v[0].message, Not(HasSubstr("(released at")));
 }
 
 TEST(Tracker, CanaryUnknownRelease) {
@@ -85,7 +101,8 @@ TEST(Tracker, CanaryUseAfterRelease) {
   auto v = t.check();
   ASSERT_EQ(v.size(), 1u);
   EXPECT_EQ(v[0].kind, violation_kind::use_after_release);
-  EXPECT_THAT(v[0].message, HasSubstr("used at"));
+  EXPECT_THAT(v[0].message, HasSubstr("use after release: file #1 \"log\" used at "));
+  EXPECT_THAT(v[0].message, HasSubstr("after its release (released at "));
 }
 
 TEST(Tracker, BaselineIgnoresResourcesThatExistedBefore) {
