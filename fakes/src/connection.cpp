@@ -27,10 +27,11 @@ const std::string& connection::label() const noexcept {
 }
 
 boost::asio::awaitable<void> connection::use(std::string_view point,
-                                             std::chrono::nanoseconds latency) {
+                                             std::chrono::nanoseconds latency,
+                                             std::source_location loc) {
   if (!state_) throw std::logic_error("use of an empty fakes::connection");
   auto s = state_;
-  s->owner->touch(s->id);  // a use after close is reported here
+  s->owner->touch(s->id, loc);  // a use after close is reported here
   if (s->broken)
     throw boost::system::system_error(boost::asio::error::broken_pipe,
                                       fmt::format("connection \"{}\" is broken", s->options.label));
@@ -47,24 +48,26 @@ boost::asio::awaitable<void> connection::use(std::string_view point,
   co_await sleep_for(latency);
 }
 
-boost::asio::awaitable<std::vector<std::string>> connection::query(std::string_view sql) {
-  co_await use("conn.query", state_ ? state_->options.query_latency : 0ns);
+boost::asio::awaitable<std::vector<std::string>> connection::query(std::string_view sql,
+                                                                   std::source_location loc) {
+  co_await use("conn.query", state_ ? state_->options.query_latency : 0ns, loc);
   std::vector<std::string> rows;
   for (std::size_t i = 0; i < state_->options.rows; ++i)
     rows.push_back(fmt::format("{} row {}", sql, i + 1));
   co_return rows;
 }
 
-boost::asio::awaitable<std::size_t> connection::execute(std::string_view sql) {
-  co_await use("conn.execute", state_ ? state_->options.query_latency : 0ns);
+boost::asio::awaitable<std::size_t> connection::execute(std::string_view sql,
+                                                        std::source_location loc) {
+  co_await use("conn.execute", state_ ? state_->options.query_latency : 0ns, loc);
   co_return sql.size() % 7 + 1;
 }
 
-boost::asio::awaitable<void> connection::close() {
+boost::asio::awaitable<void> connection::close(std::source_location loc) {
   if (!state_) throw std::logic_error("close of an empty fakes::connection");
   auto s = state_;
   s->open = false;
-  s->owner->release(s->id);  // a second close is reported as a double release
+  s->owner->release(s->id, loc);  // a second close is reported as a double release
   co_await sleep_for(s->options.close_latency);
   co_await fault_point("conn.close");
 }

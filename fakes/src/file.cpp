@@ -19,30 +19,30 @@ boost::asio::awaitable<file> filesystem::open(std::string path, std::source_loca
   co_return file(std::move(s));
 }
 
-boost::asio::awaitable<std::string> file::read() {
+boost::asio::awaitable<std::string> file::read(std::source_location loc) {
   if (!state_) throw std::logic_error("read of an empty fakes::file");
   auto s = state_;
-  s->fs->tracker_.touch(s->id);
+  s->fs->tracker_.touch(s->id, loc);
   co_await fault_point("file.read");
   co_await sleep_for(s->fs->options_.io_latency);
   co_return s->fs->files_[s->path];
 }
 
-boost::asio::awaitable<std::size_t> file::write(std::string data) {
+boost::asio::awaitable<std::size_t> file::write(std::string data, std::source_location loc) {
   if (!state_) throw std::logic_error("write of an empty fakes::file");
   auto s = state_;
-  s->fs->tracker_.touch(s->id);
+  s->fs->tracker_.touch(s->id, loc);
   co_await fault_point("file.write");
   co_await sleep_for(s->fs->options_.io_latency);
   s->fs->files_[s->path] += data;
   co_return data.size();
 }
 
-boost::asio::awaitable<void> file::close() {
+boost::asio::awaitable<void> file::close(std::source_location loc) {
   if (!state_) throw std::logic_error("close of an empty fakes::file");
   auto s = state_;
   s->open = false;
-  s->fs->tracker_.release(s->id);
+  s->fs->tracker_.release(s->id, loc);
   co_await sleep_for(s->fs->options_.io_latency);
   co_await fault_point("file.close");
 }

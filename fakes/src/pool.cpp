@@ -10,6 +10,7 @@ pool::pool(tracker& t, pool_options options) : tracker_(t), options_(std::move(o
 
 connection pool::lend(connection c, const std::source_location& loc) {
   c.state_->lease = tracker_.acquire("pool.lease", c.label(), loc);
+  c.state_->lent = true;
   return c;
 }
 
@@ -36,11 +37,14 @@ boost::asio::awaitable<connection> pool::acquire(std::source_location loc) {
   co_return lend(std::move(c), loc);
 }
 
-boost::asio::awaitable<void> pool::release(connection& c) {
+boost::asio::awaitable<void> pool::release(connection& c, std::source_location loc) {
   if (!c.state_) throw std::logic_error("release of an empty fakes::connection");
   connection back = c;
-  tracker_.release(back.state_->lease);  // returning twice is a double release
-  back.state_->lease = 0;
+  // Returned twice: the lease's double release, at both of the caller's lines.
+  // The pool has it back already, and must not hold it twice.
+  tracker_.release(back.state_->lease, loc);
+  if (!back.state_->lent) co_return;
+  back.state_->lent = false;
   if (back.broken() || !back.is_open()) {
     // A broken connection is discarded, never handed to the next acquirer.
     --open_;

@@ -28,8 +28,8 @@ boost::asio::awaitable<resource_id> semaphore::acquire(std::source_location loc)
   co_return tracker_.acquire(kind_, label_, loc);
 }
 
-void semaphore::release(resource_id permit) {
-  tracker_.release(permit);
+void semaphore::release(resource_id permit, std::source_location loc) {
+  tracker_.release(permit, loc);
   bool handed = true;
   if (!waiters_.grant(handed)) ++permits_;
 }

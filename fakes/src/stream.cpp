@@ -57,19 +57,19 @@ boost::asio::awaitable<void> stream::inbox_ready(std::shared_ptr<link> l, int si
   co_await sleep_for(l->latency);
 }
 
-boost::asio::awaitable<std::string> stream::read() {
+boost::asio::awaitable<std::string> stream::read(std::source_location loc) {
   auto l = link_;
   int side = side_;
   end& self = l->ends[side];
-  l->owner->touch(self.id);
+  l->owner->touch(self.id, loc);
   co_await inbox_ready(l, side);
   co_return std::exchange(self.inbox, {});
 }
 
-boost::asio::awaitable<void> stream::write(std::string data) {
+boost::asio::awaitable<void> stream::write(std::string data, std::source_location loc) {
   auto l = link_;
   int side = side_;
-  l->owner->touch(l->ends[side].id);
+  l->owner->touch(l->ends[side].id, loc);
   co_await fault_point("stream.write");
   co_await sleep_for(l->latency);
   end& peer = l->ends[1 - side];
@@ -79,12 +79,12 @@ boost::asio::awaitable<void> stream::write(std::string data) {
   peer.reader.grant(ready);
 }
 
-boost::asio::awaitable<void> stream::close() {
+boost::asio::awaitable<void> stream::close(std::source_location loc) {
   auto l = link_;
   int side = side_;
   end& self = l->ends[side];
   self.open = false;
-  l->owner->release(self.id);
+  l->owner->release(self.id, loc);
   bool eof = true;
   l->ends[1 - side].reader.grant(eof);  // wake the peer's read: it sees eof
   co_await sleep_for(l->latency);

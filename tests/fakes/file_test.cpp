@@ -68,28 +68,40 @@ TEST(File, CanaryCloseOnlyOnSuccessIsCaughtUnderThrowCancelAndTimeout) {
   ft::expect_misuse_caught_under_every_kind("file", leaks_file_on_error);
 }
 
-TEST(File, CanaryDoubleCloseIsReported) {
-  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+TEST(File, CanaryDoubleCloseIsReportedAtBothCloses) {
+  std::uint32_t first = 0, second = 0;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
     fakes::filesystem fs(ctx.tracker());
     auto f = co_await fs.open("x");
+    first = __LINE__ + 1;
     co_await f.close();
+    second = __LINE__ + 1;
     co_await f.close();
   });
   EXPECT_THAT(r, HasViolation(violation_kind::double_release));
+  ft::expect_misuse_at(r, violation_kind::double_release, "file #1 \"x\"", "released again",
+                       "tests/fakes/file_test.cpp", second, first);
 }
 
 TEST(File, CanaryReadAndWriteAfterCloseAreReported) {
   for (bool write : {false, true}) {
-    auto r = faultscope::run([write](run_context& ctx) -> awaitable<void> {
+    std::uint32_t closed = 0, used = 0;
+    auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
       fakes::filesystem fs(ctx.tracker());
       auto f = co_await fs.open("x");
+      closed = __LINE__ + 1;
       co_await f.close();
-      if (write)
+      if (write) {
+        used = __LINE__ + 1;
         co_await f.write("late");
-      else
+      } else {
+        used = __LINE__ + 1;
         co_await f.read();
+      }
     });
-    EXPECT_THAT(r, HasViolation(violation_kind::use_after_release)) << (write ? "write" : "read");
+    SCOPED_TRACE(write ? "write" : "read");
+    ft::expect_misuse_at(r, violation_kind::use_after_release, "file #1 \"x\"", "used",
+                         "tests/fakes/file_test.cpp", used, closed);
   }
 }
 

@@ -260,15 +260,52 @@ TEST(Pool, CanaryMisuseIsReportedByExploration) {
   EXPECT_THAT(twice, HasViolation(violation_kind::double_release));
 }
 
-TEST(Connection, UseAfterCloseAndDoubleCloseAreReported) {
-  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
-    auto c = co_await fakes::connection::open(ctx.tracker());
-    co_await c.close();
-    co_await c.close();
-    co_await c.query("select 1");
+TEST(Pool, CanaryALeaseReturnedTwiceIsReportedAtBothReturns) {
+  std::uint32_t first = 0, second = 0;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    fakes::pool p(ctx.tracker(), {.max_size = 1});
+    auto c = co_await p.acquire();
+    first = __LINE__ + 1;
+    co_await p.release(c);
+    second = __LINE__ + 1;
+    co_await p.release(c);
+    EXPECT_EQ(p.idle(), 1u) << "the pool holds its one connection once";
+    co_await p.close();
   });
-  EXPECT_THAT(r, HasViolation(violation_kind::double_release));
-  EXPECT_THAT(r, HasViolation(violation_kind::use_after_release));
+  // #1 is the pool's connection, #2 the lease.
+  ft::expect_misuse_at(r, violation_kind::double_release, "pool.lease #2 \"db\"", "released again",
+                       "tests/fakes/pool_test.cpp", second, first);
+}
+
+TEST(Connection, UseAfterCloseAndDoubleCloseAreReportedAtTheCallersLines) {
+  std::uint32_t closed = 0, again = 0;
+  auto twice = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    auto c = co_await fakes::connection::open(ctx.tracker());
+    closed = __LINE__ + 1;
+    co_await c.close();
+    again = __LINE__ + 1;
+    co_await c.close();
+  });
+  ft::expect_misuse_at(twice, violation_kind::double_release, "connection #1 \"db\"",
+                       "released again", "tests/fakes/pool_test.cpp", again, closed);
+  for (bool query : {true, false}) {
+    std::uint32_t used = 0;
+    auto late = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+      auto c = co_await fakes::connection::open(ctx.tracker());
+      closed = __LINE__ + 1;
+      co_await c.close();
+      if (query) {
+        used = __LINE__ + 1;
+        co_await c.query("select 1");
+      } else {
+        used = __LINE__ + 1;
+        co_await c.execute("delete from users");
+      }
+    });
+    SCOPED_TRACE(query ? "query" : "execute");
+    ft::expect_misuse_at(late, violation_kind::use_after_release, "connection #1 \"db\"", "used",
+                         "tests/fakes/pool_test.cpp", used, closed);
+  }
 }
 
 awaitable<void> pool_release_only_on_success(run_context& ctx) {

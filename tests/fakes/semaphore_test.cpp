@@ -116,13 +116,17 @@ TEST(Mutex, CanaryLockNotReleasedOnThrowOrCancelIsReported) {
   ASSERT_EQ(ex.failures.size(), 2u) << ex.summary();  // work#1=throw and work#1=cancel
   EXPECT_THAT(ex.failures[0].run.violations[0].message,
               ::testing::HasSubstr("lock #1 \"accounts\""));
-  auto twice = faultscope::run([](run_context& ctx) -> awaitable<void> {
+  std::uint32_t first = 0, second = 0;
+  auto twice = faultscope::run([&](run_context& ctx) -> awaitable<void> {
     fakes::async_mutex m(ctx.tracker());
     auto h = co_await m.lock();
+    first = __LINE__ + 1;
     m.unlock(h);
+    second = __LINE__ + 1;
     m.unlock(h);
   });
-  EXPECT_THAT(twice, HasViolation(violation_kind::double_release));
+  ft::expect_misuse_at(twice, violation_kind::double_release, "lock #1 \"mutex\"", "released again",
+                       "tests/fakes/semaphore_test.cpp", second, first);
 }
 
 TEST(Mutex, CanaryUnlockOnlyOnSuccessIsCaughtUnderThrowCancelAndTimeout) {

@@ -122,14 +122,41 @@ TEST(Stream, CanaryCloseOnlyOnSuccessIsCaughtUnderThrowCancelAndTimeout) {
   ft::expect_misuse_caught_under_every_kind("stream", close_only_on_success);
 }
 
-TEST(Stream, CanaryDoubleCloseIsReported) {
-  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+TEST(Stream, CanaryDoubleCloseIsReportedAtBothCloses) {
+  std::uint32_t first = 0, second = 0;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
     auto [a, b] = co_await fakes::stream::connect_pair(ctx.tracker());
+    first = __LINE__ + 1;
     co_await a.close();
+    second = __LINE__ + 1;
     co_await a.close();
     co_await b.close();
   });
-  EXPECT_THAT(r, HasViolation(violation_kind::double_release));
+  ft::expect_misuse_at(r, violation_kind::double_release, "stream #1 \"stream:client\"",
+                       "released again", "tests/fakes/stream_test.cpp", second, first);
+}
+
+TEST(Stream, CanaryReadAndWriteAfterCloseAreReportedAtTheCallersLines) {
+  for (bool write : {false, true}) {
+    std::uint32_t closed = 0, used = 0;
+    auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+      auto [a, b] = co_await fakes::stream::connect_pair(ctx.tracker());
+      co_await b.write("hello");
+      closed = __LINE__ + 1;
+      co_await a.close();
+      if (write) {
+        used = __LINE__ + 1;
+        co_await a.write("late");
+      } else {
+        used = __LINE__ + 1;
+        co_await a.read();
+      }
+      co_await b.close();
+    });
+    SCOPED_TRACE(write ? "write" : "read");
+    ft::expect_misuse_at(r, violation_kind::use_after_release, "stream #1 \"stream:client\"",
+                         "used", "tests/fakes/stream_test.cpp", used, closed);
+  }
 }
 
 // --- Asio's AsyncReadStream / AsyncWriteStream -------------------------------

@@ -1,7 +1,14 @@
 // Checks shared by the fakes' own tests.
 #pragma once
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
 
 #include "faultscope/explore.hpp"
 #include "faultscope/testing/gtest.hpp"
@@ -55,6 +62,22 @@ inline void expect_misuse_caught_under_every_kind(const std::string& name, scena
     EXPECT_TRUE(caught) << name << ": no leak reported under a" << kind.substr(1) << " fault\n"
                         << ex.summary();
   }
+}
+
+/// A misuse is reported at the caller's lines, not the fake's: the only
+/// violation of `r` is `name` (`file #1 "x"`) `verb` ("released again", "used")
+/// at line `at` of `file` after its release at line `released`.
+inline void expect_misuse_at(const run_result& r, violation_kind kind, std::string_view name,
+                             std::string_view verb, std::string_view file, std::uint32_t at,
+                             std::uint32_t released) {
+  ASSERT_EQ(r.violations.size(), 1u) << r.describe();
+  const auto& v = r.violations[0];
+  EXPECT_EQ(v.kind, kind) << v.message;
+  EXPECT_EQ(v.file, file) << v.message;
+  EXPECT_EQ(v.line, at) << v.message;
+  EXPECT_THAT(v.message, ::testing::HasSubstr(
+                             fmt::format("{} {} at {}:{} after its release (released at {}:{})",
+                                         name, verb, file, at, file, released)));
 }
 
 }  // namespace faultscope::test

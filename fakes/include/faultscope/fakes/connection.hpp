@@ -49,9 +49,12 @@ class connection {
     return open(t, connection_options{}, loc);
   }
 
-  boost::asio::awaitable<std::vector<std::string>> query(std::string_view sql);
-  boost::asio::awaitable<std::size_t> execute(std::string_view sql);
-  boost::asio::awaitable<void> close();
+  // `loc`: the caller's line, which a use after close or a second close names.
+  boost::asio::awaitable<std::vector<std::string>> query(
+      std::string_view sql, std::source_location loc = std::source_location::current());
+  boost::asio::awaitable<std::size_t> execute(
+      std::string_view sql, std::source_location loc = std::source_location::current());
+  boost::asio::awaitable<void> close(std::source_location loc = std::source_location::current());
 
   [[nodiscard]] bool is_open() const noexcept { return state_ && state_->open; }
   [[nodiscard]] bool broken() const noexcept { return state_ && state_->broken; }
@@ -66,10 +69,12 @@ class connection {
     connection_options options;
     bool open = false;
     bool broken = false;
-    resource_id lease = 0;  ///< set while lent out by a pool
+    resource_id lease = 0;  ///< the pool's latest lease of it
+    bool lent = false;      ///< out of its pool now
   };
   explicit connection(std::shared_ptr<state> s) : state_(std::move(s)) {}
-  boost::asio::awaitable<void> use(std::string_view point, std::chrono::nanoseconds latency);
+  boost::asio::awaitable<void> use(std::string_view point, std::chrono::nanoseconds latency,
+                                   std::source_location loc);
   std::shared_ptr<state> state_;
 };
 

@@ -32,9 +32,12 @@ class filesystem;
 class file {
  public:
   file() = default;
-  boost::asio::awaitable<std::string> read();
-  boost::asio::awaitable<std::size_t> write(std::string data);
-  boost::asio::awaitable<void> close();
+  // `loc`: the caller's line, which a use after close or a second close names.
+  boost::asio::awaitable<std::string> read(
+      std::source_location loc = std::source_location::current());
+  boost::asio::awaitable<std::size_t> write(
+      std::string data, std::source_location loc = std::source_location::current());
+  boost::asio::awaitable<void> close(std::source_location loc = std::source_location::current());
   [[nodiscard]] bool is_open() const noexcept { return state_ && state_->open; }
   [[nodiscard]] resource_id id() const noexcept { return state_ ? state_->id : 0; }
 

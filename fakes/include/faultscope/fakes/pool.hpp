@@ -36,7 +36,9 @@ class pool {
   /// `loc` is where the caller acquired: what a leak report names.
   boost::asio::awaitable<connection> acquire(
       std::source_location loc = std::source_location::current());
-  boost::asio::awaitable<void> release(connection& c);
+  /// `loc`: the caller's line, which returning a lease twice names.
+  boost::asio::awaitable<void> release(connection& c,
+                                       std::source_location loc = std::source_location::current());
   /// Closes the idle connections; fails every waiter.
   boost::asio::awaitable<void> close();
 

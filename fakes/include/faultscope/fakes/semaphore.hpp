@@ -27,7 +27,7 @@ class semaphore {
   /// Waits for a permit; returns its tracked id, which `release` takes.
   boost::asio::awaitable<resource_id> acquire(
       std::source_location loc = std::source_location::current());
-  void release(resource_id permit);
+  void release(resource_id permit, std::source_location loc = std::source_location::current());
   [[nodiscard]] std::size_t available() const noexcept { return permits_; }
 
  protected:
@@ -51,7 +51,9 @@ class async_mutex : public semaphore {
       std::source_location loc = std::source_location::current()) {
     return acquire(loc);
   }
-  void unlock(resource_id held) { release(held); }
+  void unlock(resource_id held, std::source_location loc = std::source_location::current()) {
+    release(held, loc);
+  }
 };
 
 }  // namespace faultscope::fakes

@@ -62,9 +62,14 @@ class stream {
 
   /// Waits for bytes; throws `boost::asio::error::eof` once the peer closed and
   /// everything was read.
-  boost::asio::awaitable<std::string> read();
-  boost::asio::awaitable<void> write(std::string data);
-  boost::asio::awaitable<void> close();
+  ///
+  /// `loc`, here and below: the caller's line, which a use after close or a
+  /// second close names.
+  boost::asio::awaitable<std::string> read(
+      std::source_location loc = std::source_location::current());
+  boost::asio::awaitable<void> write(std::string data,
+                                     std::source_location loc = std::source_location::current());
+  boost::asio::awaitable<void> close(std::source_location loc = std::source_location::current());
   [[nodiscard]] bool is_open() const noexcept;
   [[nodiscard]] resource_id id() const noexcept;
 
