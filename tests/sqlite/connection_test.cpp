@@ -237,6 +237,39 @@ TEST(SqliteConnection, InMemoryAndTemporaryDatabasesWork) {
   }
 }
 
+// The run's timeline shows each release at the caller's line, not the
+// adapter's: a scope's at the line that opened it, a close at the close.
+TEST(SqliteConnection, TheTimelineShowsReleasesAtTheCallersLines) {
+  std::uint32_t scope = 0, cursor = 0, finalized = 0, closed = 0;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    scope = __LINE__ + 2;  // sq::connect's line
+    co_await faultscope::async_with(
+        sq::connect(db.path()), [&](sq::connection& c) -> awaitable<void> {
+          cursor = __LINE__ + 1;
+          co_await faultscope::async_with(sq::cursor(c, "SELECT 1"),
+                                          [](sq::statement&) -> awaitable<void> { co_return; });
+          auto s = co_await c.cursor("SELECT 2");
+          finalized = __LINE__ + 1;
+          co_await s.finalize();
+        });
+    auto c = co_await sq::connection::open(db.path());
+    closed = __LINE__ + 1;
+    co_await c.close();
+  });
+  ASSERT_TRUE(r.passed()) << r.describe();
+  std::vector<std::pair<std::string, std::uint32_t>> releases;
+  for (const auto& e : r.timeline)
+    if (e.type == faultscope::event_type::release && e.kind != "sqlite.file") {
+      EXPECT_EQ(e.where.file(), "tests/sqlite/connection_test.cpp") << e.kind;
+      releases.emplace_back(e.kind, e.where.line());
+    }
+  EXPECT_THAT(releases, ::testing::ElementsAre(std::pair{"sqlite.statement", cursor},
+                                               std::pair{"sqlite.statement", finalized},
+                                               std::pair{"sqlite.connection", scope},
+                                               std::pair{"sqlite.connection", closed}));
+}
+
 TEST(SqliteConnection, OpenFailureThrowsAndLeavesNothing) {
   auto r = faultscope::run([](run_context&) -> awaitable<void> {
     try {

@@ -300,7 +300,7 @@ awaitable<connection> connection::open(std::string path, connection_options opti
   co_return connection(std::move(st));
 }
 
-awaitable<void> connection::close() {
+awaitable<void> connection::close(std::source_location loc) {
   if (!state_ || !state_->open) co_return;
   auto st = state_;
   st->open = false;
@@ -340,7 +340,7 @@ awaitable<void> connection::close() {
         w->set_db(nullptr);
       },
       detail::call_kind::last);
-  if (st->bind.tracker) st->bind.tracker->release(st->id);
+  if (st->bind.tracker) st->bind.tracker->release(st->id, loc);
   if (st->bind.run) --st->bind.run->connections;
 }
 
@@ -513,7 +513,7 @@ context_manager<connection> connect(std::string path, connection_options options
           loc](yield<connection> y) -> awaitable<void> {
     connection db = co_await connection::open(path, options, loc);
     co_await y(db);
-    co_await db.close();
+    co_await db.close(loc);
   };
 }
 
@@ -630,7 +630,7 @@ awaitable<rows> statement::fetch_all() {
                                           });
 }
 
-awaitable<void> statement::finalize() {
+awaitable<void> statement::finalize(std::source_location loc) {
   auto ss = state_;
   if (!ss || !ss->stmt) co_return;
   sqlite3_stmt* stmt = ss->stmt;
@@ -650,7 +650,7 @@ awaitable<void> statement::finalize() {
         },
         detail::call_kind::release);
   }
-  if (conn.bind.tracker) conn.bind.tracker->release(ss->id);
+  if (conn.bind.tracker) conn.bind.tracker->release(ss->id, loc);
 }
 
 bool statement::is_open() const noexcept {
@@ -667,7 +667,7 @@ context_manager<statement> cursor(connection& db, std::string sql, std::vector<v
           loc](yield<statement> y) -> awaitable<void> {
     statement s = co_await db.cursor(sql, params, loc);
     co_await y(s);
-    co_await s.finalize();
+    co_await s.finalize(loc);
   };
 }
 
@@ -675,7 +675,7 @@ context_manager<statement> prepared(connection& db, std::string sql, std::source
   return [&db, sql = std::move(sql), loc](yield<statement> y) -> awaitable<void> {
     statement s = co_await db.prepare(sql, loc);
     co_await y(s);
-    co_await s.finalize();
+    co_await s.finalize(loc);
   };
 }
 

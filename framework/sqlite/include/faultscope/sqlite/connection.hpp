@@ -77,7 +77,8 @@ class connection {
 
   /// Finalizes what the caller forgot (reporting it), rolls back an open
   /// transaction (reporting it), closes the file, ends the worker thread.
-  boost::asio::awaitable<void> close();
+  /// `loc`: the caller's line, where the run's timeline shows the release.
+  boost::asio::awaitable<void> close(std::source_location loc = std::source_location::current());
 
   /// Runs one statement (or several, separated by ';', without parameters);
   /// returns the number of rows changed.

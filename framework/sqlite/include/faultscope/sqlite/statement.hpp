@@ -58,8 +58,9 @@ class statement {
   boost::asio::awaitable<rows> fetch_all();
   /// Ends the statement: its handle goes back to the connection's cache of
   /// prepared statements (reset, nothing bound). Never fails; a second call
-  /// does nothing.
-  boost::asio::awaitable<void> finalize();
+  /// does nothing. `loc`: the caller's line, where the run's timeline shows
+  /// the release.
+  boost::asio::awaitable<void> finalize(std::source_location loc = std::source_location::current());
 
   [[nodiscard]] bool is_open() const noexcept;
   [[nodiscard]] const std::string& sql() const noexcept;
