@@ -25,11 +25,16 @@ boost::asio::awaitable<resource_id> semaphore::acquire(std::source_location loc)
     // Granted permits pass straight from the releaser to this waiter.
     co_await waiters_.wait(fmt::format("{} \"{}\" waiting", point_, label_));
   }
-  co_return tracker_.acquire(kind_, label_, loc);
+  const resource_id permit = tracker_.acquire(kind_, label_, loc);
+  held_.insert(permit);
+  co_return permit;
 }
 
 void semaphore::release(resource_id permit, std::source_location loc) {
   tracker_.release(permit, loc);
+  // Released twice (or never ours): a second permit given back would let two
+  // holders into a mutex.
+  if (held_.erase(permit) == 0) return;
   bool handed = true;
   if (!waiters_.grant(handed)) ++permits_;
 }

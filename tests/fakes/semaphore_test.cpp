@@ -124,6 +124,7 @@ TEST(Mutex, CanaryLockNotReleasedOnThrowOrCancelIsReported) {
     m.unlock(h);
     second = __LINE__ + 1;
     m.unlock(h);
+    EXPECT_EQ(m.available(), 1u) << "the second unlock gave back a permit it did not hold";
   });
   ft::expect_misuse_at(twice, violation_kind::double_release, "lock #1 \"mutex\"", "released again",
                        "tests/fakes/semaphore_test.cpp", second, first);

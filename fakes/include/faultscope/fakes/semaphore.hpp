@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <source_location>
 #include <string>
+#include <unordered_set>
 
 #include "faultscope/fakes/detail/wait_queue.hpp"
 #include "faultscope/tracker.hpp"
@@ -41,6 +42,8 @@ class semaphore {
   std::string kind_;
   std::string point_;
   detail::wait_queue<bool> waiters_;
+  // Permits out now: one released twice is reported, and gives back nothing.
+  std::unordered_set<resource_id> held_;
 };
 
 class async_mutex : public semaphore {
