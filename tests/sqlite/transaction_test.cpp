@@ -44,6 +44,48 @@ TEST(SqliteTransaction, CommitsOnSuccessRollsBackOnException) {
   EXPECT_TRUE(r.passed()) << messages(r);
 }
 
+// The run's timeline shows where each transaction ended in the caller's code:
+// a scope's at the line that opened it (whether it committed or rolled back),
+// an explicit commit or rollback at its own line, and a savepoint left open at
+// the line that ended the transaction around it.
+TEST(SqliteTransaction, TheTimelineShowsEachEndAtTheCallersLine) {
+  std::uint32_t committed = 0, rolled_back = 0, explicit_commit = 0, explicit_rollback = 0;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    committed = __LINE__ + 1;
+    co_await sq::with_transaction(conn, [](sq::transaction&) -> awaitable<void> { co_return; });
+    try {
+      rolled_back = __LINE__ + 1;
+      co_await sq::with_transaction(conn, [](sq::transaction&) -> awaitable<void> {
+        throw std::runtime_error("body failed");
+        co_return;
+      });
+    } catch (const std::runtime_error&) {
+    }
+    auto tx = co_await conn.begin();
+    auto sp = co_await tx.savepoint();
+    explicit_commit = __LINE__ + 1;
+    co_await tx.commit();  // ends the savepoint too
+    auto tx2 = co_await conn.begin();
+    explicit_rollback = __LINE__ + 1;
+    co_await tx2.rollback();
+    co_await conn.close();
+  });
+  ASSERT_TRUE(r.passed()) << r.describe();
+  std::vector<std::pair<std::string, std::uint32_t>> ends;
+  for (const auto& e : r.timeline)
+    if (e.type == faultscope::event_type::release && e.kind == "sqlite.transaction") {
+      EXPECT_EQ(e.where.file(), "tests/sqlite/transaction_test.cpp") << e.label;
+      ends.emplace_back(e.label.substr(0, e.label.find(' ')), e.where.line());
+    }
+  EXPECT_THAT(ends,
+              ::testing::ElementsAre(std::pair{"BEGIN", committed}, std::pair{"BEGIN", rolled_back},
+                                     std::pair{"BEGIN", explicit_commit},
+                                     std::pair{"SAVEPOINT", explicit_commit},
+                                     std::pair{"BEGIN", explicit_rollback}));
+}
+
 TEST(SqliteTransaction, SavepointRollsBackAloneAndTheOuterCommits) {
   auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
     auto& db = sq::test_database::create(ctx, schema);

@@ -707,16 +707,16 @@ void transaction::require_open(const char* what) const {
   if (!state_) throw error(SQLITE_MISUSE, fmt::format("{} in no transaction", what));
 }
 
-awaitable<void> transaction::commit() {
+awaitable<void> transaction::commit(std::source_location loc) {
   auto ts = state_;
   if (!ts || ts->state != outcome::open)
     throw std::logic_error("sqlite: commit of an ended transaction");
   ts->conn->require_open("commit");
   FAULTSCOPE_FAULT_POINT(ts->savepoint.empty() ? "sqlite.commit" : "sqlite.savepoint");
-  co_await end(true);
+  co_await end(true, loc);
 }
 
-awaitable<void> transaction::rollback() {
+awaitable<void> transaction::rollback(std::source_location loc) {
   auto ts = state_;
   if (!ts || ts->state != outcome::open) co_return;
   if (!ts->conn->open) {
@@ -724,7 +724,7 @@ awaitable<void> transaction::rollback() {
     ts->state = outcome::rolled_back;
     co_return;
   }
-  co_await end(false);
+  co_await end(false, loc);
 }
 
 namespace {
@@ -737,19 +737,20 @@ struct end_result {
 // SQLite ends every savepoint inside a transaction or savepoint that ends: a
 // COMMIT or RELEASE keeps their work, a ROLLBACK undoes it. Handles to them
 // still held end with them, rather than stay open on nothing.
-void end_within(detail::transaction_state& t, outcome o, tracker* tr) {
+void end_within(detail::transaction_state& t, outcome o, tracker* tr,
+                const std::source_location& loc) {
   for (auto& w : t.savepoints) {
     auto sp = w.lock();
     if (!sp || sp->state != outcome::open) continue;
     sp->state = o;
-    if (tr) tr->release(sp->id);
-    end_within(*sp, o, tr);
+    if (tr) tr->release(sp->id, loc);
+    end_within(*sp, o, tr, loc);
   }
   t.savepoints.clear();
 }
 }  // namespace
 
-awaitable<void> transaction::end(bool commit) {
+awaitable<void> transaction::end(bool commit, std::source_location loc) {
   auto ts = state_;
   auto& conn = *ts->conn;
   std::string sp = ts->savepoint;
@@ -791,9 +792,9 @@ awaitable<void> transaction::end(bool commit) {
 
   auto finish = [&](outcome o) {
     ts->state = o;
-    if (conn.bind.tracker) conn.bind.tracker->release(ts->id);
+    if (conn.bind.tracker) conn.bind.tracker->release(ts->id, loc);
     if (!nested) --conn.open_transactions;
-    end_within(*ts, o, conn.bind.tracker);
+    end_within(*ts, o, conn.bind.tracker, loc);
   };
   if (commit) {
     if (r.rc == SQLITE_OK) {
@@ -848,7 +849,7 @@ context_manager<transaction> transaction_manager(connection& db, std::string mod
   return [&db, mode = std::move(mode), loc](yield<transaction> y) -> awaitable<void> {
     transaction tx = co_await db.begin(mode, loc);
     co_await y(tx);
-    co_await tx.rollback();  // nothing to do if the body committed
+    co_await tx.rollback(loc);  // nothing to do if the body committed
   };
 }
 
@@ -856,7 +857,7 @@ context_manager<transaction> savepoint_manager(transaction& outer, std::source_l
   return [&outer, loc](yield<transaction> y) -> awaitable<void> {
     transaction tx = co_await outer.savepoint(loc);
     co_await y(tx);
-    co_await tx.rollback();
+    co_await tx.rollback(loc);
   };
 }
 

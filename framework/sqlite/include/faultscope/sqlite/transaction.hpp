@@ -59,11 +59,13 @@ class transaction {
 
   /// COMMIT (RELEASE for a savepoint). If it fails and SQLite ended the
   /// transaction anyway, the outcome is `unknown` (all of its rows or none
-  /// are durable); if the transaction is still open, roll it back.
-  boost::asio::awaitable<void> commit();
+  /// are durable); if the transaction is still open, roll it back. `loc`,
+  /// here and in `rollback`: the caller's line, where the run's timeline shows
+  /// the release.
+  boost::asio::awaitable<void> commit(std::source_location loc = std::source_location::current());
   /// ROLLBACK (ROLLBACK TO + RELEASE for a savepoint). Retries a transient
   /// failure, so that the transaction does not stay open.
-  boost::asio::awaitable<void> rollback();
+  boost::asio::awaitable<void> rollback(std::source_location loc = std::source_location::current());
   /// A nested savepoint: prefer the `with_savepoint` scope.
   boost::asio::awaitable<transaction> savepoint(
       std::source_location loc = std::source_location::current());
@@ -78,7 +80,7 @@ class transaction {
   friend class connection;
   transaction(connection c, std::shared_ptr<detail::transaction_state> s)
       : conn_(std::move(c)), state_(std::move(s)) {}
-  boost::asio::awaitable<void> end(bool commit);
+  boost::asio::awaitable<void> end(bool commit, std::source_location loc);
   void require_open(const char* what) const;
   connection conn_;
   std::shared_ptr<detail::transaction_state> state_;
@@ -92,18 +94,18 @@ context_manager<transaction> transaction_manager(connection& db, std::string mod
 context_manager<transaction> savepoint_manager(transaction& outer, std::source_location loc);
 
 template <typename Body>
-auto committing(Body body) {
+auto committing(Body body, std::source_location loc) {
   using R = faultscope::detail::awaitable_value_t<std::invoke_result_t<Body&, transaction&>>;
-  return [body = std::move(body)](transaction& tx) mutable -> boost::asio::awaitable<R> {
+  return [body = std::move(body), loc](transaction& tx) mutable -> boost::asio::awaitable<R> {
     // The commit is part of the body: cancellable, and bounded by the caller's
     // deadline like the rest of the work. Only the rollback is cleanup. A body
     // that ended the transaction itself (commit or rollback) leaves none to do.
     if constexpr (std::is_void_v<R>) {
       co_await body(tx);
-      if (tx.state() == outcome::open) co_await tx.commit();
+      if (tx.state() == outcome::open) co_await tx.commit(loc);
     } else {
       R result = co_await body(tx);
-      if (tx.state() == outcome::open) co_await tx.commit();
+      if (tx.state() == outcome::open) co_await tx.commit(loc);
       co_return result;
     }
   };
@@ -117,8 +119,8 @@ template <typename Body>
 auto with_transaction(connection& db, std::string_view mode, Body body,
                       std::source_location loc = std::source_location::current()) {
   return faultscope::detail::async_with_impl<transaction>(
-      detail::transaction_manager(db, std::string(mode), loc), detail::committing(std::move(body)),
-      site::from(loc));
+      detail::transaction_manager(db, std::string(mode), loc),
+      detail::committing(std::move(body), loc), site::from(loc));
 }
 /// The same, BEGIN DEFERRED.
 template <typename Body>
@@ -131,8 +133,9 @@ auto with_transaction(connection& db, Body body,
 template <typename Body>
 auto with_savepoint(transaction& tx, Body body,
                     std::source_location loc = std::source_location::current()) {
-  return faultscope::detail::async_with_impl<transaction>(
-      detail::savepoint_manager(tx, loc), detail::committing(std::move(body)), site::from(loc));
+  return faultscope::detail::async_with_impl<transaction>(detail::savepoint_manager(tx, loc),
+                                                          detail::committing(std::move(body), loc),
+                                                          site::from(loc));
 }
 
 }  // namespace faultscope::sqlite
