@@ -48,20 +48,20 @@ boost::asio::awaitable<void> pool::release(connection& c, std::source_location l
   if (back.broken() || !back.is_open()) {
     // A broken connection is discarded, never handed to the next acquirer.
     --open_;
-    if (back.is_open()) co_await back.close();
+    if (back.is_open()) co_await back.close(loc);
   } else if (!waiters_.grant(back)) {
     idle_.push_back(std::move(back));
   }
   co_await fault_point("pool.release");
 }
 
-boost::asio::awaitable<void> pool::close() {
+boost::asio::awaitable<void> pool::close(std::source_location loc) {
   waiters_.fail_all(boost::asio::error::operation_aborted);
   while (!idle_.empty()) {
     connection c = std::move(idle_.front());
     idle_.pop_front();
     --open_;
-    co_await c.close();
+    co_await c.close(loc);
   }
 }
 

@@ -151,6 +151,40 @@ TEST(Pool, BrokenConnectionIsDiscardedNotReused) {
   EXPECT_TRUE(r.passed()) << r.describe();
 }
 
+// The pool closes connections on the caller's behalf: a broken one when it is
+// returned, the idle ones when the pool closes. The timeline shows those
+// releases at the caller's release and close, not inside the pool.
+TEST(Pool, ConnectionsItClosesAreReleasedAtTheCallersLines) {
+  faultscope::run_options o;
+  o.plan = faultscope::fault_plan::parse("conn.query#1=throw(io_error)");
+  std::uint32_t returned_broken = 0, closed = 0;
+  auto r = faultscope::run(
+      [&](run_context& ctx) -> awaitable<void> {
+        fakes::pool p(ctx.tracker(), {.max_size = 1});
+        auto c = co_await p.acquire();
+        try {
+          co_await c.query("select 1");
+        } catch (...) {
+        }
+        returned_broken = __LINE__ + 1;
+        co_await p.release(c);
+        auto d = co_await p.acquire();
+        co_await p.release(d);
+        closed = __LINE__ + 1;
+        co_await p.close();
+      },
+      o);
+  ASSERT_TRUE(r.passed()) << r.describe();
+  std::vector<std::pair<std::string, std::uint32_t>> releases;
+  for (const auto& e : r.timeline)
+    if (e.type == faultscope::event_type::release && e.kind == "connection") {
+      EXPECT_EQ(e.where.file(), "tests/fakes/pool_test.cpp");
+      releases.emplace_back(e.kind, e.where.line());
+    }
+  EXPECT_THAT(releases, ::testing::ElementsAre(std::pair{"connection", returned_broken},
+                                               std::pair{"connection", closed}));
+}
+
 // A slot is reserved before the open suspends; an open that fails must give it
 // back, or a pool that met max_size failures would make every later acquirer
 // wait forever.

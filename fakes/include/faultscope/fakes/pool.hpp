@@ -39,8 +39,8 @@ class pool {
   /// `loc`: the caller's line, which returning a lease twice names.
   boost::asio::awaitable<void> release(connection& c,
                                        std::source_location loc = std::source_location::current());
-  /// Closes the idle connections; fails every waiter.
-  boost::asio::awaitable<void> close();
+  /// Closes the idle connections (their releases at `loc`); fails every waiter.
+  boost::asio::awaitable<void> close(std::source_location loc = std::source_location::current());
 
   [[nodiscard]] std::size_t idle() const noexcept { return idle_.size(); }
   [[nodiscard]] std::size_t size() const noexcept { return open_; }
