@@ -304,6 +304,7 @@ awaitable<void> connection::close(std::source_location loc) {
   if (!state_ || !state_->open) co_return;
   auto st = state_;
   st->open = false;
+  st->bind.closing_at = loc;  // the last job: only its files' releases see it
   const bool adapter_transaction = st->open_transactions > 0;
   auto* w = &st->w;
   auto* known = &st->statements;

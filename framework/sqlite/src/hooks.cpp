@@ -84,7 +84,11 @@ int x_close(sqlite3_file* f) {
   if (auto* t = s->tracking) {
     if (t->registry) {
       std::lock_guard lock(t->registry->mutex);
-      if (t->registry->tracker) t->registry->tracker->release(t->id);
+      // Closed by connection::close: at the caller's close. Otherwise SQLite
+      // closed it on its own (a journal at commit), and this line says so.
+      const auto at = current.closing_at;
+      if (t->registry->tracker)
+        t->registry->tracker->release(t->id, at.line() != 0 ? at : std::source_location::current());
     }
     delete t;
     s->tracking = nullptr;

@@ -48,6 +48,9 @@ struct binding {
   bool vfs_faults = false;
   bool memory_faults = false;
   std::source_location opened_at{};  ///< where the connection was opened: names its files
+  /// Where the caller closed the connection: where the files it closes are
+  /// released. Unset (line 0) outside close().
+  std::source_location closing_at{};
 };
 
 /// The binding of the job running on this thread (empty outside a job).
