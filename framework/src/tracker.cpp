@@ -113,9 +113,15 @@ resource_info to_info(const live_record& r) {
   return {r.id, r.kind, r.label, r.where, scope_path(r), r.acquired_at};
 }
 
+// `connection #1 "db"`: how every report names a resource.
+std::string resource_name(std::string_view kind, resource_id id, std::string_view label) {
+  std::string out = fmt::format("{} #{}", kind, id);
+  if (!label.empty()) out += fmt::format(" \"{}\"", label);
+  return out;
+}
+
 std::string describe(const resource_info& r) {
-  std::string out = fmt::format("{} #{}", r.kind, r.id);
-  if (!r.label.empty()) out += fmt::format(" \"{}\"", r.label);
+  std::string out = resource_name(r.kind, r.id, r.label);
   out += fmt::format(" acquired at {}", r.site.str());
   if (!r.scope_path.empty()) out += fmt::format(" in {}", r.scope_path);
   return out;
@@ -181,8 +187,7 @@ struct tracker::impl {
     std::string earlier;
     if (auto it = released.find(id); it != released.end()) {
       const auto& r = it->second;
-      name = fmt::format("{} #{}", r.kind, id);
-      if (!r.label.empty()) name += fmt::format(" \"{}\"", r.label);
+      name = resource_name(r.kind, id, r.label);
       earlier = fmt::format(" (released at {})", r.where.str());
     }
     add_violation(kind,
