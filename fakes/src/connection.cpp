@@ -32,6 +32,9 @@ boost::asio::awaitable<void> connection::use(std::string_view point,
   if (!state_) throw std::logic_error("use of an empty fakes::connection");
   auto s = state_;
   s->owner->touch(s->id, loc);  // a use after close is reported here
+  // A use after the handle went back to its pool is a use of a returned lease,
+  // though the connection itself is open (and maybe someone else's by now).
+  if (lease_ != 0) s->owner->touch(lease_, loc);
   if (s->broken)
     throw boost::system::system_error(boost::asio::error::broken_pipe,
                                       fmt::format("connection \"{}\" is broken", s->options.label));

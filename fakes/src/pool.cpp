@@ -9,7 +9,7 @@ namespace faultscope::fakes {
 pool::pool(tracker& t, pool_options options) : tracker_(t), options_(std::move(options)) {}
 
 connection pool::lend(connection c, const std::source_location& loc) {
-  c.state_->lease = tracker_.acquire("pool.lease", c.label(), loc);
+  c.state_->lease = c.lease_ = tracker_.acquire("pool.lease", c.label(), loc);
   c.state_->lent = true;
   return c;
 }
@@ -40,10 +40,11 @@ boost::asio::awaitable<connection> pool::acquire(std::source_location loc) {
 boost::asio::awaitable<void> pool::release(connection& c, std::source_location loc) {
   if (!c.state_) throw std::logic_error("release of an empty fakes::connection");
   connection back = c;
-  // Returned twice: the lease's double release, at both of the caller's lines.
-  // The pool has it back already, and must not hold it twice.
-  tracker_.release(back.state_->lease, loc);
-  if (!back.state_->lent) co_return;
+  // Returned twice, or through a copy kept after the return: the lease's double
+  // release, at both of the caller's lines. The pool has the connection back
+  // already (or lent it again) and must not take it a second time.
+  tracker_.release(c.lease_, loc);
+  if (c.lease_ != back.state_->lease || !back.state_->lent) co_return;
   back.state_->lent = false;
   if (back.broken() || !back.is_open()) {
     // A broken connection is discarded, never handed to the next acquirer.

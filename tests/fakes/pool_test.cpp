@@ -311,6 +311,46 @@ TEST(Pool, CanaryALeaseReturnedTwiceIsReportedAtBothReturns) {
                        "tests/fakes/pool_test.cpp", second, first);
 }
 
+// A handle kept after its return stands for the returned lease, not for
+// whoever holds the connection now.
+TEST(Pool, CanaryAHandleUsedAfterItsReturnIsAUseOfTheReturnedLease) {
+  std::uint32_t returned = 0, used = 0;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    fakes::pool p(ctx.tracker(), {.max_size = 1});
+    auto c = co_await p.acquire();
+    returned = __LINE__ + 1;
+    co_await p.release(c);
+    used = __LINE__ + 1;
+    co_await c.query("select 1");
+    co_await p.close();
+  });
+  ft::expect_misuse_at(r, violation_kind::use_after_release, "pool.lease #2 \"db\"", "used",
+                       "tests/fakes/pool_test.cpp", used, returned);
+}
+
+TEST(Pool, CanaryACopyReturnedAfterTheConnectionWasLentAgainLeavesTheNewLeaseAlone) {
+  std::uint32_t returned = 0, stale = 0;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    fakes::pool p(ctx.tracker(), {.max_size = 1});
+    auto c = co_await p.acquire();
+    fakes::connection kept = c;
+    returned = __LINE__ + 1;
+    co_await p.release(c);
+    auto d = co_await p.acquire();  // the same connection, lent again
+    EXPECT_EQ(d.id(), kept.id());
+    stale = __LINE__ + 1;
+    co_await p.release(kept);
+    EXPECT_EQ(p.idle(), 0u) << "the new holder still has the connection";
+    co_await d.query("select 1");  // the new lease is live: no violation
+    co_await p.release(d);
+    EXPECT_EQ(p.idle(), 1u);
+    co_await p.close();
+  });
+  // #1 is the pool's connection, #2 the first lease, #3 the second.
+  ft::expect_misuse_at(r, violation_kind::double_release, "pool.lease #2 \"db\"", "released again",
+                       "tests/fakes/pool_test.cpp", stale, returned);
+}
+
 TEST(Connection, UseAfterCloseAndDoubleCloseAreReportedAtTheCallersLines) {
   std::uint32_t closed = 0, again = 0;
   auto twice = faultscope::run([&](run_context& ctx) -> awaitable<void> {

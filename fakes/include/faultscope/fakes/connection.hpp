@@ -76,6 +76,10 @@ class connection {
   boost::asio::awaitable<void> use(std::string_view point, std::chrono::nanoseconds latency,
                                    std::source_location loc);
   std::shared_ptr<state> state_;
+  // The lease this handle came with, if it came from a pool. It travels with
+  // the handle, not the shared state: a copy kept after the connection was
+  // returned, and lent again, must not stand for the new holder's lease.
+  resource_id lease_ = 0;
 };
 
 }  // namespace faultscope::fakes

@@ -36,7 +36,9 @@ class pool {
   /// `loc` is where the caller acquired: what a leak report names.
   boost::asio::awaitable<connection> acquire(
       std::source_location loc = std::source_location::current());
-  /// `loc`: the caller's line, which returning a lease twice names.
+  /// `loc`: the caller's line, which returning a lease twice names. The lease
+  /// is the one `c` was lent with: returning a stale copy never ends the lease
+  /// of whoever holds the connection now.
   boost::asio::awaitable<void> release(connection& c,
                                        std::source_location loc = std::source_location::current());
   /// Closes the idle connections (their releases at `loc`); fails every waiter.
