@@ -274,6 +274,32 @@ TEST(SqliteConnection, TheTimelineShowsReleasesAtTheCallersLines) {
                   std::pair{"sqlite.file", closed}, std::pair{"sqlite.connection", closed}));
 }
 
+// A fetch is a use of its statement, shown at the caller's line.
+TEST(SqliteConnection, TheTimelineShowsFetchesAtTheCallersLines) {
+  std::vector<std::uint32_t> fetched;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto c = co_await sq::connection::open(db.path());
+    auto s = co_await c.cursor("SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3");
+    fetched.push_back(__LINE__ + 1);
+    co_await s.fetch_one();
+    fetched.push_back(__LINE__ + 1);
+    co_await s.fetch_many(1);
+    fetched.push_back(__LINE__ + 1);
+    co_await s.fetch_all();
+    co_await s.finalize();
+    co_await c.close();
+  });
+  ASSERT_TRUE(r.passed()) << r.describe();
+  std::vector<std::uint32_t> uses;
+  for (const auto& e : r.timeline)
+    if (e.type == faultscope::event_type::touch && e.kind == "sqlite.statement") {
+      EXPECT_EQ(e.where.file(), "tests/sqlite/connection_test.cpp");
+      uses.push_back(e.where.line());
+    }
+  EXPECT_EQ(uses, fetched);
+}
+
 TEST(SqliteConnection, OpenFailureThrowsAndLeavesNothing) {
   auto r = faultscope::run([](run_context&) -> awaitable<void> {
     try {

@@ -522,10 +522,11 @@ context_manager<connection> connect(std::string path, connection_options options
 
 namespace {
 // A statement about to be used: live on an open connection, and marked used.
-detail::statement_state& use(const std::shared_ptr<detail::statement_state>& s, const char* what) {
+detail::statement_state& use(const std::shared_ptr<detail::statement_state>& s, const char* what,
+                             const std::source_location& loc = std::source_location::current()) {
   if (!s || !s->stmt) throw error(SQLITE_MISUSE, fmt::format("{} on a finalized statement", what));
   s->conn->require_open(what);
-  if (s->conn->bind.tracker) s->conn->bind.tracker->touch(s->id);
+  if (s->conn->bind.tracker) s->conn->bind.tracker->touch(s->id, loc);
   return *s;
 }
 }  // namespace
@@ -582,9 +583,9 @@ awaitable<void> statement::bind_values(std::vector<value> params) {
   });
 }
 
-awaitable<std::optional<row>> statement::fetch_one() {
+awaitable<std::optional<row>> statement::fetch_one(std::source_location loc) {
   auto ss = state_;
-  auto& s = use(ss, "fetch_one");
+  auto& s = use(ss, "fetch_one", loc);
   FAULTSCOPE_FAULT_POINT("sqlite.fetch");
   sqlite3_stmt* stmt = s.stmt;
   const std::string* q = &s.sql;
@@ -599,9 +600,9 @@ awaitable<std::optional<row>> statement::fetch_one() {
       });
 }
 
-awaitable<rows> statement::fetch_many(std::size_t n) {
+awaitable<rows> statement::fetch_many(std::size_t n, std::source_location loc) {
   auto ss = state_;
-  auto& s = use(ss, "fetch_many");
+  auto& s = use(ss, "fetch_many", loc);
   FAULTSCOPE_FAULT_POINT("sqlite.fetch");
   sqlite3_stmt* stmt = s.stmt;
   const std::string* q = &s.sql;
@@ -614,9 +615,9 @@ awaitable<rows> statement::fetch_many(std::size_t n) {
                                           });
 }
 
-awaitable<rows> statement::fetch_all() {
+awaitable<rows> statement::fetch_all(std::source_location loc) {
   auto ss = state_;
-  auto& s = use(ss, "fetch_all");
+  auto& s = use(ss, "fetch_all", loc);
   FAULTSCOPE_FAULT_POINT("sqlite.fetch");
   sqlite3_stmt* stmt = s.stmt;
   const std::string* q = &s.sql;

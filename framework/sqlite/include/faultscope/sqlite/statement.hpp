@@ -49,13 +49,20 @@ class statement {
   boost::asio::awaitable<void> bind(Args&&... args) {
     return bind_values({to_value(std::forward<Args>(args))...});
   }
+  // The fetches' `loc`: the caller's line, where the run's timeline shows the
+  // use. (The calls above take a parameter pack, which no default can
+  // follow: their uses show a line in the adapter.)
+
   /// The next row, or nullopt at the end.
-  boost::asio::awaitable<std::optional<row>> fetch_one();
+  boost::asio::awaitable<std::optional<row>> fetch_one(
+      std::source_location loc = std::source_location::current());
   /// The next `n` rows, fewer only at the end, none after it (aiosqlite's
   /// `fetchmany`): a large result in pieces, one call to the worker each.
-  boost::asio::awaitable<rows> fetch_many(std::size_t n);
+  boost::asio::awaitable<rows> fetch_many(
+      std::size_t n, std::source_location loc = std::source_location::current());
   /// Every remaining row.
-  boost::asio::awaitable<rows> fetch_all();
+  boost::asio::awaitable<rows> fetch_all(
+      std::source_location loc = std::source_location::current());
   /// Ends the statement: its handle goes back to the connection's cache of
   /// prepared statements (reset, nothing bound). Never fails; a second call
   /// does nothing. `loc`: the caller's line, where the run's timeline shows
