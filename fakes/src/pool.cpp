@@ -39,6 +39,15 @@ boost::asio::awaitable<connection> pool::acquire(std::source_location loc) {
 
 boost::asio::awaitable<void> pool::release(connection& c, std::source_location loc) {
   if (!c.state_) throw std::logic_error("release of an empty fakes::connection");
+  if (c.lease_ == 0) {
+    // Opened by the caller, not lent: there is no lease to end, and taking it
+    // would grow the pool past its size.
+    tracker_.report(violation_kind::unknown_release,
+                    fmt::format("connection #{} \"{}\" returned at {} to a pool that never lent it",
+                                c.id(), c.label(), site{loc}.str()),
+                    c.id(), site{loc});
+    co_return;
+  }
   connection back = c;
   // Returned twice, or through a copy kept after the return: the lease's double
   // release, at both of the caller's lines. The pool has the connection back

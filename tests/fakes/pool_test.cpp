@@ -351,6 +351,28 @@ TEST(Pool, CanaryACopyReturnedAfterTheConnectionWasLentAgainLeavesTheNewLeaseAlo
                        "tests/fakes/pool_test.cpp", stale, returned);
 }
 
+TEST(Pool, CanaryAConnectionItNeverLentIsReportedAndNotTaken) {
+  std::uint32_t returned = 0;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    fakes::pool p(ctx.tracker(), {.max_size = 1});
+    auto own = co_await fakes::connection::open(ctx.tracker());
+    returned = __LINE__ + 1;
+    co_await p.release(own);
+    EXPECT_EQ(p.idle(), 0u);
+    EXPECT_EQ(p.size(), 0u);
+    co_await own.close();
+    co_await p.close();
+  });
+  ASSERT_EQ(r.violations.size(), 1u) << r.describe();
+  const auto& v = r.violations[0];
+  EXPECT_EQ(v.kind, violation_kind::unknown_release);
+  EXPECT_EQ(v.line, returned);
+  EXPECT_THAT(v.message,
+              HasSubstr(fmt::format("connection #1 \"db\" returned at tests/fakes/pool_test.cpp:{} "
+                                    "to a pool that never lent it",
+                                    returned)));
+}
+
 TEST(Connection, UseAfterCloseAndDoubleCloseAreReportedAtTheCallersLines) {
   std::uint32_t closed = 0, again = 0;
   auto twice = faultscope::run([&](run_context& ctx) -> awaitable<void> {
