@@ -177,6 +177,26 @@ TEST(SqliteChecks, CanaryRolledBackRowThatSurvivesIsReported) {
   expect_points_at(r, "survived: row 1", claimed);
 }
 
+// A helper that commits behind its transaction's back: the transaction never
+// ended, yet its rows are in the database.
+TEST(SqliteChecks, CanaryRowOfATransactionNeverEndedThatIsPresentIsReported) {
+  std::uint32_t claimed = 0;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    auto tx = co_await conn.begin();
+    co_await tx.execute("INSERT INTO users(id, name) VALUES(42, 'early')");
+    claimed = __LINE__ + 1;
+    db.wrote(tx, "users", 42);
+    co_await conn.execute("COMMIT");
+    co_await conn.close();
+  });
+  ASSERT_FALSE(r.passed());
+  EXPECT_THAT(r.describe(), HasSubstr("survived: row 42 of users"));
+  EXPECT_THAT(r.describe(), HasSubstr("(open) is present after the run"));
+  expect_points_at(r, "survived: row 42", claimed);
+}
+
 // All or nothing even when a commit failed and the outcome is unknown. The
 // planted bug: a helper rolls back behind the handle's back (so its COMMIT
 // fails with nothing open), and the ledger holds one row that is gone and one

@@ -108,6 +108,11 @@ TEST(SqliteRows, MismatchesAndMissingColumnsThrow) {
     EXPECT_EQ(rs[0].get<short>("i"), -7);
     EXPECT_EQ(rs[0].get<signed char>("i"), -7);
     EXPECT_THROW(static_cast<void>(rs[1].get<char>("i")), std::out_of_range);
+    EXPECT_THROW(static_cast<void>(a.get<std::uint64_t>(0)), std::out_of_range) << "-7";
+    const auto low = co_await c.query("SELECT -9007199254740993, -200");
+    EXPECT_THROW(static_cast<void>(low[0].get<int>(0)), std::out_of_range);
+    EXPECT_THROW(static_cast<void>(low[0].get<signed char>(1)), std::out_of_range);
+    EXPECT_EQ(low[0].get<short>(1), -200);
     EXPECT_THROW(static_cast<void>(a["missing"]), std::out_of_range);
     EXPECT_THROW(static_cast<void>(rs.at(2)), std::out_of_range);
     const sq::row empty;
