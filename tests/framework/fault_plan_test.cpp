@@ -32,8 +32,8 @@ TEST(FaultPlan, EveryFormRoundTrips) {
   for (std::string token :
        {"none", "a=throw", "a#1=throw", "a#3+=throw(io_error)", "a#2-5=error(no_space)",
         "x.y:z/w-v=cancel(partial)", "p#1=cancel(total)", "p=timeout", "p#4=delay(250ms)",
-        "p=delay(1500ms)", "p=error(77)", "db.*=throw@p0.25x3;seed=7", "*=delay(2min)",
-        "a#1=throw;b#2=cancel;c#3=timeout", "new.*#2=bad_alloc"}) {
+        "p=delay(1500ms)", "p=error(77)", "p=error(4095)", "db.*=throw@p0.25x3;seed=7",
+        "*=delay(2min)", "a#1=throw;b#2=cancel;c#3=timeout", "new.*#2=bad_alloc"}) {
     auto p = fault_plan::parse(token);
     EXPECT_EQ(p.to_string(), token);
     EXPECT_EQ(fault_plan::parse(p.to_string()), p) << token;
@@ -153,6 +153,8 @@ INSTANTIATE_TEST_SUITE_P(
         malformed{"a=cancel(total", 15, "to close"},
         malformed{"a#99999999999999999999=throw", 3, "too large"},
         malformed{"a=throwx0", 9, "count"}, malformed{"a=error(0)", 9, "between 1 and 4095"},
+        malformed{"a=error(4096)", 9, "between 1 and 4095"},
+        malformed{"a=delay(2562048h)", 9, "duration too long"},
         // Found by the plan fuzzer: a newline echoed in the message split it.
         malformed{"ee\n", 3, "found '\\x0a'"}));
 
