@@ -10,7 +10,6 @@ pool::pool(tracker& t, pool_options options) : tracker_(t), options_(std::move(o
 
 connection pool::lend(connection c, const std::source_location& loc) {
   c.state_->lease = c.lease_ = tracker_.acquire("pool.lease", c.label(), loc);
-  c.state_->lent = true;
   return c;
 }
 
@@ -53,8 +52,8 @@ boost::asio::awaitable<void> pool::release(connection& c, std::source_location l
   // release, at both of the caller's lines. The pool has the connection back
   // already (or lent it again) and must not take it a second time.
   tracker_.release(c.lease_, loc);
-  if (c.lease_ != back.state_->lease || !back.state_->lent) co_return;
-  back.state_->lent = false;
+  if (c.lease_ != back.state_->lease) co_return;
+  back.state_->lease = 0;
   if (back.broken() || !back.is_open()) {
     // A broken connection is discarded, never handed to the next acquirer.
     --open_;

@@ -69,8 +69,7 @@ class connection {
     connection_options options;
     bool open = false;
     bool broken = false;
-    resource_id lease = 0;  ///< the pool's latest lease of it
-    bool lent = false;      ///< out of its pool now
+    resource_id lease = 0;  ///< its lease while out of its pool; 0 in it
   };
   explicit connection(std::shared_ptr<state> s) : state_(std::move(s)) {}
   boost::asio::awaitable<void> use(std::string_view point, std::chrono::nanoseconds latency,
