@@ -1,16 +1,20 @@
 // What a run reports when a caller forgets to clean up: one canary per check,
 // each a planted bug the run must name (leaked statement, open transaction,
 // unclosed connection or file, lost, surviving or torn rows, a corrupt, deleted
-// or unreadable database).
+// or unreadable database), and where the scratch database lives.
 #include "faultscope/sqlite/test_database.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -282,6 +286,64 @@ TEST(SqliteChecks, CanaryRowOfATableDroppedDuringTheRunIsReported) {
   EXPECT_THAT(r.describe(), HasSubstr("lost: table users of test.db (row 1 written at"));
   EXPECT_THAT(r.describe(), HasSubstr("cannot be read after the run: no such table: users"));
   expect_points_at(r, "lost: table users", claimed);
+}
+
+// The scratch database goes where the user's $TMPDIR says, else to memory, and
+// its directory is gone once the run ends.
+class SqliteScratch : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (const char* tmp = std::getenv("TMPDIR")) saved_ = tmp;
+  }
+  void TearDown() override {
+    if (saved_)
+      setenv("TMPDIR", saved_->c_str(), 1);
+    else
+      unsetenv("TMPDIR");
+  }
+  // The path of a run's test_database, and whether its run passed.
+  static std::string path_of_a_run() {
+    std::string path;
+    auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+      path = sq::test_database::create(ctx, schema).path();
+      co_return;
+    });
+    EXPECT_TRUE(r.passed()) << r.describe();
+    return path;
+  }
+
+ private:
+  std::optional<std::string> saved_;
+};
+
+TEST_F(SqliteScratch, LivesUnderTmpdirWhenSetAndIsRemovedAfterTheRun) {
+  std::string chosen = std::filesystem::temp_directory_path() / "faultscope-scratch-XXXXXX";
+  ASSERT_NE(mkdtemp(chosen.data()), nullptr);
+  setenv("TMPDIR", chosen.c_str(), 1);
+  const std::string path = path_of_a_run();
+  EXPECT_THAT(path, ::testing::StartsWith(chosen + "/faultscope-"));
+  EXPECT_THAT(path, ::testing::EndsWith("/test.db"));
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(path).parent_path()));
+  std::filesystem::remove(chosen);
+}
+
+TEST_F(SqliteScratch, LivesInDevShmWithoutTmpdir) {
+  unsetenv("TMPDIR");
+  const bool shm = access("/dev/shm", W_OK | X_OK) == 0;
+  EXPECT_THAT(path_of_a_run(),
+              ::testing::StartsWith(shm ? "/dev/shm/faultscope-" : "/tmp/faultscope-"));
+}
+
+TEST_F(SqliteScratch, ATmpdirItCannotUseIsAnErrorNamingIt) {
+  setenv("TMPDIR", "/nonexistent/faultscope", 1);
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    sq::test_database::create(ctx, schema);
+    co_return;
+  });
+  ASSERT_EQ(r.end, faultscope::run_end::exception);
+  EXPECT_EQ(
+      r.error_message,
+      "cannot make a scratch directory in /nonexistent/faultscope: No such file or directory");
 }
 
 }  // namespace

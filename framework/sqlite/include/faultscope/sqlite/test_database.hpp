@@ -1,9 +1,10 @@
 // A scratch database for one run, checked after it. The file lives in a fresh
-// temporary directory that is removed when the run ends. After the root
-// coroutine ends, a fresh connection checks `PRAGMA integrity_check` and the
-// ledger: every row a committed transaction wrote is there, every row a
-// rolled-back one wrote is not, and a transaction whose commit failed has all
-// of its rows or none. Nothing committed is lost, nothing rolled back survives.
+// directory under $TMPDIR, else /dev/shm (memory), else /tmp, removed when the
+// run ends. After the root coroutine ends, a fresh connection checks
+// `PRAGMA integrity_check` and the ledger: every row a committed transaction
+// wrote is there, every row a rolled-back one wrote is not, and a transaction
+// whose commit failed has all of its rows or none. Nothing committed is lost,
+// nothing rolled back survives.
 //
 //   namespace sq = faultscope::sqlite;
 //   auto& db = sq::test_database::create(ctx, "CREATE TABLE log(id INTEGER PRIMARY KEY, v TEXT)");
