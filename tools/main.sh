@@ -5,7 +5,9 @@ cd "$(dirname "$0")/.."
 source tools/deps.sh
 faultscope_install_deps
 cmake --preset release >/dev/null
-cmake --build --preset release
+# Only the runner: the tests, examples and benchmarks are tools/test.sh's to
+# build (in the same directory, so nothing is built twice).
+cmake --build --preset release --target faultscope
 ./build/release/tools/faultscope/faultscope run
 cat <<'NEXT'
 
