@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <thread>
+#include <vector>
 
 #include "faultscope/scope.hpp"
 
@@ -82,15 +83,23 @@ TEST(Tracker, CanaryDoubleReleaseWithoutTheTimelineGivesTheId) {
   EXPECT_THAT(v[0].message, Not(HasSubstr("(released at")));
 }
 
+// Id 0 (a handle never given an id) and the next id to be handed out were
+// never acquired, however many ids were: neither is a double release.
 TEST(Tracker, CanaryUnknownRelease) {
   tracker t;
+  t.release(t.acquire("connection"));
   t.release(42);
   t.release(0);
+  t.release(2);
   auto v = t.check();
-  ASSERT_EQ(v.size(), 2u);
-  EXPECT_EQ(v[0].kind, violation_kind::unknown_release);
-  EXPECT_THAT(v[0].message, HasSubstr("resource #42"));
-  EXPECT_THAT(v[0].message, HasSubstr("never acquired"));
+  ASSERT_EQ(v.size(), 3u);
+  for (const auto& x : v) {
+    EXPECT_EQ(x.kind, violation_kind::unknown_release) << x.message;
+    EXPECT_THAT(x.message, HasSubstr("never acquired"));
+  }
+  EXPECT_THAT(v[0].message, HasSubstr("release of resource #42 at "));
+  EXPECT_THAT(v[1].message, HasSubstr("release of resource #0 at "));
+  EXPECT_THAT(v[2].message, HasSubstr("release of resource #2 at "));
 }
 
 TEST(Tracker, CanaryUseAfterRelease) {
@@ -117,6 +126,33 @@ TEST(Tracker, BaselineIgnoresResourcesThatExistedBefore) {
   t.release(before);  // releasing a baseline resource is fine
   t.release(after);
   EXPECT_TRUE(t.check().empty());
+  EXPECT_TRUE(t.balanced());
+  // The baseline forgot `before` when it was released: a new leak counts.
+  t.acquire("connection", "leaked");
+  EXPECT_FALSE(t.balanced());
+}
+
+TEST(Tracker, AReportedViolationUnbalancesATrackerWithNothingLive) {
+  tracker t;
+  t.report(violation_kind::hang, "no progress");
+  EXPECT_EQ(t.live_count(), 0u);
+  EXPECT_FALSE(t.balanced());
+}
+
+// Leaks and live resources come in the order they were acquired, whatever
+// order the tracker keeps them in, so two runs report alike.
+TEST(Tracker, LeaksAndLiveResourcesAreInAcquisitionOrder) {
+  tracker t;
+  std::vector<faultscope::resource_id> ids;
+  for (int i = 0; i < 20; ++i) ids.push_back(t.acquire("buffer"));
+  auto v = t.check();
+  ASSERT_EQ(v.size(), ids.size());
+  auto live = t.live_resources();
+  ASSERT_EQ(live.size(), ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    EXPECT_EQ(v[i].resource, ids[i]);
+    EXPECT_EQ(live[i].id, ids[i]);
+  }
 }
 
 TEST(Tracker, ReportedViolationsAreKeptInOrder) {
