@@ -117,6 +117,82 @@ TEST(ExitStack, CloseOutsideAScopeWorksToo) {
 
 // Each release has the whole cleanup deadline (5 s) to itself: two of 3 s
 // each pass, and the one that overruns is reported under its own site.
+// A stack closed by hand is not shielded: a cancellation reaches the release
+// in progress, which fails with it (it did not overrun a deadline), and the
+// older releases still run. close() then leaves the coroutine as it found it:
+// its next wait throws the cancellation.
+TEST(ExitStack, CancellingAStackClosedByHandInterruptsTheReleaseInProgress) {
+  std::vector<int> ran;
+  bool close_threw = false;
+  bool went_on = false;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    async_exit_stack stack;
+    stack.push([&ran]() -> awaitable<void> {
+      ran.push_back(0);
+      co_return;
+    });
+    stack.push([&ran]() -> awaitable<void> {
+      co_await ft::sleep_for(1h);
+      ran.push_back(1);
+    });
+    ctx.cancel_after(10ms);
+    try {
+      co_await stack.close();
+    } catch (const boost::system::system_error&) {
+      close_threw = true;
+    }
+    co_await ft::sleep_for(1ms);
+    went_on = true;
+  });
+  EXPECT_TRUE(close_threw);
+  EXPECT_FALSE(went_on);
+  EXPECT_EQ(r.end, run_end::cancelled) << r.error_message;
+  EXPECT_EQ(ran, std::vector<int>{0});
+  EXPECT_EQ(r.virtual_elapsed, 10ms);
+  ASSERT_EQ(r.violations.size(), 1u) << r.describe();
+  EXPECT_EQ(r.violations[0].kind, violation_kind::release_failed);
+}
+
+// A release that shields itself from that cancellation finishes, and did not
+// overrun anything: the deadline's wait ended at the cancellation too.
+TEST(ExitStack, AReleaseThatIgnoresTheCancellationOfAStackClosedByHandFinishes) {
+  bool released = false;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    async_exit_stack stack;
+    stack.push([&released]() -> awaitable<void> {
+      co_await boost::asio::this_coro::reset_cancellation_state(
+          boost::asio::disable_cancellation());
+      co_await ft::sleep_for(5ms);
+      released = true;
+    });
+    ctx.cancel_after(1ms);
+    co_await stack.close();
+  });
+  EXPECT_TRUE(released);
+  EXPECT_TRUE(r.passed()) << r.describe();
+  EXPECT_EQ(r.virtual_elapsed, 5ms);
+}
+
+// Asio checks for a cancellation at every co_await: a coroutine already
+// cancelled never starts close(), and what the stack holds is reported leaked.
+TEST(ExitStack, CanaryACancelledCoroutineClosingAStackByHandLeaks) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& t = ctx.tracker();
+    async_exit_stack stack;
+    auto id = t.acquire("connection", "db");
+    stack.push([&t, id]() -> awaitable<void> {
+      t.release(id);
+      co_return;
+    });
+    ctx.cancel();
+    co_await stack.close();
+  });
+  EXPECT_EQ(r.end, run_end::cancelled) << r.error_message;
+  ASSERT_EQ(r.violations.size(), 1u) << r.describe();
+  EXPECT_EQ(r.violations[0].kind, violation_kind::leak);
+  EXPECT_THAT(r.violations[0].message, HasSubstr("connection #1 \"db\""));
+}
+
 TEST(ExitStack, EachReleaseHasItsOwnDeadlineAndAnOverrunNamesIt) {
   int overrunning_line = 0;
   std::vector<int> released;
@@ -144,8 +220,11 @@ TEST(ExitStack, EachReleaseHasItsOwnDeadlineAndAnOverrunNamesIt) {
   EXPECT_EQ(r.virtual_elapsed, 3s + 3s + 5s);
   EXPECT_THAT(r.error_message, HasSubstr("deadline"));
   std::vector<std::string> timeouts;
-  for (auto& v : r.violations)
+  for (auto& v : r.violations) {
     if (v.kind == violation_kind::release_timeout) timeouts.push_back(v.message);
+    // Its cleanup ended by the deadline's cancellation has not failed as well.
+    EXPECT_NE(v.kind, violation_kind::release_failed) << v.message;
+  }
   EXPECT_THAT(timeouts, ::testing::ElementsAre(HasSubstr(
                             "exit_stack_test.cpp:" + std::to_string(overrunning_line) + " ")))
       << r.describe();
@@ -236,6 +315,23 @@ TEST(ExitStackContext, SuppressionHidesTheExceptionFromOlderManagers) {
   EXPECT_EQ(r.end, run_end::ok) << r.error_message;
   EXPECT_EQ(newer, exit_kind::exception);
   EXPECT_EQ(older, exit_kind::ok) << "what a newer manager suppressed, older ones never see";
+  EXPECT_TRUE(r.passed()) << r.describe();
+}
+
+// As Python's AsyncExitStack: a manager that suppresses when nothing was
+// raised has suppressed nothing.
+TEST(ExitStackContext, ManualCloseWithoutAnErrorSuppressedNothing) {
+  bool suppressed = true;
+  auto r = faultscope::run([&](run_context&) -> awaitable<void> {
+    async_exit_stack stack;
+    co_await stack.enter_context<int>([](yield<int> y) -> awaitable<void> {
+      int value = 1;
+      auto exit = co_await y(value);
+      exit.suppress();
+    });
+    suppressed = co_await stack.close(nullptr);
+  });
+  EXPECT_FALSE(suppressed);
   EXPECT_TRUE(r.passed()) << r.describe();
 }
 
@@ -351,8 +447,11 @@ TEST(ExitStackContext, CleanupOverrunningItsDeadlineIsReportedOnceNotAHang) {
   EXPECT_NE(r.end, run_end::hung);
   EXPECT_THAT(r.error_message, HasSubstr("deadline"));
   std::vector<std::string> timeouts;
-  for (auto& v : r.violations)
+  for (auto& v : r.violations) {
     if (v.kind == violation_kind::release_timeout) timeouts.push_back(v.message);
+    // Its cleanup ended by the deadline's cancellation has not failed as well.
+    EXPECT_NE(v.kind, violation_kind::release_failed) << v.message;
+  }
   EXPECT_THAT(timeouts, ::testing::ElementsAre(
                             HasSubstr("exit_stack_test.cpp:" + std::to_string(here.line()) + " ")))
       << r.describe();

@@ -92,7 +92,10 @@ class async_exit_stack {
   }
 
   /// Runs every callback, newest first, each exactly once. Failures are reported
-  /// to the run's tracker; the first one is rethrown after all have run.
+  /// to the run's tracker; the first one is rethrown after all have run. Not
+  /// shielded: a cancellation reaches the callback in progress, and in a
+  /// coroutine already cancelled Asio throws at the `co_await` of close()
+  /// itself, before any callback runs (with_exit_stack is shielded).
   boost::asio::awaitable<void> close();
 
   /// The same, showing entered context managers `error` as how their body ended.
