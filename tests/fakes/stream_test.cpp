@@ -202,6 +202,36 @@ TEST(StreamAsAsio, AReadAfterThePeerClosedCompletesWithEof) {
   EXPECT_EQ(ec, asio::error::eof);
 }
 
+// Writing to an end whose peer closed fails as a socket's write would.
+TEST(StreamAsAsio, AWriteAfterThePeerClosedCompletesWithBrokenPipe) {
+  boost::system::error_code ec;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    auto [client, server] = co_await fakes::stream::connect_pair(ctx.tracker());
+    co_await server.close();
+    std::tie(ec, std::ignore) =
+        co_await client.async_write_some(asio::buffer("x", 1), asio::as_tuple(use_awaitable));
+    co_await client.close();
+  });
+  EXPECT_TRUE(r.passed()) << r.describe();
+  EXPECT_EQ(ec, asio::error::broken_pipe);
+}
+
+// Asio's rule for a write of nothing, as for a read into no space: it
+// completes at once with nothing, and is no operation: no fault point, no
+// error even towards a closed peer.
+TEST(StreamAsAsio, AWriteOfNothingCompletesAtOnce) {
+  std::size_t n = 99;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    auto [client, server] = co_await fakes::stream::connect_pair(ctx.tracker());
+    co_await server.close();
+    n = co_await client.async_write_some(asio::const_buffer(), use_awaitable);
+    co_await client.close();
+  });
+  EXPECT_TRUE(r.passed()) << r.describe();
+  EXPECT_EQ(n, 0u);
+  for (const auto& hit : r.trace) EXPECT_NE(hit.point, "stream.write");
+}
+
 // A fault at the point completes the operation with an error code, as a socket's would.
 TEST(StreamAsAsio, AFaultCompletesTheOperationWithItsCode) {
   for (auto [plan, want] :

@@ -6,7 +6,13 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <fmt/format.h>
+
+#include <cstdint>
+#include <vector>
+
 #include "faultscope/explore.hpp"
+#include "faultscope/fault_point.hpp"
 #include "faultscope/run.hpp"
 #include "faultscope/sqlite/connection.hpp"
 #include "faultscope/sqlite/test_database.hpp"
@@ -239,6 +245,45 @@ TEST(SqliteStatement, OneStatementAtATimeExceptInExecute) {
     co_await conn.close();
   });
   EXPECT_TRUE(r.passed()) << messages(r);
+}
+
+// Out of memory while looking past the first statement is what it is, not a
+// second statement: each allocation between the query and the line after it,
+// failed in turn, ends the query with SQLITE_NOMEM.
+TEST(SqliteStatement, OutOfMemoryLookingPastTheFirstStatementIsNoMemory) {
+  int code = 0;
+  auto scenario = [&code](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    sq::connection_options o;  // named: a braced temporary in co_await trips g++ 12
+    o.memory_faults = true;
+    auto conn = co_await sq::connection::open(db.path(), o);
+    co_await conn.query("SELECT 1");  // the schema is read here, not below
+    try {
+      co_await conn.query("SELECT 1; SELECT 2");
+    } catch (const sq::error& e) {
+      code = e.code();
+    }
+    co_await faultscope::fault_point("test.after_query");
+    co_await conn.close();
+  };
+  auto clean = faultscope::run(scenario);
+  ASSERT_TRUE(clean.passed()) << messages(clean);
+  ASSERT_EQ(code, SQLITE_MISUSE);
+  std::vector<std::uint64_t> allocations;
+  bool in_query = false;
+  for (const auto& hit : clean.trace) {
+    if (hit.point == "sqlite.query" && hit.hit == 2) in_query = true;
+    if (hit.point == "test.after_query") break;
+    if (in_query && hit.point == "sqlite.malloc") allocations.push_back(hit.hit);
+  }
+  ASSERT_FALSE(allocations.empty());
+  for (auto n : allocations) {
+    code = 0;
+    auto plan = faultscope::fault_plan::parse(fmt::format("sqlite.malloc#{}=error(no_memory)", n));
+    auto r = faultscope::replay(scenario, plan);
+    EXPECT_TRUE(r.passed()) << messages(r);
+    EXPECT_EQ(code & 0xff, SQLITE_NOMEM) << plan.to_string();
+  }
 }
 
 // Every fault the adapter, the VFS and the allocator can raise, in turn, under

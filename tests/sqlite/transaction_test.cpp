@@ -190,8 +190,10 @@ TEST(SqliteTransaction, ModeIsOneOfThreeInAnyCase) {
     auto conn = co_await sq::connection::open(db.path());
     EXPECT_THROW(co_await conn.begin("SOMETIMES"), std::invalid_argument);
     EXPECT_THROW(co_await conn.begin("IMMEDIATE; DROP TABLE users"), std::invalid_argument);
-    auto tx = co_await conn.begin("immediate");  // SQL's keywords are case-blind
-    co_await tx.rollback();
+    for (const char* mode : {"deferred", "Immediate", "EXCLUSIVE"}) {  // SQL is case-blind
+      auto tx = co_await conn.begin(mode);
+      co_await tx.rollback();
+    }
     co_await conn.close();
   });
   EXPECT_TRUE(r.passed()) << messages(r);
