@@ -248,6 +248,12 @@ run_result run_once(const scenario_fn& scenario, const run_options& options, boo
   // Drive the context: run what is ready; when nothing is, jump the clock to the
   // next deadline. Work on another thread (the SQLite worker) holds the clock.
   std::optional<std::string> hang;
+  auto foreign_never_completed = [&options] {
+    return fmt::format(
+        "work on another thread never completed (a SQLite call, or work queued on a "
+        "faultscope::hold_clock executor) within run_options::wall_limit ({} ms)",
+        options.wall_limit.count());
+  };
   bool has_work = true;           // does the context still count outstanding work?
   bool foreign_left = false;      // work faultscope cannot see was still counted at the end
   bool root_end_drained = false;  // foreign work had its grace after the root ended
@@ -286,8 +292,12 @@ run_result run_once(const scenario_fn& scenario, const run_options& options, boo
       has_work = !io.stopped();
       if (!has_work) io.restart();
       if (clock::now() > wall_deadline) {
-        hang = fmt::format("still running after {} ms of wall time (a busy loop?)",
-                           options.wall_limit.count());
+        // The limit can pass between two of the sleeps below: with nothing
+        // run here and a call still away, that call is what never came back.
+        hang = n == 0 && (external || sched.external_in_flight())
+                   ? foreign_never_completed()
+                   : fmt::format("still running after {} ms of wall time (a busy loop?)",
+                                 options.wall_limit.count());
         break;
       }
       // Nothing left to run here: the one moment a call on another thread may
@@ -330,10 +340,7 @@ run_result run_once(const scenario_fn& scenario, const run_options& options, boo
           }
           sched.sleep_done();
           if (ran == 0 && clock::now() > wall_deadline) {
-            hang = fmt::format(
-                "work on another thread never completed (a SQLite call, or work queued on a "
-                "faultscope::hold_clock executor) within run_options::wall_limit ({} ms)",
-                options.wall_limit.count());
+            hang = foreign_never_completed();
             break;
           }
         }
