@@ -128,8 +128,10 @@ TEST(Tracker, BaselineIgnoresResourcesThatExistedBefore) {
   EXPECT_TRUE(t.check().empty());
   EXPECT_TRUE(t.balanced());
   // The baseline forgot `before` when it was released: a new leak counts.
-  t.acquire("connection", "leaked");
+  const auto leaked = t.acquire("connection", "leaked");
   EXPECT_FALSE(t.balanced());
+  ASSERT_EQ(t.check().size(), 1u);
+  EXPECT_EQ(t.check()[0].resource, leaked);
 }
 
 TEST(Tracker, AReportedViolationUnbalancesATrackerWithNothingLive) {
