@@ -301,7 +301,7 @@ class SqliteScratch : public ::testing::Test {
     else
       unsetenv("TMPDIR");
   }
-  // The path of a run's test_database, and whether its run passed.
+  // The path of a run's test_database; the run must pass.
   static std::string path_of_a_run() {
     std::string path;
     auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
