@@ -69,6 +69,11 @@ class watchdog {
     last_words_ = std::move(f);
   }
 
+  void add_exit_cleanup(void (*f)() noexcept) {
+    std::lock_guard lock(mutex_);
+    cleanups_.push_back(f);
+  }
+
   void remove(watched_run& r) {
     std::lock_guard lock(mutex_);
     if (!r.forgotten_) forget(r);  // else its thread came back after all
@@ -144,6 +149,8 @@ class watchdog {
                      .c_str(),
                  stderr);
       std::fflush(stderr);
+      // Before last words, which may start the program again in its place.
+      for (auto* cleanup : cleanups_) cleanup();
       if (last_words_) {
         try {
           last_words_(first->label_, *first->plan_, line);
@@ -167,12 +174,17 @@ class watchdog {
   watched_run* runs_ = nullptr;
   bool started_ = false;
   last_words last_words_;
+  std::vector<void (*)() noexcept> cleanups_;
   // Until when the thread sleeps (it looks at the runs before it first does).
   clock::time_point sleeping_until_ = clock::time_point::max();
 };
 
 void set_last_words(last_words f) {
   watchdog::instance().set_last_words(std::move(f));
+}
+
+void at_watchdog_exit(void (*cleanup)() noexcept) {
+  watchdog::instance().add_exit_cleanup(cleanup);
 }
 
 namespace {

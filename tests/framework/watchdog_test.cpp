@@ -99,6 +99,22 @@ TEST_F(Watchdog, LastWordsHearWhichRunBlockedAfterTheLineIsOut) {
       "faultscope: exiting\n");
 }
 
+// No destructor runs as the watchdog ends the process: what would outlive it
+// (a run's scratch files) is removed by a cleanup, before last words, which
+// may start the program again in its place.
+TEST_F(Watchdog, ExitCleanupsRunBeforeLastWords) {
+  EXPECT_EXIT(
+      {
+        detail::at_watchdog_exit(+[]() noexcept { std::fputs("cleaned up\n", stderr); });
+        detail::set_last_words([](std::string_view, const faultscope::fault_plan&,
+                                  const std::string&) { std::fputs("last words\n", stderr); });
+        const faultscope::fault_plan none;
+        detail::watched_run stuck(none, clock_type::now(), clock_type::now() + 50ms);
+        std::this_thread::sleep_for(30s);
+      },
+      ::testing::ExitedWithCode(1), "has held its thread.*\ncleaned up\nlast words\n");
+}
+
 // On a terminal, a runner's progress bar may hold the line when the run
 // blocks: the watchdog's line clears it rather than run on after it. What the
 // terminal received is shown on the death test's own standard error.

@@ -11,12 +11,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "faultscope/run.hpp"
 #include "faultscope/sqlite/connection.hpp"
@@ -325,6 +327,38 @@ TEST_F(SqliteScratch, LivesUnderTmpdirWhenSetAndIsRemovedAfterTheRun) {
   EXPECT_THAT(path, ::testing::EndsWith("/test.db"));
   EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(path).parent_path()));
   std::filesystem::remove(chosen);
+}
+
+// A process the watchdog ends runs no destructor; its runs' directories go
+// anyway, in /dev/shm memory until the machine restarts. The death test's
+// child runs this body again: it finds the directory in the environment.
+TEST_F(SqliteScratch, IsRemovedWhenTheWatchdogEndsTheProcess) {
+  std::string chosen;
+  if (const char* given = std::getenv("FAULTSCOPE_TEST_SCRATCH")) {
+    chosen = given;
+  } else {
+    chosen = std::filesystem::temp_directory_path() / "faultscope-scratch-XXXXXX";
+    ASSERT_NE(mkdtemp(chosen.data()), nullptr);
+    setenv("FAULTSCOPE_TEST_SCRATCH", chosen.c_str(), 1);
+  }
+  setenv("TMPDIR", chosen.c_str(), 1);
+  GTEST_FLAG_SET(death_test_style, "threadsafe");  // the child starts its own watchdog
+  EXPECT_EXIT(
+      {
+        faultscope::run_options o;
+        o.wall_limit = std::chrono::milliseconds(50);
+        static_cast<void>(faultscope::run(
+            [](run_context& ctx) -> awaitable<void> {
+              sq::test_database::create(ctx, schema);
+              std::this_thread::sleep_for(std::chrono::seconds(30));  // blocks the run's thread
+              co_return;
+            },
+            o));
+      },
+      ::testing::ExitedWithCode(1), "has held its thread");
+  unsetenv("FAULTSCOPE_TEST_SCRATCH");
+  EXPECT_TRUE(std::filesystem::is_empty(chosen)) << "left in " << chosen;
+  std::filesystem::remove_all(chosen);
 }
 
 TEST_F(SqliteScratch, LivesInDevShmWithoutTmpdir) {

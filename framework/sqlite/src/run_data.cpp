@@ -8,12 +8,15 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <mutex>
+#include <set>
 #include <stdexcept>
 #include <vector>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "faultscope/detail/watchdog.hpp"
 #include "faultscope/sqlite/detail/worker.hpp"
 #include "faultscope/sqlite/error.hpp"
 #include "faultscope/sqlite/hooks.hpp"
@@ -23,6 +26,58 @@
 namespace faultscope::sqlite {
 namespace detail {
 
+namespace {
+
+// The scratch directories of runs not yet over. A run_data is never destroyed
+// when the watchdog ends the process, nor when a call it left running keeps
+// it alive to the end, yet its directory may be in /dev/shm, which is memory
+// until the machine restarts: removed at either exit.
+struct live_scratch {
+  std::mutex mutex;
+  std::set<std::string> dirs;
+
+  // Never destroyed: a run_data may end after static destructors have run.
+  static live_scratch& instance() {
+    static auto* live = new live_scratch;
+    return *live;
+  }
+  static void remove_all() noexcept {
+    auto& live = instance();
+    // A thread stopped while it held the lock must not keep the process from
+    // ending: its directories are left behind instead.
+    std::unique_lock lock(live.mutex, std::try_to_lock);
+    if (!lock) return;
+    for (const auto& dir : live.dirs) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  }
+};
+
+}  // namespace
+
+void keep_scratch_dir(const std::string& dir) {
+  auto& live = live_scratch::instance();
+  static const bool at_exit = [] {
+    faultscope::detail::at_watchdog_exit(live_scratch::remove_all);
+    std::atexit(live_scratch::remove_all);
+    return true;
+  }();
+  static_cast<void>(at_exit);
+  std::lock_guard lock(live.mutex);
+  live.dirs.insert(dir);
+}
+
+void forget_scratch_dir(const std::string& dir) {
+  auto& live = live_scratch::instance();
+  {
+    std::lock_guard lock(live.mutex);
+    live.dirs.erase(dir);
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
 run_data::run_data() : account(new memory_account), files(std::make_shared<file_registry>()) {}
 
 run_data::~run_data() {
@@ -31,10 +86,7 @@ run_data::~run_data() {
     files->tracker = nullptr;
   }
   account->unref();
-  if (!scratch.empty()) {
-    std::error_code ec;
-    std::filesystem::remove_all(scratch, ec);
-  }
+  if (!scratch.empty()) forget_scratch_dir(scratch);
 }
 
 run_data* run_data::of_current_run() {
@@ -101,7 +153,10 @@ std::string make_scratch_dir() {
   int err = 0;
   for (const auto& place : places) {
     std::string pattern = fmt::format("{}/faultscope-XXXXXX", place);
-    if (mkdtemp(pattern.data())) return pattern;
+    if (mkdtemp(pattern.data())) {
+      detail::keep_scratch_dir(pattern);
+      return pattern;
+    }
     err = errno;
   }
   throw std::runtime_error(fmt::format("cannot make a scratch directory in {}: {}",

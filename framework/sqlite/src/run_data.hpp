@@ -56,4 +56,9 @@ struct run_data final : run_extension {
   bool call_left_running = false;  // one did not stop: the run keeps its state
 };
 
+/// A run's scratch directory, made: removed by `forget_scratch_dir` when the
+/// run ends, or as the process exits (even through std::quick_exit) before.
+void keep_scratch_dir(const std::string& dir);
+void forget_scratch_dir(const std::string& dir);
+
 }  // namespace faultscope::sqlite::detail

@@ -41,6 +41,12 @@ using last_words =
     std::function<void(std::string_view label, const fault_plan& plan, const std::string& line)>;
 void set_last_words(last_words f);
 
+/// Registers `cleanup` to run on the watchdog's thread when it ends the
+/// process, before last words: to remove what would outlive the process, such
+/// as a run's scratch files, since no destructor runs. It must not wait for
+/// the blocked thread.
+void at_watchdog_exit(void (*cleanup)() noexcept);
+
 /// While it lives, a run on this thread that blocks does not end the process:
 /// the watchdog calls `f` with its line instead (on the watchdog's thread) and
 /// forgets the run, whose thread stays blocked. FAULTSCOPE_TEST runs each
