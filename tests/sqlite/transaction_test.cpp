@@ -10,6 +10,7 @@
 #include "faultscope/sqlite/connection.hpp"
 #include "faultscope/sqlite/statement.hpp"
 #include "faultscope/sqlite/test_database.hpp"
+#include "faultscope/testing/co_assert.hpp"
 #include "sqlite/support.hpp"
 
 namespace sq = faultscope::sqlite;
@@ -161,6 +162,54 @@ TEST(SqliteTransaction, ABodyMayEndItItselfAndNothingRunsInItAfter) {
     EXPECT_THROW(co_await sq::transaction().query("SELECT 1"), sq::error);
     auto ids = co_await conn.query("SELECT id FROM users WHERE id >= 30 ORDER BY id");
     EXPECT_EQ(ids.size(), 2u) << "30 and 35";
+    co_await conn.close();
+  });
+  EXPECT_TRUE(r.passed()) << messages(r);
+}
+
+// A savepoint the body's own SQL already ended: the scope's rollback finds it
+// gone, which is no second error, and its outcome is unknown, as a RELEASE
+// keeps its rows and a ROLLBACK TO one further out undoes them.
+TEST(SqliteTransaction, ASavepointTheBodyEndedIsRolledBackWithoutASecondError) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    sq::transaction released, undone;
+    co_await sq::with_transaction(conn, [&](sq::transaction& tx) -> awaitable<void> {
+      try {
+        co_await sq::with_savepoint(tx, [&](sq::transaction& sp) -> awaitable<void> {
+          released = sp;
+          co_await sp.execute("INSERT INTO users(id, name) VALUES(40, 'released')");
+          db.wrote(sp, "users", 40);
+          const std::string release = "RELEASE " + sp.shared_state()->savepoint;
+          co_await sp.execute(release);
+          throw std::runtime_error("body failed");
+        });
+        ADD_FAILURE() << "no exception";
+      } catch (const std::runtime_error& e) {
+        EXPECT_STREQ(e.what(), "body failed");
+      }
+      co_await sq::with_savepoint(tx, [&](sq::transaction& outer) -> awaitable<void> {
+        try {
+          co_await sq::with_savepoint(outer, [&](sq::transaction& sp) -> awaitable<void> {
+            undone = sp;
+            co_await sp.execute("INSERT INTO users(id, name) VALUES(41, 'undone')");
+            db.wrote(sp, "users", 41);
+            const std::string rollback = "ROLLBACK TO " + outer.shared_state()->savepoint;
+            co_await sp.execute(rollback);
+            throw std::runtime_error("body failed");
+          });
+          ADD_FAILURE() << "no exception";
+        } catch (const std::runtime_error& e) {
+          EXPECT_STREQ(e.what(), "body failed");
+        }
+      });
+    });
+    EXPECT_EQ(released.state(), sq::outcome::unknown);
+    EXPECT_EQ(undone.state(), sq::outcome::unknown);
+    auto ids = co_await conn.query("SELECT id FROM users WHERE id IN (40, 41)");
+    CO_ASSERT_EQ(ids.size(), 1u);
+    EXPECT_EQ(ids[0].get<int>(0), 40);
     co_await conn.close();
   });
   EXPECT_TRUE(r.passed()) << messages(r);

@@ -734,6 +734,10 @@ struct end_result {
   int rc = SQLITE_OK;
   std::string message;
   bool still_open = false;  // the transaction (or savepoint) is still there
+  // The savepoint was gone while its transaction was open: the caller's own
+  // SQL ended it, with a RELEASE (its rows kept) or a ROLLBACK TO one further
+  // out (undone). The adapter cannot tell which.
+  bool vanished = false;
 };
 
 // SQLite ends every savepoint inside a transaction or savepoint that ends: a
@@ -784,10 +788,9 @@ awaitable<void> transaction::end(bool commit, std::source_location loc) {
           out.message = sqlite3_errmsg(db);
           if (nested && out.message.find("no such savepoint") != std::string::npos) break;
         }
-        out.still_open = open() && !(nested && out.rc == SQLITE_OK);
-        if (nested && out.rc != SQLITE_OK &&
-            out.message.find("no such savepoint") != std::string::npos)
-          out.still_open = false;
+        out.vanished = nested && out.rc != SQLITE_OK &&
+                       out.message.find("no such savepoint") != std::string::npos;
+        out.still_open = open() && !(nested && out.rc == SQLITE_OK) && !out.vanished;
         return out;
       },
       detail::call_kind::release);
@@ -810,7 +813,7 @@ awaitable<void> transaction::end(bool commit, std::source_location loc) {
     throw error(r.rc, r.message, nested ? "RELEASE " + sp : "COMMIT");
   }
   if (r.still_open) throw error(r.rc, r.message, nested ? "ROLLBACK TO " + sp : "ROLLBACK");
-  finish(outcome::rolled_back);
+  finish(r.vanished ? outcome::unknown : outcome::rolled_back);
 }
 
 awaitable<transaction> transaction::savepoint(std::source_location loc) {

@@ -254,7 +254,9 @@ void test_database::verify(faultscope::tracker& t) const {
     }
   }
 
-  // Rows of transactions whose commit failed: all present or all absent.
+  // Rows whose outcome is unknown (a failed commit, a savepoint the caller's
+  // SQL ended): all present or all absent, counted per transaction or
+  // savepoint the outcome comes from.
   std::map<const detail::transaction_state*, std::pair<int, int>> uncertain;  // present, absent
   for (const entry& e : entries_) {
     auto present =
@@ -282,9 +284,9 @@ void test_database::verify(faultscope::tracker& t) const {
                            e.rowid, e.table, e.where.str(), by),
                0, e.where);
     else if (o == outcome::unknown) {
-      const detail::transaction_state* root = e.tx.get();
-      while (root->parent) root = root->parent.get();
-      auto& [yes, no] = uncertain[root];
+      const detail::transaction_state* from = e.tx.get();
+      while (from->state == outcome::committed) from = from->parent.get();
+      auto& [yes, no] = uncertain[from];
       (*present ? yes : no) += 1;
     }
   }

@@ -27,7 +27,8 @@
 namespace faultscope::sqlite {
 
 /// How a transaction ended. `unknown`: the commit failed, and SQLite may or may
-/// not have made it durable — all of its rows or none, never some.
+/// not have made it durable — all of its rows or none, never some; or, for a
+/// savepoint, the caller's own SQL ended it before its rollback.
 enum class outcome : std::uint8_t { open, committed, rolled_back, unknown };
 [[nodiscard]] std::string_view to_string(outcome o) noexcept;
 
