@@ -188,11 +188,10 @@ const sqlite3_io_methods shim_methods = {
     x_unfetch,
 };
 
-std::string file_label(const char* name, int flags) {
+// The file's own name says what it is: "test.db", "test.db-journal".
+std::string file_label(const char* name) {
   if (!name) return "(temporary file)";
-  std::string label = std::filesystem::path(name).filename().string();
-  if (flags & SQLITE_OPEN_MAIN_JOURNAL) return label;  // "test.db-journal" already says it
-  return label;
+  return std::filesystem::path(name).filename().string();
 }
 
 int x_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* f, int flags, int* out_flags) {
@@ -213,7 +212,7 @@ int x_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* f, int flags, int*
   }
   if (t && run) {
     auto* info = new shim_file::info{run->files, 0};
-    info->id = t->acquire("sqlite.file", file_label(name, flags), current.opened_at);
+    info->id = t->acquire("sqlite.file", file_label(name), current.opened_at);
     s->tracking = info;
   }
   return SQLITE_OK;
