@@ -95,6 +95,18 @@ FAULTSCOPE_SCENARIO(cli_test_descriptor, "manual") {
   ::close(fd);
   cli_test_open_fds.pop_back();
 }
+// The same, with a scenario's own choice of descriptors to leave out.
+bool cli_test_is_pipe(std::string_view target) {
+  return target.starts_with("pipe:");
+}
+FAULTSCOPE_SCENARIO_WITH(cli_test_descriptor_own_ignore, "manual",
+                         {.run = {.ignore_fd = cli_test_is_pipe}}) {
+  const int fd = faultscope::test::pipe_write_end();
+  cli_test_open_fds.push_back(fd);
+  co_await faultscope::fault_point("cli_test.fd");
+  ::close(fd);
+  cli_test_open_fds.pop_back();
+}
 
 // Hands its pipe to a thread that closes it a second later (another thread's
 // side of a connection); the test joins the threads (`cli_test_closers`).
@@ -340,8 +352,12 @@ TEST(Cli, ListPointsShowsEveryPointWithItsHits) {
 }
 
 TEST(Cli, HelpAndVersion) {
-  for (auto args : std::vector<std::vector<const char*>>{
-           {"--help"}, {"run", "--help"}, {"list", "--help"}, {"replay", "--help"}}) {
+  for (auto args : std::vector<std::vector<const char*>>{{"--help"},
+                                                         {"-h"},
+                                                         {"help"},
+                                                         {"run", "--help"},
+                                                         {"list", "--help"},
+                                                         {"replay", "--help"}}) {
     auto r = cli(args);
     EXPECT_EQ(r.status, 0);
     EXPECT_THAT(r.out, HasSubstr("usage: faultscope"));
@@ -473,6 +489,14 @@ TEST(Cli, CheckFdsReportsADescriptorLeftOpenAndItsReplayChecksItToo) {
   EXPECT_EQ(again.status, 1);
   EXPECT_THAT(again.out, HasSubstr("leak: file descriptor"));
   EXPECT_EQ(cli({"replay", "cli_test_descriptor@cli_test.fd#1=throw"}).status, 0);
+}
+
+// --ignore-fd adds to what a scenario leaves out itself, never replaces it.
+TEST(Cli, IgnoreFdKeepsTheScenariosOwnChoice) {
+  closes_leftover_pipes closer;
+  auto r = cli({"run", "cli_test_descriptor_own_ignore", "--kinds", "throw", "--check-fds",
+                "--ignore-fd", "/dev/*"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
 }
 
 TEST(Cli, IgnoreFdLeavesOutTheDescriptorsItMatchesAndTheReplayCarriesIt) {
@@ -762,6 +786,7 @@ INSTANTIATE_TEST_SUITE_P(
         bad{{"run", "--output", "x.txt", "--format=github"}, "standard output: drop --output"},
         bad{{"run", "canary", "nosuch"}, "no scenario matches 'nosuch'"},
         bad{{"run", "nosuch"}, "no scenario matches 'nosuch'"},
+        bad{{"run", "no.such=filter"}, "no scenario matches 'no.such=filter'"},  // not an option
         bad{{"list", "canary", "nosuch"}, "no scenario matches 'nosuch'"},
         bad{{"list", "--pionts"}, "unknown option '--pionts' for list"},
         bad{{"list", "--points", "nosuch", "canary"}, "no scenario matches 'nosuch'"},
@@ -770,6 +795,8 @@ INSTANTIATE_TEST_SUITE_P(
         bad{{"replay", "scope.nested@conn.open#0=throw"}, "hit numbers start at 1"},
         bad{{"run", "--output", "/nonexistent-dir/x.json"}, "cannot write"},
         bad{{"run", "--html"}, "--html needs a value"},
+        bad{{"run", "--html="}, "--html needs a file name"},
+        bad{{"run", "--output="}, "--output needs a file name"},
         bad{{"run", "canary", "--html", "/nonexistent-dir/x.html"}, "cannot write"},
         bad{{"run", "--only"}, "--only needs a value"},
         bad{{"run", "--only", "a,,b"}, "non-empty list"}, bad{{"run", "--skip="}, "non-empty list"},
@@ -782,6 +809,7 @@ INSTANTIATE_TEST_SUITE_P(
         bad{{"run", "--shard", "0/2"}, "--shard needs K/N"},
         bad{{"run", "--shard", "3/2"}, "got '3/2'"}, bad{{"run", "--shard", "2"}, "got '2'"},
         bad{{"run", "--shard", "1/x"}, "got '1/x'"},
+        bad{{"run", "--shard", "1/100001"}, "got '1/100001'"},
         bad{{"run", "--wall-limit", "0"}, "--wall-limit needs a whole number from 1 to 86400000"},
         bad{{"run", "--wall-limit=1s"}, "got '1s'"},
         bad{{"run", "--max-blocked", "x"}, "--max-blocked needs a whole number from 0 to 100000"},
