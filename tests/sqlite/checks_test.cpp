@@ -20,6 +20,7 @@
 #include <string_view>
 #include <thread>
 
+#include "faultscope/detail/descriptors.hpp"
 #include "faultscope/run.hpp"
 #include "faultscope/sqlite/connection.hpp"
 #include "faultscope/sqlite/hooks.hpp"
@@ -116,6 +117,32 @@ TEST(SqliteChecks, CanaryConnectionNeverClosedIsALeak) {
   ASSERT_FALSE(r.passed());
   EXPECT_THAT(r.describe(), HasSubstr("leak: sqlite.connection"));
   EXPECT_THAT(r.describe(), HasSubstr("\"test.db\""));
+}
+
+// So with a statement of its own still open: the worker finalizes it first,
+// or SQLite would keep the connection, and its file, open for good.
+TEST(SqliteChecks, CanaryConnectionNeverClosedWithAStatementOpenLeavesNoFileOpen) {
+  std::string path;
+  auto r = faultscope::run([&path](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    path = db.path();
+    auto conn = co_await sq::connection::open(db.path());
+    auto st = co_await conn.prepare("SELECT name FROM users");
+    co_await st.fetch_one();
+  });
+  ASSERT_FALSE(r.passed());
+  EXPECT_THAT(r.describe(), HasSubstr("leak: sqlite.connection"));
+  auto still_open = [&path] {
+    const auto fds = faultscope::detail::open_descriptors();
+    return fds && std::ranges::any_of(*fds, [&path](const auto& fd) {
+             return faultscope::detail::descriptor_target(fd.first).starts_with(path);
+           });
+  };
+  // Closed on the worker's thread once the run let go of the handle.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (still_open() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_FALSE(still_open()) << path;
 }
 
 TEST(SqliteChecks, CanaryRawConnectionLeftOpenLeaksItsFile) {

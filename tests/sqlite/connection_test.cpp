@@ -15,6 +15,8 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
@@ -22,6 +24,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_future.hpp>
 
 #include "faultscope/explore.hpp"
@@ -343,9 +346,15 @@ class cancel_from_outside {
 constexpr const char* slow_sql =
     "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000000) "
     "SELECT count(*) FROM c";
+// One long enough for SQLite to look for an interrupt many times (every 100
+// steps), short enough to run to its end: tens of milliseconds here.
+constexpr const char* counting_sql =
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000) "
+    "SELECT count(*) FROM c";
 
 TEST(SqliteConnection, CancellationInterruptsTheRunningStatement) {
-  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+  bool counted = false;
+  auto r = faultscope::run([&counted](run_context& ctx) -> awaitable<void> {
     auto& db = sq::test_database::create(ctx, schema);
     co_await faultscope::async_with(
         sq::connect(db.path()), [&](sq::connection& c) -> awaitable<void> {
@@ -362,8 +371,57 @@ TEST(SqliteConnection, CancellationInterruptsTheRunningStatement) {
             EXPECT_EQ(e.code(), boost::asio::error::operation_aborted);
           }
           EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
-          // The connection still works afterwards (cleanup runs shielded).
+          // The interrupt ended with that call: the next one runs to its end.
+          co_await boost::asio::this_coro::reset_cancellation_state();
+          auto rows = co_await c.query(counting_sql);
+          EXPECT_EQ(rows[0].get<std::int64_t>(0), 200000);
+          counted = true;
         });
+  });
+  EXPECT_TRUE(r.passed()) << messages(r);
+  EXPECT_TRUE(counted) << "the call after the cancelled one failed: " << messages(r);
+}
+
+// A call cancelled while it waits behind another on its connection is dropped
+// there; the one running is not interrupted in its place.
+TEST(SqliteConnection, CancellingAQueuedCallLeavesTheRunningOneAlone) {
+  std::atomic<bool> cancelled{false};
+  auto r = faultscope::run([&cancelled](run_context& ctx) -> awaitable<void> {
+    auto& db = sq::test_database::create(ctx, schema);
+    auto conn = co_await sq::connection::open(db.path());
+    boost::asio::cancellation_signal stop_queued;
+    std::exception_ptr queued_error;
+    bool queued_done = false;
+    auto ex = co_await boost::asio::this_coro::executor;
+    // Starts once this coroutine waits for the long call below: queued behind it.
+    boost::asio::co_spawn(
+        ex, [&conn]() -> awaitable<void> { co_await conn.query("SELECT 1"); },
+        boost::asio::bind_cancellation_slot(stop_queued.slot(), [&](std::exception_ptr e) {
+          queued_error = e;
+          queued_done = true;
+        }));
+    auto start = std::chrono::steady_clock::now();
+    std::jthread outside([&] {
+      std::this_thread::sleep_until(start + 20ms);  // the long call is under way
+      boost::asio::post(ctx.executor(), [&] {
+        stop_queued.emit(boost::asio::cancellation_type::terminal);
+        cancelled = true;
+      });
+    });
+    auto rows = co_await conn.query(
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000) "
+        "SELECT count(*) FROM c");
+    EXPECT_EQ(rows[0].get<std::int64_t>(0), 1000000);
+    EXPECT_TRUE(cancelled) << "the call ended before the cancellation came: no test";
+    outside.join();
+    while (!queued_done) co_await faultscope::sleep_for(1ms);
+    try {
+      if (queued_error) std::rethrow_exception(queued_error);
+      ADD_FAILURE() << "the queued call ran";
+    } catch (const boost::system::system_error& e) {
+      EXPECT_EQ(e.code(), boost::asio::error::operation_aborted) << e.what();
+    }
+    co_await conn.close();
   });
   EXPECT_TRUE(r.passed()) << messages(r);
 }

@@ -101,6 +101,17 @@ TEST(SqliteHooks, FailedAllocationIsSqliteNomem) {
   EXPECT_EQ(w.code & 0xff, SQLITE_NOMEM) << sqlite3_errstr(w.code.load());
 }
 
+// A delay is not a failure, and a VFS or allocator call cannot wait on the
+// run's clock: it goes on at once.
+TEST(SqliteHooks, ADelayAtAFileOrAllocatorPointFailsNothing) {
+  for (const char* plan : {"sqlite.vfs.write#1=delay(5ms)", "sqlite.malloc#120=delay(5ms)"}) {
+    workload w;
+    auto r = faultscope::replay(w.fn(), fault_plan::parse(plan));
+    EXPECT_TRUE(r.passed()) << plan << ": " << r.describe();
+    EXPECT_EQ(w.code, SQLITE_OK) << plan << ": " << sqlite3_errstr(w.code.load());
+  }
+}
+
 struct vfs_case {
   const char* plan;
   int expected;  // the extended code: which operation failed, as SQLite reports it
@@ -242,6 +253,10 @@ TEST(SqliteHooks, FilesAreTrackedAndClosed) {
     return e.type == faultscope::event_type::acquire && e.kind == "sqlite.file";
   });
   EXPECT_GE(files, 2);  // the database and its WAL
+  // Each shown where the caller's code opened the connection they belong to.
+  for (const auto& e : r.timeline)
+    if (e.type == faultscope::event_type::acquire && e.kind == "sqlite.file")
+      EXPECT_EQ(e.where.file(), "tests/sqlite/hooks_test.cpp") << e.label << " " << e.where.str();
 }
 
 TEST(SqliteHooks, CanaryMemoryNotGivenBackIsReported) {
