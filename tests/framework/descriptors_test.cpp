@@ -12,6 +12,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -91,6 +92,34 @@ TEST(Descriptors, ASocketIsNamedByItsAddresses) {
   EXPECT_THAT(connected, EndsWith("]" + expected_client));
 }
 
+// A datagram socket is udp; an IPv6 address is bracketed before its port.
+TEST(Descriptors, UdpAndIpv6SocketsAreNamedAsTheirAddressesAreWritten) {
+  const int udp = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(udp, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  const std::string datagram = detail::descriptor_target(udp);
+  const std::string bound = "127.0.0.1:" + std::to_string(port_of(udp));
+  ::close(udp);
+  EXPECT_THAT(datagram, EndsWith("], udp " + bound + ", not connected"));
+
+  const int tcp6 = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in6 a6{};
+  a6.sin6_family = AF_INET6;
+  a6.sin6_addr = in6addr_loopback;
+  if (tcp6 < 0 || ::bind(tcp6, reinterpret_cast<sockaddr*>(&a6), sizeof a6) != 0) {
+    if (tcp6 >= 0) ::close(tcp6);
+    GTEST_SKIP() << "no IPv6 loopback here";
+  }
+  socklen_t length = sizeof a6;
+  ::getsockname(tcp6, reinterpret_cast<sockaddr*>(&a6), &length);
+  const std::string six = detail::descriptor_target(tcp6);
+  ::close(tcp6);
+  EXPECT_THAT(six,
+              EndsWith("], tcp [::1]:" + std::to_string(ntohs(a6.sin6_port)) + ", not connected"));
+}
+
 TEST(Descriptors, AUnixSocketIsNamedByItsPathIfItHasOne) {
   int pair[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
@@ -108,6 +137,19 @@ TEST(Descriptors, AUnixSocketIsNamedByItsPathIfItHasOne) {
   ::close(bound);
   ::unlink(path.c_str());
   EXPECT_THAT(target, EndsWith("], unix " + path));
+
+  // Linux's abstract namespace: a name that starts with a NUL, written '@'.
+  const std::string abstract = "faultscope-descriptors-test-" + std::to_string(::getpid());
+  const int named = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un an{};
+  an.sun_family = AF_UNIX;
+  abstract.copy(an.sun_path + 1, sizeof an.sun_path - 2);
+  const auto an_length =
+      static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + abstract.size());
+  ASSERT_EQ(::bind(named, reinterpret_cast<sockaddr*>(&an), an_length), 0);
+  const std::string abstract_target = detail::descriptor_target(named);
+  ::close(named);
+  EXPECT_THAT(abstract_target, EndsWith("], unix @" + abstract));
 }
 
 TEST(Descriptors, DoNotListTheDirectoryTheyAreReadFrom) {

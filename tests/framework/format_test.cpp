@@ -13,6 +13,8 @@ TEST(Format, ADurationTakesTheLargestUnitThatRendersItExactly) {
   EXPECT_EQ(detail::format_duration(30s), "30s");
   EXPECT_EQ(detail::format_duration(1500ms), "1500ms");
   EXPECT_EQ(detail::format_duration(7ns), "7ns");
+  EXPECT_EQ(detail::format_duration(0ns), "0ns");  // divides by every unit, yet is no hours
+  EXPECT_EQ(detail::format_duration(std::chrono::nanoseconds::max()), "forever");
 }
 
 TEST(Format, ANameListStopsAtWhatItShows) {
@@ -47,5 +49,6 @@ TEST(Format, CdataSplitsAroundItsOwnEnd) {
 TEST(Format, JsonTextEscapesQuotesBackslashesAndControlCharacters) {
   EXPECT_EQ(detail::json_text(R"(say "hi" \ bye)"), R"(say \"hi\" \\ bye)");
   EXPECT_EQ(detail::json_text(std::string("a\nb\tc\rd\x01\x1b", 9)), R"(a\nb\tc\rd\u0001\u001b)");
+  EXPECT_EQ(detail::json_text("\x1f\x20"), R"(\u001f )");  // the last control character
   EXPECT_EQ(detail::json_text("caf\xc3\xa9 <&>'"), "caf\xc3\xa9 <&>'");  // the rest as it is
 }

@@ -26,6 +26,7 @@ TEST(Registry, AScenarioIsFoundByNameAndByTag) {
   const auto* s = r.find("registry_test_plain");
   ASSERT_NE(s, nullptr);
   EXPECT_THAT(s->tags, ElementsAre("db", "slow"));
+  EXPECT_THAT(faultscope::detail::split_tags(" db ,, slow  ,"), ElementsAre("db", "slow"));
   EXPECT_THAT(s->where.str(), HasSubstr("registry_test.cpp:13"));
   EXPECT_EQ(r.match("slow").size(), 1u);
   EXPECT_EQ(r.match("registry_test_*").size(), 2u);
@@ -46,7 +47,13 @@ TEST(Registry, AddRefusesABadOrDuplicateName) {
     co_return;
   };
   r.add({.name = "once", .fn = body});
-  EXPECT_THROW(r.add({.name = "once", .fn = body}), std::invalid_argument);
+  EXPECT_NO_THROW(r.add({.name = "orders-v2.save_1", .fn = body}));
+  try {
+    r.add({.name = "once", .fn = body});  // no line known for either: none named
+    ADD_FAILURE() << "added twice";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(), "scenario 'once' is registered twice");
+  }
   EXPECT_THROW(r.add({.name = "a@b", .fn = body}), std::invalid_argument);
   EXPECT_THROW(r.add({.name = "", .fn = body}), std::invalid_argument);
   EXPECT_THROW(r.add({.name = "no_body"}), std::invalid_argument);
@@ -83,6 +90,8 @@ TEST(Registry, ACanaryPlantsALeakUnlessItsTagsNameOtherKinds) {
   EXPECT_THAT(s.planted(), ElementsAre(violation_kind::leak, violation_kind::not_quiescent));
   s.tags = {"canary", "double release"};  // the spelling for people is not a tag
   EXPECT_THAT(s.planted(), ElementsAre(violation_kind::leak));
+  s.tags = {"canary", "nondeterministic"};  // the last kind there is
+  EXPECT_THAT(s.planted(), ElementsAre(violation_kind::nondeterministic));
 }
 
 }  // namespace
@@ -103,7 +112,8 @@ TEST(Registry, ACanaryTagASlipAwayFromAKindIsRefusedNamingTheKind) {
   const std::pair<const char*, const char*> slips[] = {{"double_relase", "double_release"},
                                                        {"double release", "double_release"},
                                                        {"Not-Quiescent", "not_quiescent"},
-                                                       {"leaks", "leak"}};
+                                                       {"leaks", "leak"},
+                                                       {"not_queiscent", "not_quiescent"}};
   for (const auto& [slip, kind] : slips) {
     faultscope::registry r;
     try {
