@@ -180,6 +180,20 @@ TEST(FaultPoint, SyncCheckReportsThroughErrorCode) {
   EXPECT_EQ(ec, boost::system::errc::io_error);
 }
 
+// A synchronous call cannot wait for a deadline: a timeout there is the error
+// such a call's own timeout gives, and a delay passes at once.
+TEST(FaultPoint, SyncCheckReportsATimeoutAsTimedOutAndPassesADelay) {
+  boost::system::error_code timed_out, delayed;
+  auto r = run_with("t=timeout;d=delay(5ms)", [&](run_context&) -> awaitable<void> {
+    faultscope::fault_check("t", timed_out);
+    faultscope::fault_check("d", delayed);
+    co_return;
+  });
+  EXPECT_EQ(timed_out, boost::asio::error::timed_out);
+  EXPECT_FALSE(delayed) << delayed.message();
+  EXPECT_TRUE(r.passed()) << r.describe();
+}
+
 TEST(FaultPoint, MacroFormFires) {
   auto r = run_with("m=throw", [](run_context&) -> awaitable<void> {
     FAULTSCOPE_FAULT_POINT("m");

@@ -254,9 +254,11 @@ TEST(SqliteHooks, FilesAreTrackedAndClosed) {
   });
   EXPECT_GE(files, 2);  // the database and its WAL
   // Each shown where the caller's code opened the connection they belong to.
-  for (const auto& e : r.timeline)
-    if (e.type == faultscope::event_type::acquire && e.kind == "sqlite.file")
+  for (const auto& e : r.timeline) {
+    if (e.type == faultscope::event_type::acquire && e.kind == "sqlite.file") {
       EXPECT_EQ(e.where.file(), "tests/sqlite/hooks_test.cpp") << e.label << " " << e.where.str();
+    }
+  }
 }
 
 TEST(SqliteHooks, CanaryMemoryNotGivenBackIsReported) {

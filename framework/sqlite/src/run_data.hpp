@@ -57,7 +57,7 @@ struct run_data final : run_extension {
 };
 
 /// A run's scratch directory, made: removed by `forget_scratch_dir` when the
-/// run ends, or as the process exits (even through std::quick_exit) before.
+/// run ends, or as the process exits first (normally, or by the watchdog).
 void keep_scratch_dir(const std::string& dir);
 void forget_scratch_dir(const std::string& dir);
 
