@@ -982,9 +982,7 @@ TEST(SqliteConnection, VirtualClockWaitsForTheWorker) {
   auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
     auto& db = sq::test_database::create(ctx, schema);
     auto conn = co_await sq::connection::open(db.path());
-    auto query = conn.query(
-        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000) "
-        "SELECT count(*) FROM c");
+    auto query = conn.query(counting_sql);
     auto rows = co_await faultscope::with_timeout(1ms, std::move(query));
     EXPECT_EQ(rows[0].get<std::int64_t>(0), 200000);
     EXPECT_EQ(ctx.now(), 0ns);
