@@ -59,6 +59,12 @@ FAULTSCOPE_SCENARIO(cli_test_broken, "manual") {
   throw std::runtime_error("broken\nsetup");
 }
 
+// Fails with a message in Latin-1 ("café"), as a C library's may.
+FAULTSCOPE_SCENARIO(cli_test_latin1, "manual") {
+  co_await faultscope::fault_point("cli_test.never");
+  throw std::runtime_error("caf\xe9");
+}
+
 // Balanced, through no fault point: its exploration proves nothing, and fails.
 FAULTSCOPE_SCENARIO(cli_test_blind, "manual") {
   auto id = ctx.tracker().acquire("connection", "db");
@@ -558,6 +564,17 @@ TEST(Cli, WallLimitCutsABusyLoopShortInRunAndReplay) {
   EXPECT_EQ(again.status, 1);
   EXPECT_THAT(again.out, HasSubstr("hung"));
   EXPECT_THAT(again.out, HasSubstr("still running after 100 ms of wall time"));
+}
+
+// A report's reader decodes it as UTF-8 (Python's json, an XML parser): a
+// stray byte in a message must not make the whole report unreadable.
+TEST(Cli, AMessageThatIsNotUtf8ReachesTheReportsAsReplacementCharacters) {
+  for (const char* format : {"json", "junit"}) {
+    auto r = cli({"run", "cli_test_latin1", "--format", format});
+    EXPECT_EQ(r.status, 1) << r.out << r.err;
+    EXPECT_THAT(r.out, HasSubstr("caf\xEF\xBF\xBD")) << format;
+    EXPECT_THAT(r.out, Not(HasSubstr("caf\xe9"))) << format;
+  }
 }
 
 TEST(Cli, JunitReportParsesAsXml) {

@@ -22,13 +22,22 @@ namespace faultscope::detail {
 /// what a user typed (a pasted newline) stays one line.
 [[nodiscard]] std::string one_line(std::string_view text);
 
+/// At most `max` bytes of `text`, cut where no UTF-8 sequence is split: a
+/// shortened message keeps whole characters.
+[[nodiscard]] std::string_view utf8_prefix(std::string_view text, std::size_t max);
+
+// The report writers below take text from anywhere (an exception's message, a
+// statement, a path) and must still write a file a parser accepts: each byte
+// that is not well-formed UTF-8 becomes U+FFFD, as a decoder shows it.
+
 /// `text` as XML character data or an attribute value: the five entities
-/// escaped; control characters XML 1.0 cannot hold, even escaped, dropped;
-/// with `attribute`, line breaks kept as "&#x0A;" (a parser turns a raw one
-/// in an attribute into a space).
+/// escaped; characters XML 1.0 cannot hold, even escaped (controls, U+FFFE,
+/// U+FFFF), dropped; with `attribute`, line breaks kept as "&#x0A;" (a parser
+/// turns a raw one in an attribute into a space).
 [[nodiscard]] std::string xml_text(std::string_view text, bool attribute = false);
 
-/// `text` as one or more CDATA sections: a "]]>" inside is split across two.
+/// `text` as one or more CDATA sections: a "]]>" inside is split across two;
+/// what XML cannot hold dropped, as in xml_text.
 [[nodiscard]] std::string xml_cdata(std::string_view text);
 
 /// `text` as the inside of a JSON string: quotes, backslashes and control
