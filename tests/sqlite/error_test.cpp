@@ -45,6 +45,16 @@ TEST(SqliteError, ALongStatementIsCutInTheMessageButKeptWhole) {
   const std::string what = e.what();
   EXPECT_EQ(what, "sqlite: SQLITE_TOOBIG (string or blob too big) in: " + sql.substr(0, 200) + "…");
   EXPECT_EQ(e.sql(), sql);
+  const std::string fits = "SELECT '" + std::string(191, 'x') + "'";  // 200 bytes
+  EXPECT_EQ(std::string(sq::error(SQLITE_TOOBIG, "", fits).what()).find("…"), std::string::npos);
+}
+
+// 199 bytes and a two-byte character: the cut falls before the character.
+TEST(SqliteError, AStatementIsCutBetweenCharacters) {
+  const std::string sql = "SELECT '" + std::string(191, 'x') + "\xc3\xa9'";
+  const sq::error e(SQLITE_TOOBIG, "string or blob too big", sql);
+  EXPECT_EQ(std::string(e.what()),
+            "sqlite: SQLITE_TOOBIG (string or blob too big) in: " + sql.substr(0, 199) + "…");
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <string_view>
 
+#include "faultscope/detail/format.hpp"
 #include "faultscope/sqlite/error.hpp"
 
 namespace faultscope::sqlite {
@@ -142,8 +143,10 @@ std::string code_string(int code) {
 std::string render(int code, const std::string& message, const std::string& sql) {
   std::string out = fmt::format("sqlite: {} ({})", code_string(code),
                                 message.empty() ? sqlite3_errstr(code) : message);
-  if (!sql.empty())
-    out += fmt::format(" in: {}", sql.size() > 200 ? sql.substr(0, 200) + "…" : sql);
+  if (!sql.empty()) {
+    const std::string_view shown = faultscope::detail::utf8_prefix(sql, 200);
+    out += fmt::format(" in: {}{}", shown, shown.size() < sql.size() ? "…" : "");
+  }
   return out;
 }
 
