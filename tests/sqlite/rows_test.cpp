@@ -200,7 +200,25 @@ TEST(SqliteRows, ColumnsFollowASchemaChangeUnderAKeptStatement) {
             }
             co_await cur.finalize();
             EXPECT_EQ(before.columns(), (std::vector<std::string>{"a"}));  // its own names
+            // As many columns as before, every one renamed.
+            co_await c.execute("ALTER TABLE t RENAME COLUMN a TO c; ALTER TABLE t RENAME b TO d");
+            const sq::rows renamed = co_await c.query("SELECT * FROM t");
+            EXPECT_EQ(renamed.columns(), (std::vector<std::string>{"c", "d"}));
           });
+}
+
+// aiosqlite's cursor.description names the columns of a query that found
+// nothing; so do rows.
+TEST(SqliteRows, AnEmptyResultStillNamesItsColumns) {
+  with_db("CREATE TABLE t(a INTEGER, b TEXT);", [](sq::connection& c) -> awaitable<void> {
+    const sq::rows none = co_await c.query("SELECT a, b AS bee FROM t WHERE a > 0");
+    EXPECT_TRUE(none.empty());
+    EXPECT_EQ(none.columns(), (std::vector<std::string>{"a", "bee"}));
+    auto cur = co_await c.cursor("SELECT b FROM t");
+    const sq::rows fetched = co_await cur.fetch_all();
+    EXPECT_EQ(fetched.columns(), (std::vector<std::string>{"b"}));
+    co_await cur.finalize();
+  });
 }
 
 // In a UTF-16 database SQLite converts each text value to UTF-8 as it is read,
