@@ -15,12 +15,14 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
 
 #include "faultscope/context_manager.hpp"
 #include "faultscope/fault_point.hpp"
 #include "faultscope/registry.hpp"
 #include "faultscope/testing/gtest.hpp"
+#include "faultscope/virtual_time.hpp"
 #include "faultscope/with_resource.hpp"
 #include "support/pipe_end.hpp"
 #include "support/test_resource.hpp"
@@ -292,6 +294,16 @@ TEST(Explore, ShrinkingKeepsBothFaultsWhenBothMatter) {
   ASSERT_FALSE(faultscope::replay(leaks_when_release_fails_after_cancel, plan).passed());
   auto minimal = faultscope::shrink(leaks_when_release_fails_after_cancel, plan);
   EXPECT_EQ(minimal.to_string(), "query#1=cancel;close#1=throw");
+}
+
+// A schedule that left the path of the run it extends is compared by its
+// other violations: the plans shrink tries extend nothing, so never leave one.
+TEST(Explore, ShrinkingLooksPastLeavingThePath) {
+  auto plan = fault_plan::parse("a#1=delay(5ms);c#1=throw");
+  auto failed = faultscope::replay(leaks_when_c_throws, plan);
+  ASSERT_FALSE(failed.passed());
+  failed.violations.push_back({violation_kind::nondeterministic, "nondeterministic: as if"});
+  EXPECT_EQ(faultscope::shrink(leaks_when_c_throws, plan, {}, failed).to_string(), "c#1=throw");
 }
 
 TEST(Explore, OneThreadAndTwoThreadsGiveIdenticalReports) {
@@ -702,6 +714,42 @@ TEST(Explore, APropagatesDeclarationSpeaksOfErrorsNotOfCancellationsOrDelays) {
   // A swallowed cancellation, and a delay that only slows the query, are not
   // outcome violations; a swallowed error is.
   EXPECT_THAT(failing, ::testing::ElementsAre("db.query#1=error(io_error)")) << ex.summary();
+}
+
+awaitable<void> wait_forever(run_context& ctx) {
+  faultscope::timer t(ctx.executor(), faultscope::timer::time_point::max());
+  co_await t.async_wait(boost::asio::use_awaitable);
+}
+
+// Absorbs the failure of its query, then waits forever for an answer.
+awaitable<void> hangs_after_a_fault(run_context& ctx) {
+  bool failed = false;
+  try {
+    co_await faultscope::fault_point("db.query");
+  } catch (const faultscope::injected_fault&) {
+    failed = true;
+  }
+  if (failed) co_await wait_forever(ctx);
+}
+
+// A hang is a violation of its own: neither an outcome rule nor the check of
+// the run without faults says more of it.
+TEST(Explore, AHangIsReportedOnlyAsAHang) {
+  explore_options o{.kinds = {fault::make_throw()},
+                    .expect = {{"db.*", expected_outcome::absorbed}}};
+  auto ex = faultscope::explore("hangs", hangs_after_a_fault, o);
+  ASSERT_EQ(ex.failures.size(), 1u) << ex.summary();
+  ASSERT_EQ(ex.failures[0].run.violations.size(), 1u) << ex.summary();
+  EXPECT_EQ(ex.failures[0].run.violations[0].kind, violation_kind::hang);
+
+  auto always = faultscope::explore("always hangs",
+                                    [](run_context& ctx) -> awaitable<void> {
+                                      co_await faultscope::fault_point("db.query");
+                                      co_await wait_forever(ctx);
+                                    },
+                                    {.kinds = {fault::make_throw()}});
+  ASSERT_EQ(always.clean.violations.size(), 1u) << always.summary();
+  EXPECT_EQ(always.clean.violations[0].kind, violation_kind::hang);
 }
 
 TEST(Explore, AbsorbedDeclarationRejectsAPropagatingFault) {

@@ -94,6 +94,23 @@ TEST(Run, TimersFireInDeadlineOrderThenStartOrder) {
   EXPECT_EQ(r.virtual_elapsed, 5s);
 }
 
+// A deadline already past is due now, like one set for now: such waits
+// complete in the order they were started, not in the order of their deadlines.
+TEST(Run, WaitsAlreadyDueCompleteInStartOrder) {
+  std::vector<int> order;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    co_await ft::sleep_for(2s);
+    faultscope::timer now(ctx.executor(), 0s);
+    faultscope::timer past(ctx.executor(), faultscope::virtual_clock::time_point(1s));
+    now.async_wait([&](boost::system::error_code) { order.push_back(1); });
+    past.async_wait([&](boost::system::error_code) { order.push_back(2); });
+    co_await ft::sleep_for(1s);
+  });
+  EXPECT_TRUE(r.passed()) << r.describe();
+  EXPECT_EQ(order, (std::vector<int>{1, 2}));
+  EXPECT_EQ(r.virtual_elapsed, 3s) << "a past deadline never moves the clock back";
+}
+
 TEST(Run, VirtualClockNowFollowsTheRun) {
   faultscope::virtual_clock::time_point seen{};
   auto r = faultscope::run([&](run_context&) -> awaitable<void> {
