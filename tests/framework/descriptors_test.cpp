@@ -63,6 +63,25 @@ TEST(Descriptors, ATargetTooLongToShowInFullEndsInAnEllipsis) {
   EXPECT_THAT(target, EndsWith("d…"));
 }
 
+sockaddr_in loopback(std::uint16_t port = 0) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  return a;
+}
+
+// A socket of `type` bound to 127.0.0.1 on a port the kernel picks, or -1.
+int bound_to_loopback(int type) {
+  const int fd = ::socket(AF_INET, type | SOCK_CLOEXEC, 0);
+  sockaddr_in a = loopback();
+  if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 std::uint16_t port_of(int fd) {
   sockaddr_in a{};
   socklen_t length = sizeof a;
@@ -71,13 +90,10 @@ std::uint16_t port_of(int fd) {
 }
 
 TEST(Descriptors, ASocketIsNamedByItsAddresses) {
-  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  const int listener = bound_to_loopback(SOCK_STREAM);
+  ASSERT_GE(listener, 0);
   ASSERT_EQ(::listen(listener, 1), 0);
-  a.sin_port = htons(port_of(listener));
+  sockaddr_in a = loopback(port_of(listener));
   const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
   const std::string server = "127.0.0.1:" + std::to_string(port_of(listener));
@@ -94,11 +110,8 @@ TEST(Descriptors, ASocketIsNamedByItsAddresses) {
 
 // A datagram socket is udp; an IPv6 address is bracketed before its port.
 TEST(Descriptors, UdpAndIpv6SocketsAreNamedAsTheirAddressesAreWritten) {
-  const int udp = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(udp, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  const int udp = bound_to_loopback(SOCK_DGRAM);
+  ASSERT_GE(udp, 0);
   const std::string datagram = detail::descriptor_target(udp);
   const std::string bound = "127.0.0.1:" + std::to_string(port_of(udp));
   ::close(udp);
