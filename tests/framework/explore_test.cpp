@@ -10,6 +10,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -235,6 +236,10 @@ TEST(Explore, SwarmIsSeeded) {
   auto y = faultscope::explore("correct", correct_subject, a);
   EXPECT_EQ(x.ran, y.ran);
   EXPECT_EQ(x.schedules_run, 20u);
+  std::set<std::size_t> faults;  // per plan: one to three
+  for (const auto& plan : x.ran) faults.insert(fault_plan::parse(plan).rules.size());
+  EXPECT_EQ(faults, (std::set<std::size_t>{1, 2, 3}));
+  EXPECT_EQ(faultscope::explore("correct", correct_subject, {.swarm = 1}).schedules_run, 1u);
   auto z = faultscope::explore("correct", correct_subject, {.swarm = 20, .seed = 8});
   EXPECT_NE(x.ran, z.ran);
   EXPECT_TRUE(x.passed()) << x.summary();
@@ -286,6 +291,13 @@ TEST(Explore, ShrinkingGivenTheFailingRunDoesNotRunItAgain) {
   runs = 0;
   EXPECT_EQ(faultscope::shrink(counted, plan).to_string(), "c#1=throw");
   EXPECT_EQ(runs, 2) << "the failing plan, then the plan without a#1";
+}
+
+// A seed only steers rules that fire by chance: with none of them, the
+// shrunk plan drops it.
+TEST(Explore, ShrinkingDropsASeedNoRuleNeeds) {
+  auto plan = fault_plan::parse("seed=42;a#1=delay(5ms);c#1=throw");
+  EXPECT_EQ(faultscope::shrink(leaks_when_c_throws, plan).to_string(), "c#1=throw");
 }
 
 TEST(Explore, ShrinkingKeepsBothFaultsWhenBothMatter) {
@@ -805,6 +817,8 @@ TEST(Explore, CheckFdsExploresOnOneThreadSoRunsDoNotSeeEachOthersDescriptors) {
   // Throw only: a cancel at a plain point ends the run at legacy.write, leaking too.
   explore_options o{.kinds = {fault::make_throw()}, .jobs = 4};
   o.run.check_fds = true;
+  // Shorter than a run holds its pipe: a run beside it would see that pipe.
+  o.run.fd_grace = 1ms;
   auto report = faultscope::explore("pipe", std::ref(scenario), o);
   for (int fd : scenario.leaked) ::close(fd);
   EXPECT_EQ(scenario.leaked.size(), 1u) << report.summary();
