@@ -318,6 +318,40 @@ TEST(Explore, ShrinkingLooksPastLeavingThePath) {
   EXPECT_EQ(faultscope::shrink(leaks_when_c_throws, plan, {}, failed).to_string(), "c#1=throw");
 }
 
+// max_schedules cuts the space where it says, at either depth, and the
+// summary says it was cut.
+TEST(Explore, MaxSchedulesCutsTheSpaceAndTheSummarySaysSo) {
+  auto whole = faultscope::explore("correct", correct_subject, {.max_schedules = 8});
+  EXPECT_FALSE(whole.truncated);
+  EXPECT_EQ(whole.schedules_run, 8u);
+  EXPECT_THAT(whole.summary(), Not(HasSubstr("cut at max_schedules")));
+  auto cut = faultscope::explore("correct", correct_subject, {.max_schedules = 7});
+  EXPECT_TRUE(cut.truncated);
+  EXPECT_EQ(cut.schedules_run, 7u);
+  EXPECT_EQ(cut.ran.back(), "conn.query#3=throw");
+  EXPECT_THAT(cut.summary(), HasSubstr("(the schedule space was cut at max_schedules)"));
+
+  // Throws caught at each of three points: 3 plans, then 2 + 1 + 0 more.
+  auto abc = [](run_context&) -> awaitable<void> {
+    for (const char* p : {"a", "b", "c"}) {
+      try {
+        co_await faultscope::fault_point(p);
+      } catch (const faultscope::injected_fault&) {
+      }
+    }
+  };
+  explore_options deeper{.depth = 2, .kinds = {fault::make_throw()}};
+  ASSERT_EQ(faultscope::explore("abc", abc, deeper).total_schedules, 6u);
+  deeper.max_schedules = 6;
+  auto deep = faultscope::explore("abc", abc, deeper);
+  EXPECT_FALSE(deep.truncated);
+  EXPECT_EQ(deep.schedules_run, 6u);
+  deeper.max_schedules = 5;
+  deep = faultscope::explore("abc", abc, deeper);
+  EXPECT_TRUE(deep.truncated);
+  EXPECT_EQ(deep.schedules_run, 5u);
+}
+
 TEST(Explore, OneThreadAndTwoThreadsGiveIdenticalReports) {
   auto one = faultscope::explore("third", leaks_when_cancelled_at_third, {.depth = 2, .jobs = 1});
   auto two = faultscope::explore("third", leaks_when_cancelled_at_third, {.depth = 2, .jobs = 2});
