@@ -230,6 +230,40 @@ TEST(Explore, CanaryDepthTwoFindsALeakInTheCleanupOfACancellationThatDepthOneMis
   EXPECT_GT(two.schedules_run, one.schedules_run);
 }
 
+// Passes three points and carries on past a throw at any of them.
+awaitable<void> absorbs_at_a_b_c(run_context&) {
+  for (const char* p : {"a", "b", "c"}) {
+    try {
+      co_await faultscope::fault_point(p);
+    } catch (const faultscope::injected_fault&) {
+    }
+  }
+}
+
+// At depth 2, a failing schedule of two faults where one would do is shown
+// shrunk to that one.
+TEST(Explore, DepthTwoShrinksAFailingScheduleToTheFaultThatMatters) {
+  auto leaks_at_c = [](run_context& ctx) -> awaitable<void> {
+    auto id = ctx.tracker().acquire("file", "log");
+    for (const char* p : {"a", "b"}) {
+      try {
+        co_await faultscope::fault_point(p);
+      } catch (const faultscope::injected_fault&) {
+      }
+    }
+    co_await faultscope::fault_point("c");
+    ctx.tracker().release(id);
+  };
+  auto ex =
+      faultscope::explore("leaks at c", leaks_at_c, {.depth = 2, .kinds = {fault::make_throw()}});
+  std::vector<std::pair<std::string, std::string>> failed;
+  for (const auto& f : ex.failures) failed.emplace_back(f.plan.to_string(), f.minimal.to_string());
+  using shrunk = std::pair<std::string, std::string>;
+  EXPECT_THAT(failed, ::testing::ElementsAre(shrunk{"c#1=throw", "c#1=throw"},
+                                             shrunk{"a#1=throw;c#1=throw", "c#1=throw"},
+                                             shrunk{"b#1=throw;c#1=throw", "c#1=throw"}));
+}
+
 TEST(Explore, SwarmIsSeeded) {
   explore_options a{.swarm = 20, .seed = 7};
   auto x = faultscope::explore("correct", correct_subject, a);
@@ -240,6 +274,11 @@ TEST(Explore, SwarmIsSeeded) {
   for (const auto& plan : x.ran) faults.insert(fault_plan::parse(plan).rules.size());
   EXPECT_EQ(faults, (std::set<std::size_t>{1, 2, 3}));
   EXPECT_EQ(faultscope::explore("correct", correct_subject, {.swarm = 1}).schedules_run, 1u);
+  // A swarm's plans are the schedules: depth adds none to them.
+  EXPECT_EQ(faultscope::explore("abc", absorbs_at_a_b_c,
+                                {.depth = 2, .kinds = {fault::make_throw()}, .swarm = 5})
+                .schedules_run,
+            5u);
   auto z = faultscope::explore("correct", correct_subject, {.swarm = 20, .seed = 8});
   EXPECT_NE(x.ran, z.ran);
   EXPECT_TRUE(x.passed()) << x.summary();
@@ -331,23 +370,15 @@ TEST(Explore, MaxSchedulesCutsTheSpaceAndTheSummarySaysSo) {
   EXPECT_EQ(cut.ran.back(), "conn.query#3=throw");
   EXPECT_THAT(cut.summary(), HasSubstr("(the schedule space was cut at max_schedules)"));
 
-  // Throws caught at each of three points: 3 plans, then 2 + 1 + 0 more.
-  auto abc = [](run_context&) -> awaitable<void> {
-    for (const char* p : {"a", "b", "c"}) {
-      try {
-        co_await faultscope::fault_point(p);
-      } catch (const faultscope::injected_fault&) {
-      }
-    }
-  };
+  // 3 plans, then 2 + 1 + 0 more.
   explore_options deeper{.depth = 2, .kinds = {fault::make_throw()}};
-  ASSERT_EQ(faultscope::explore("abc", abc, deeper).total_schedules, 6u);
+  ASSERT_EQ(faultscope::explore("abc", absorbs_at_a_b_c, deeper).total_schedules, 6u);
   deeper.max_schedules = 6;
-  auto deep = faultscope::explore("abc", abc, deeper);
+  auto deep = faultscope::explore("abc", absorbs_at_a_b_c, deeper);
   EXPECT_FALSE(deep.truncated);
   EXPECT_EQ(deep.schedules_run, 6u);
   deeper.max_schedules = 5;
-  deep = faultscope::explore("abc", abc, deeper);
+  deep = faultscope::explore("abc", absorbs_at_a_b_c, deeper);
   EXPECT_TRUE(deep.truncated);
   EXPECT_EQ(deep.schedules_run, 5u);
 }
