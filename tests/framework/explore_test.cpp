@@ -262,6 +262,14 @@ TEST(Explore, DepthTwoShrinksAFailingScheduleToTheFaultThatMatters) {
   EXPECT_THAT(failed, ::testing::ElementsAre(shrunk{"c#1=throw", "c#1=throw"},
                                              shrunk{"a#1=throw;c#1=throw", "c#1=throw"},
                                              shrunk{"b#1=throw;c#1=throw", "c#1=throw"}));
+  // The summary shows the first of the three, which shrinks to nothing less.
+  EXPECT_THAT(ex.summary(), Not(HasSubstr("shrunk to")));
+  ex.failures.erase(ex.failures.begin());
+  EXPECT_THAT(ex.summary(),
+              HasSubstr("  FAIL a#1=throw;c#1=throw\n    leak: file #1 \"log\" acquired at "));
+  EXPECT_THAT(ex.summary(),
+              HasSubstr("    shrunk to: c#1=throw\n    replay: faultscope::replay(scenario, "
+                        "faultscope::fault_plan::parse(\"c#1=throw\"))\n"));
 }
 
 TEST(Explore, SwarmIsSeeded) {
