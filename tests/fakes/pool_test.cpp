@@ -123,6 +123,38 @@ TEST(Pool, CancelledWaiterLeavesTheQueueAndNeverReceivesAConnection) {
   EXPECT_TRUE(r.passed()) << r.describe();
 }
 
+// Closing fails each waiter and closes the idle connections, whose places
+// are free again: the bound counts only the connections still open.
+TEST(Pool, CloseFailsEveryWaiterAndFreesThePlacesOfWhatItClosed) {
+  boost::system::error_code waiter_saw;
+  bool lent_again = false;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    fakes::pool p(ctx.tracker(), {.max_size = 1});
+    auto held = co_await p.acquire();
+    auto waiter = [&]() -> awaitable<void> {
+      try {
+        auto c = co_await p.acquire();
+        co_await p.release(c);
+      } catch (const boost::system::system_error& e) {
+        waiter_saw = e.code();
+      }
+    };
+    boost::asio::co_spawn(ctx.executor(), waiter(), boost::asio::detached);
+    co_await faultscope::sleep_for(5ms);
+    co_await p.close();
+    co_await faultscope::sleep_for(5ms);
+    co_await p.release(held);  // idle now: no waiter is left to take it
+    co_await p.close();
+    auto c = co_await faultscope::with_timeout(1s, p.acquire());
+    lent_again = c.is_open();
+    co_await p.release(c);
+    co_await p.close();
+  });
+  EXPECT_EQ(waiter_saw, boost::asio::error::operation_aborted);
+  EXPECT_TRUE(lent_again);
+  EXPECT_TRUE(r.passed()) << r.describe();
+}
+
 TEST(Pool, BrokenConnectionIsDiscardedNotReused) {
   faultscope::run_options o;
   o.plan = faultscope::fault_plan::parse("conn.query#1=throw(io_error)");
