@@ -4,6 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "faultscope/exit_stack.hpp"
 #include "faultscope/run.hpp"
 #include "faultscope/with_timeout.hpp"
@@ -39,15 +41,21 @@ TEST(File, CorrectUseNeverLeaksUnderAnyDepthOneFault) {
 
 TEST(File, WritesAreReadBack) {
   std::string seen;
+  std::vector<std::size_t> written;
+  std::vector<bool> open;
   auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
     fakes::filesystem fs(ctx.tracker());
     auto f = co_await fs.open("log");
-    co_await f.write("a");
-    co_await f.write("b");
+    open.push_back(f.is_open());
+    written.push_back(co_await f.write("a"));
+    written.push_back(co_await f.write("bc"));
     seen = co_await f.read();
     co_await f.close();
+    open.push_back(f.is_open());
   });
-  EXPECT_EQ(seen, "ab");
+  EXPECT_EQ(seen, "abc");
+  EXPECT_EQ(written, (std::vector<std::size_t>{1, 2}));
+  EXPECT_EQ(open, (std::vector<bool>{true, false}));
   EXPECT_TRUE(r.passed()) << r.describe();
 }
 
