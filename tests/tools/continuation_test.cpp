@@ -111,6 +111,35 @@ TEST(Continuation, AnotherProgramsTextIsOneLineNamingWhereItStops) {
   EXPECT_THROW((void)from_text("{\"scenarios\":[]}"), continuation_error);
 }
 
+// Lengths, numbers and flags are read whole: digits with anything after
+// them, or a flag other than 0 or 1, is text this program did not write.
+TEST(Continuation, ALengthNumberOrFlagWithAnythingMoreIsAnError) {
+  continuation c;
+  c.finished.push_back({canaries().finished.front().scenario, {}, ""});
+  c.finished[0].report.truncated = true;
+  const std::string text = to_text(c);
+  ASSERT_NO_THROW((void)from_text(text));
+  auto altered = [&text](std::size_t at, std::string_view was, std::string_view now) {
+    EXPECT_EQ(text.substr(at, was.size()), was);
+    return std::string(text).replace(at, was.size(), now);
+  };
+  EXPECT_THROW((void)from_text(altered(0, "25:", "25x:")), continuation_error);  // the tag's length
+  const auto count = text.find("1:1");  // of finished scenarios
+  EXPECT_THROW((void)from_text(altered(count, "1:1", "2:1x")), continuation_error);
+  const auto flag = text.rfind("1:1");  // truncated
+  ASSERT_NE(flag, count);
+  EXPECT_THROW((void)from_text(altered(flag, "1:1", "1:2")), continuation_error);
+  // A list longer than what is left is refused before any item is read.
+  const std::string none = to_text(continuation{});
+  ASSERT_TRUE(none.ends_with("1:01:0"));  // no blocked schedule, no time spent
+  try {
+    (void)from_text(none.substr(0, none.size() - 6) + "2:991:0");
+    FAIL() << "a list of 99 items in 3 bytes was read";
+  } catch (const continuation_error& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("expected a list no longer than the text"));
+  }
+}
+
 TEST(Continuation, AScenarioThisRunnerDoesNotHaveIsAnError) {
   continuation c = canaries();
   c.finished.resize(1);
