@@ -342,15 +342,17 @@ class cancel_from_outside {
   std::jthread thread_;
 };
 
-// A statement that runs long in real time: a recursive CTE.
-constexpr const char* slow_sql =
-    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000000) "
-    "SELECT count(*) FROM c";
+// A statement that takes real time in proportion to `n`: a recursive CTE
+// counting to it.
+std::string count_to(int n) {
+  return "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < " +
+         std::to_string(n) + ") SELECT count(*) FROM c";
+}
+// One that runs long in real time.
+const std::string slow_sql = count_to(100'000'000);
 // One long enough for SQLite to look for an interrupt many times (every 100
 // steps), short enough to run to its end: tens of milliseconds here.
-constexpr const char* counting_sql =
-    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000) "
-    "SELECT count(*) FROM c";
+const std::string counting_sql = count_to(200'000);
 
 TEST(SqliteConnection, CancellationInterruptsTheRunningStatement) {
   bool counted = false;
@@ -408,9 +410,7 @@ TEST(SqliteConnection, CancellingAQueuedCallLeavesTheRunningOneAlone) {
         cancelled = true;
       });
     });
-    auto rows = co_await conn.query(
-        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000) "
-        "SELECT count(*) FROM c");
+    auto rows = co_await conn.query(count_to(1'000'000));
     EXPECT_EQ(rows[0].get<std::int64_t>(0), 1000000);
     EXPECT_TRUE(cancelled) << "the call ended before the cancellation came: no test";
     outside.join();
@@ -515,7 +515,7 @@ TEST(SqliteConnection, CancellationBeforeTheStatementStartsStillLands) {
     auto slow = [&rc, &started](sqlite3* h) {
       started.store(true);
       std::this_thread::sleep_for(100ms);
-      rc = sqlite3_exec(h, slow_sql, nullptr, nullptr, nullptr);
+      rc = sqlite3_exec(h, slow_sql.c_str(), nullptr, nullptr, nullptr);
     };
     try {
       co_await conn.call(slow);
