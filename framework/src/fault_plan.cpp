@@ -124,9 +124,8 @@ class parser {
     std::size_t start = pos_;
     while (!at_end() && pattern_char(peek())) ++pos_;
     r.pattern = std::string(text_.substr(start, pos_ - start));
-    if (r.pattern.empty())
-      fail(start, at_end() ? "expected a point name"
-                           : fmt::format("expected a point name, found '{}'", peek()));
+    // Never at the end: parse() has seen a character here.
+    if (r.pattern.empty()) fail(start, fmt::format("expected a point name, found '{}'", peek()));
     if (accept("#")) {
       r.first = number("a hit number after '#'");
       if (r.first == 0) fail(pos_ - 1, "hit numbers start at 1");

@@ -2,6 +2,8 @@
 // errors for malformed plans.
 #include "faultscope/fault_plan.hpp"
 
+#include <cerrno>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -33,7 +35,7 @@ TEST(FaultPlan, EveryFormRoundTrips) {
        {"none", "a=throw", "a#1=throw", "a#3+=throw(io_error)", "a#2-5=error(no_space)",
         "x.y:z/w-v=cancel(partial)", "p#1=cancel(total)", "p=timeout", "p#4=delay(250ms)",
         "p=delay(1500ms)", "p=error(77)", "p=error(4095)", "db.*=throw@p0.25x3;seed=7",
-        "*=delay(2min)", "a#1=throw;b#2=cancel;c#3=timeout", "new.*#2=bad_alloc"}) {
+        "*=delay(2min)", "a#1=throw;b#2=cancel;c#3=timeout", "new.*#2=bad_alloc", "seed=9"}) {
     auto p = fault_plan::parse(token);
     EXPECT_EQ(p.to_string(), token);
     EXPECT_EQ(fault_plan::parse(p.to_string()), p) << token;
@@ -70,6 +72,28 @@ TEST(FaultPlan, AMalformedFaultNamesItselfAndTheColumn) {
   rejects("bad_allocs", 10, "unexpected 's' after the fault");
 }
 
+TEST(FaultPlan, AFaultsErrorCodeIsNeverSuccess) {
+  EXPECT_EQ(fault::make_error(ENOSPC).error_code(), boost::system::errc::no_space_on_device);
+  EXPECT_EQ(fault::make_error(0).error_code(), boost::system::errc::io_error);
+  EXPECT_EQ(fault::make_throw().error_code(), boost::system::errc::io_error);
+}
+
+// Forms a user may write that the canonical form spells another way.
+TEST(FaultPlan, OtherSpellingsReadAsTheirCanonicalForm) {
+  EXPECT_EQ(fault_plan::parse("a#3-3=throw").to_string(), "a#3=throw");
+  EXPECT_EQ(fault_plan::parse("a=throw@p1").to_string(), "a=throw");
+  EXPECT_EQ(fault_plan::parse("a=throw@p1").rules.at(0).probability, 1.0);
+  auto delay_of = [](std::string_view d) {
+    return fault::parse("delay(" + std::string(d) + ")").delay;
+  };
+  EXPECT_EQ(delay_of("7ns"), 7ns);
+  EXPECT_EQ(delay_of("7us"), 7us);
+  EXPECT_EQ(delay_of("7ms"), 7ms);
+  EXPECT_EQ(delay_of("7s"), 7s);
+  EXPECT_EQ(delay_of("7min"), 7min);
+  EXPECT_EQ(delay_of("7h"), 7h);
+}
+
 TEST(FaultPlan, SelectorsMatchHits) {
   auto p = fault_plan::parse("a#2=throw;b#3+=throw;c#2-4=throw;d=throw;e.*.f=throw");
   EXPECT_FALSE(p.rules[0].matches("a", 1));
@@ -103,6 +127,7 @@ TEST(FaultPlan, SeededChoicesDependOnlyOnSeedPointAndHit) {
   EXPECT_NE(a, seeded_uniform(43, "db.query", 3));
   EXPECT_NE(a, seeded_uniform(42, "db.query", 4));
   EXPECT_NE(a, seeded_uniform(42, "db.exec", 3));
+  EXPECT_NE(a, seeded_uniform(42, "db.qeury", 3));  // same length, same letters
   // Roughly uniform: the fraction below 0.1 over many hits is near 0.1.
   int below = 0;
   for (int i = 1; i <= 10000; ++i) below += seeded_uniform(1, "p", i) < 0.1;
@@ -137,8 +162,9 @@ TEST_P(MalformedPlan, IsRejectedWithTheColumnAndAReason) {
 INSTANTIATE_TEST_SUITE_P(
     Cases, MalformedPlan,
     ::testing::Values(
-        malformed{"", 1, "empty"}, malformed{"pool.acquire", 13, "expected '='"},
-        malformed{"=throw", 1, "expected a point name"},
+        malformed{"", 1, "the plan is empty"},
+        malformed{"pool.acquire", 13, "expected '=' after the point"},
+        malformed{"=throw", 1, "expected a point name, found '='"},
         malformed{"a=thorw", 3, "unknown fault kind 'thorw'"},
         malformed{"a#0=throw", 3, "hit numbers start at 1"},
         malformed{"a#x=throw", 3, "hit number"}, malformed{"a#5-2=throw", 5, "empty hit range"},
@@ -150,7 +176,8 @@ INSTANTIATE_TEST_SUITE_P(
         malformed{"a=throw;", 9, "empty rule"}, malformed{"seed=x", 6, "seed"},
         malformed{"seed=1;seed=2", 8, "seed given twice"},
         malformed{"a=throw b=throw", 8, "unexpected ' '"},
-        malformed{"a=cancel(total", 15, "to close"},
+        malformed{"a=cancel(total", 15, "expected ')' to close 'cancel(' but the plan ended"},
+        malformed{"a=error(busy]", 13, "expected ')' to close 'error(', found ']'"},
         malformed{"a#99999999999999999999=throw", 3, "too large"},
         malformed{"a=throwx0", 9, "count"}, malformed{"a=error(0)", 9, "between 1 and 4095"},
         malformed{"a=error(4096)", 9, "between 1 and 4095"},

@@ -46,6 +46,7 @@ struct fault {
   std::chrono::nanoseconds delay{};
 
   [[nodiscard]] std::string to_string() const;
+  /// The code an operation fails with; never success: EIO for a fault without one.
   [[nodiscard]] boost::system::error_code error_code() const;
   friend bool operator==(const fault&, const fault&) = default;
 
