@@ -465,6 +465,15 @@ TEST(CliGolden, JunitReportOfTheCanaries) {
   expect_golden("canary.junit.xml", r.out);
 }
 
+// The page and its lifetime charts: a bar's place and length come from the
+// virtual clock, which a replay repeats, so the page is the same every run.
+TEST(CliGolden, HtmlReportOfTheCanaries) {
+  const std::string path = ::testing::TempDir() + "faultscope_golden.html";
+  auto r = cli({"run", "canary", "--html", path.c_str()});
+  EXPECT_EQ(r.status, 0);
+  expect_golden("canary.html", slurp(path));
+}
+
 TEST(CliGolden, TimesAreTheOnlyPartMasked) {
   // The mask must not hide a change in anything but wall time.
   EXPECT_EQ(without_times("  CAUGHT x      7 schedules    1 failing      58.3 ms\n"),

@@ -13,6 +13,7 @@
 
 using faultscope::violation_kind;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 namespace {
 
@@ -141,31 +142,38 @@ TEST(Report, GithubAnnotationsPointAtTheLineOnceForEachBug) {
     f.run.violations.push_back(
         {violation_kind::leak, "leak: conn #1, never released", 1, "/ws/app/orders.cpp", 42});
     if (token[0] == 'c')
-      f.run.violations.push_back({violation_kind::outcome, "outcome: 100% done,\nthen not"});
+      f.run.violations.push_back({violation_kind::outcome, "outcome: 100% done,\r\nthen not"});
     e.failures.push_back(f);
   }
   const auto out = faultscope::cli::github_annotations({{&s, e}}, {}, "/ws");
   // The leak all three reported, once, relative to the workspace; the outcome
   // only one reported, on no line. Properties escape ':' and ','; a message
-  // its newlines and '%'.
+  // its line breaks and '%'.
   EXPECT_EQ(out,
             "::error file=app/orders.cpp,line=42,title=faultscope canary.planted%3A leak::leak: "
             "conn #1, never released%0Aunder a#1=throw, b#1=throw, c#1=cancel%0Areplay: "
             "faultscope replay 'canary.planted@a#1=throw'\n"
-            "::error title=faultscope canary.planted%3A outcome::outcome: 100%25 done,%0Athen "
+            "::error title=faultscope canary.planted%3A outcome::outcome: 100%25 done,%0D%0Athen "
             "not%0Aunder c#1=cancel%0Areplay: faultscope replay 'canary.planted@c#1=cancel'\n");
-  // A file outside the workspace keeps its path.
+  // A file outside the workspace keeps its path, as does any file without one.
   EXPECT_THAT(faultscope::cli::github_annotations({{&s, e}}, {}, "/w"),
+              HasSubstr("file=/ws/app/orders.cpp,line=42,"));
+  EXPECT_THAT(faultscope::cli::github_annotations({{&s, e}}, {}, ""),
               HasSubstr("file=/ws/app/orders.cpp,line=42,"));
 }
 
-TEST(Report, GithubAnnotationsPastTheTenGithubShowsAreCountedInAWarning) {
-  const auto s = canary({"db"});
+// Annotations for `n` violations of one scenario.
+std::string github_annotations_of(int n) {
+  static const auto s = canary({"db"});
   auto e = failing_with({});
-  for (int i = 0; i < 12; ++i)
+  for (int i = 0; i < n; ++i)
     e.failures[0].run.violations.push_back(
         {violation_kind::leak, "leak: handle #" + std::to_string(i + 1)});
-  const auto out = faultscope::cli::github_annotations({{&s, e}});
+  return faultscope::cli::github_annotations({{&s, e}});
+}
+
+TEST(Report, GithubAnnotationsPastTheTenGithubShowsAreCountedInAWarning) {
+  const auto out = github_annotations_of(12);
   std::size_t errors = 0;
   for (auto at = out.find("::error "); at != std::string::npos; at = out.find("::error ", at + 1))
     ++errors;
@@ -174,6 +182,8 @@ TEST(Report, GithubAnnotationsPastTheTenGithubShowsAreCountedInAWarning) {
   EXPECT_THAT(out, ::testing::EndsWith(
                        "::warning title=faultscope::2 more violations not annotated, as GitHub "
                        "shows 10 error annotations per step: the report above lists every one\n"));
+  EXPECT_THAT(github_annotations_of(10), Not(HasSubstr("::warning")));
+  EXPECT_THAT(github_annotations_of(11), HasSubstr("::1 more violation not annotated,"));
 }
 
 TEST(Report, GithubAnnotationsLeaveACaughtCanaryAloneAndNameAMissedOne) {
@@ -181,9 +191,11 @@ TEST(Report, GithubAnnotationsLeaveACaughtCanaryAloneAndNameAMissedOne) {
   EXPECT_EQ(faultscope::cli::github_annotations(
                 {faultscope::cli::result{&s, failing_with({violation_kind::leak})}}),
             "");
+  auto eu = s;
+  eu.name = "canary.planted,eu";  // a property escapes ',' too
   EXPECT_EQ(faultscope::cli::github_annotations(
-                {faultscope::cli::result{&s, failing_with({violation_kind::hang})}}),
-            "::error title=faultscope canary.planted%3A canary missed::a canary plants a "
+                {faultscope::cli::result{&eu, failing_with({violation_kind::hang})}}),
+            "::error title=faultscope canary.planted%2Ceu%3A canary missed::a canary plants a "
             "violation on purpose (leak): no schedule reported one\n");
   auto later = canary({"db"});
   later.name = "orders.ship";
@@ -213,6 +225,64 @@ TEST(Report, EveryFormatNamesTheScenariosNotRun) {
   // Without any, nothing is said of them but the JSON's empty list.
   EXPECT_THAT(faultscope::cli::text_report(results, false), ::testing::Not(HasSubstr("NOT RUN")));
   EXPECT_THAT(faultscope::cli::json_report(results), HasSubstr("\"not_run\":[]"));
+}
+
+TEST(Report, ACanaryPlantingTwoKindsNamesBoth) {
+  EXPECT_EQ(faultscope::cli::planted_text(canary({"canary", "double_release", "leak"})),
+            "leak or double release");
+}
+
+// A failing scenario, not a canary: its run without faults failed too, and its
+// one failing schedule shrank to the fault that matters, which every format
+// replays.
+TEST(Report, EveryFormatReplaysTheShrunkPlanOfAFailingScenario) {
+  const auto s = canary({"db"});
+  faultscope::exploration e = failing_with({violation_kind::leak, violation_kind::hang});
+  e.failures[0].plan = faultscope::fault_plan::parse("a#1=throw;b#2=cancel");
+  e.failures[0].minimal = faultscope::fault_plan::parse("b#2=cancel");
+  e.ran = {"a#1=throw;b#2=cancel"};
+  e.clean.violations.push_back({violation_kind::leak, "leak: without faults"});
+  const std::vector<faultscope::cli::result> results{{&s, e}};
+  const auto text = faultscope::cli::text_report(results, false);
+  EXPECT_THAT(text, HasSubstr("2 failing"));  // the run without faults counts
+  EXPECT_THAT(text, HasSubstr("under a#1=throw;b#2=cancel\n"));
+  EXPECT_THAT(text, HasSubstr("@b#2=cancel'\n"));
+  EXPECT_THAT(text, Not(HasSubstr("@a#1=throw")));
+  EXPECT_THAT(text, Not(HasSubstr("a canary plants")));
+  EXPECT_THAT(faultscope::cli::json_report(results),
+              HasSubstr("\"plan\":\"a#1=throw;b#2=cancel\",\"minimal\":\"b#2=cancel\""));
+  const auto junit = faultscope::cli::junit_report(results);
+  // The attribute holds the first violation; the text, all and the replay.
+  EXPECT_THAT(junit, HasSubstr("<failure message=\"leak: planted\">leak: planted\nhang: planted\n"
+                               "replay: "));
+  EXPECT_THAT(junit, HasSubstr("@b#2=cancel&apos;\n</failure>"));
+  EXPECT_THAT(junit, Not(HasSubstr("@a#1=throw")));
+  const auto html = faultscope::cli::html_report(results);
+  EXPECT_THAT(html, HasSubstr("<span class=\"fail\">violations</span>"));
+  EXPECT_THAT(html, HasSubstr("@b#2=cancel&apos;</code>"));
+  EXPECT_THAT(html, Not(HasSubstr("@a#1=throw")));
+}
+
+// Canaries beside other scenarios: the summary counts each apart, a missed
+// canary is not a scenario that failed, and colour tells them apart.
+TEST(Report, TheSummaryCountsCanariesApartFromTheScenariosBesideThem) {
+  const auto plain = canary({"db"});
+  const auto caught = canary({"canary"});
+  const auto missed = canary({"canary", "double_release"});
+  const std::vector<faultscope::cli::result> results{
+      {&plain, faultscope::exploration{}},
+      {&caught, failing_with({violation_kind::leak})},
+      {&missed, failing_with({violation_kind::leak})}};
+  const auto text = faultscope::cli::text_report(results, true);
+  EXPECT_THAT(text, HasSubstr("violations: \x1b[32mnone\x1b[0m, canaries caught: "
+                              "\x1b[31;1m1/2\x1b[0m"));
+  EXPECT_THAT(text, HasSubstr("\x1b[33mleak: planted\x1b[0m")) << "a canary's, in yellow";
+  const std::vector<faultscope::cli::result> all_caught{results[0], results[1]};
+  EXPECT_THAT(faultscope::cli::text_report(all_caught, true),
+              HasSubstr("canaries caught: \x1b[32m1/1\x1b[0m"));
+  const faultscope::cli::result failing{&plain, failing_with({violation_kind::leak})};
+  EXPECT_THAT(faultscope::cli::text_report({failing}, true),
+              HasSubstr("\x1b[31mleak: planted\x1b[0m"));
 }
 
 }  // namespace

@@ -29,7 +29,8 @@ struct result {
   [[nodiscard]] bool ok() const { return canary() ? caught() : report.passed(); }
 };
 
-/// The kinds a canary plants, for people: "leak", "double release or leak".
+/// The kinds a canary plants, for people, in the order of `violation_kind`:
+/// "leak", "leak or double release".
 [[nodiscard]] std::string planted_text(const scenario_info& s);
 
 /// `text` in the colour of an SGR `code` (as "31;1"), or plain.
