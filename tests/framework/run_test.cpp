@@ -37,6 +37,7 @@
 #include "faultscope/detail/asio_ops.hpp"
 #include "faultscope/detail/virtual_scheduler.hpp"
 #include "faultscope/fault_point.hpp"
+#include "faultscope/scope.hpp"
 #include "faultscope/testing/gtest.hpp"
 #include "faultscope/virtual_time.hpp"
 #include "faultscope/with_timeout.hpp"
@@ -159,6 +160,16 @@ TEST(Run, CancellationOutcomeIsRecorded) {
   EXPECT_EQ(r.virtual_elapsed, 2s);
 }
 
+TEST(Run, CancelAfterCountsFromNow) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    co_await ft::sleep_for(5s);
+    ctx.cancel_after(2s);
+    co_await ft::sleep_for(10s);
+  });
+  EXPECT_EQ(r.end, run_end::cancelled);
+  EXPECT_EQ(r.virtual_elapsed, 7s);
+}
+
 // A scenario need not be a coroutine itself: a plain function may check its
 // arguments and throw before it returns the coroutine it runs.
 awaitable<void> throws_before_its_coroutine(int attempts) {
@@ -260,6 +271,43 @@ TEST(Run, CanaryWaitingForeverIsAHangNamingThePendingOperation) {
   EXPECT_THAT(r.violations[0].message,
               HasSubstr("timer wait at tests/framework/run_test.cpp:" + std::to_string(line)));
   EXPECT_THAT(r.violations[0].message, HasSubstr("forever"));
+}
+
+TEST(Run, CanaryAHangNamesEveryPendingWait) {
+  int awaited = 0;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    boost::asio::co_spawn(ctx.executor(), ft::sleep_for(48h), boost::asio::detached);
+    faultscope::timer t(ctx.executor(), faultscope::timer::time_point::max());
+    awaited = __LINE__ + 1;
+    co_await t.async_wait(use_awaitable);
+  });
+  EXPECT_EQ(r.end, run_end::hung);
+  ASSERT_THAT(r, HasViolation(violation_kind::hang));
+  EXPECT_THAT(r.violations[0].message,
+              HasSubstr("; pending: timer wait at tests/support/test_resource.hpp:"));
+  EXPECT_THAT(
+      r.violations[0].message,
+      ::testing::EndsWith(fmt::format(", timer wait at tests/framework/run_test.cpp:{}", awaited)));
+}
+
+// Where the run stood: the scopes still open when it could go no further.
+TEST(Run, CanaryAHangNamesTheScopesLeftOpen) {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
+    faultscope::scope checkout{"checkout"};
+    faultscope::scope payment{"payment"};
+    faultscope::timer t(ctx.executor(), faultscope::timer::time_point::max());
+    co_await t.async_wait(use_awaitable);
+  });
+  ASSERT_THAT(r, HasViolation(violation_kind::hang));
+  EXPECT_THAT(r.violations[0].message, ::testing::EndsWith("; open scopes: checkout › payment"));
+}
+
+// The limit is the last moment a run may reach, not the first it may not.
+TEST(Run, ADeadlineAtTheTimeLimitIsNotAHang) {
+  auto r = faultscope::run([](run_context&) -> awaitable<void> { co_await ft::sleep_for(24h); },
+                           {.time_limit = 24h});
+  EXPECT_EQ(r.end, run_end::ok);
+  EXPECT_TRUE(r.passed()) << r.describe();
 }
 
 TEST(Run, CanaryHangOnAForeignOperationIsReported) {
@@ -621,6 +669,29 @@ TEST(Run, AnExtensionFinishesBeforeTheTrackerIsChecked) {
   EXPECT_THAT(r.describe(), HasSubstr("left behind by the extension"));
 }
 
+// Two libraries' state in one run: each finds its own.
+struct count_a final : faultscope::run_extension {
+  int n = 0;
+};
+struct count_b final : faultscope::run_extension {
+  int n = 0;
+};
+
+TEST(Run, EachExtensionTypeHasItsOwnInstance) {
+  int a = 0, b = 0;
+  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+    ++ctx.extension<count_a>().n;
+    ++ctx.extension<count_b>().n;
+    ++ctx.extension<count_a>().n;
+    a = ctx.extension<count_a>().n;
+    b = ctx.extension<count_b>().n;
+    co_return;
+  });
+  EXPECT_TRUE(r.passed()) << r.describe();
+  EXPECT_EQ(a, 2);
+  EXPECT_EQ(b, 1);
+}
+
 // A thread of an extension that goes on using the run after it ended (a call
 // that ignored its interrupt).
 struct late_thread final : faultscope::run_extension {
@@ -673,6 +744,52 @@ TEST(Run, CanaryADescriptorLeftOpenIsALeakWhenCheckFdsIsOn) {
   EXPECT_THAT(r.violations[0].message,
               StartsWith("leak: file descriptor " + std::to_string(leaked) + " (pipe:["));
   EXPECT_THAT(r.violations[0].message, EndsWith("]) opened during the run, never closed"));
+}
+
+// A descriptor the run left open that, within the grace, another thread
+// closed and opened another file as (dup2 does both at once) is not the
+// run's any more.
+TEST(Run, ADescriptorThatNamesAnotherFileWithinTheGraceIsNotTheRuns) {
+  int leaked = -1;
+  std::atomic<bool> reused = false;
+  std::jthread other;
+  auto r = faultscope::run(
+      [&](run_context&) -> awaitable<void> {
+        leaked = ft::pipe_write_end();
+        // After the run has ended and its descriptors were listed, well
+        // within the grace.
+        other = std::jthread([&reused, fd = leaked] {
+          std::this_thread::sleep_for(500ms);
+          const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+          reused = ::dup2(null, fd) == fd;
+          ::close(null);
+        });
+        co_return;
+      },
+      {.check_fds = true, .fd_grace = 10s});
+  other.join();
+  ASSERT_GE(leaked, 0);
+  ::close(leaked);
+  ASSERT_TRUE(reused);
+  EXPECT_TRUE(r.passed()) << r.describe();
+}
+
+// A file's name may hold a line break; the report's line may not.
+TEST(Run, CanaryALeakedDescriptorsTargetIsReportedOnOneLine) {
+  const std::string path = ::testing::TempDir() + "faultscope_fd\nleak";
+  int leaked = -1;
+  auto r = faultscope::run(
+      [&](run_context&) -> awaitable<void> {
+        leaked = ::open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+        co_return;
+      },
+      {.check_fds = true, .fd_grace = 0ms});
+  ASSERT_GE(leaked, 0);
+  ::close(leaked);
+  ::unlink(path.c_str());
+  ASSERT_THAT(r, HasViolation(violation_kind::leak));
+  EXPECT_THAT(r.violations[0].message, HasSubstr("faultscope_fd\\x0aleak)"));
+  EXPECT_EQ(r.violations[0].message.find('\n'), std::string::npos);
 }
 
 TEST(Run, ADescriptorLeftOpenIsNotCheckedUnlessAskedFor) {
