@@ -274,20 +274,14 @@ TEST(Run, CanaryWaitingForeverIsAHangNamingThePendingOperation) {
 }
 
 TEST(Run, CanaryAHangNamesEveryPendingWait) {
-  int awaited = 0;
-  auto r = faultscope::run([&](run_context& ctx) -> awaitable<void> {
+  auto r = faultscope::run([](run_context& ctx) -> awaitable<void> {
     boost::asio::co_spawn(ctx.executor(), ft::sleep_for(48h), boost::asio::detached);
-    faultscope::timer t(ctx.executor(), faultscope::timer::time_point::max());
-    awaited = __LINE__ + 1;
-    co_await t.async_wait(use_awaitable);
+    co_await ft::sleep_for(72h);
   });
-  EXPECT_EQ(r.end, run_end::hung);
   ASSERT_THAT(r, HasViolation(violation_kind::hang));
+  const std::string wait = "timer wait at tests/support/test_resource\\.hpp:[0-9]+";
   EXPECT_THAT(r.violations[0].message,
-              HasSubstr("; pending: timer wait at tests/support/test_resource.hpp:"));
-  EXPECT_THAT(
-      r.violations[0].message,
-      ::testing::EndsWith(fmt::format(", timer wait at tests/framework/run_test.cpp:{}", awaited)));
+              ::testing::ContainsRegex("; pending: " + wait + ", " + wait + "$"));
 }
 
 // Where the run stood: the scopes still open when it could go no further.

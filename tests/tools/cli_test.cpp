@@ -128,6 +128,12 @@ FAULTSCOPE_SCENARIO_WITH(cli_test_closed_later, "manual",
   co_return;
 }
 
+// Passes no fault point, and says it need not: --only takes nothing from it.
+FAULTSCOPE_SCENARIO_WITH(cli_test_pointless, "manual",
+                         {.accept = {faultscope::violation_kind::nothing_explored}}) {
+  co_return;
+}
+
 // Registered with options no exploration can honour.
 [[maybe_unused]] const bool cli_test_bad_depth_registered = [] {
   faultscope::scenario_info s;
@@ -254,6 +260,24 @@ TEST(Cli, OnlyThatLeavesNothingToFaultIsAUsageError) {
   EXPECT_EQ(widen.status, 2);
   EXPECT_THAT(widen.err, HasSubstr("leaves no fault point"));
   EXPECT_THAT(widen.err, HasSubstr("sqlite.commit"));
+}
+
+// The flags are blamed only when they took away every point there was.
+TEST(Cli, NarrowingIsAUsageErrorOnlyWhereItTookEveryPointAway) {
+  auto skip = cli({"run", "cli_test_points", "--skip", "cli_test.*"});
+  EXPECT_EQ(skip.status, 2);
+  EXPECT_THAT(skip.err, ::testing::StartsWith("faultscope: --skip 'cli_test.*' leaves no fault"));
+  // A run without faults that failed is reported as it is.
+  auto broken = cli({"run", "cli_test_broken", "--only", "nowhere.*"});
+  EXPECT_EQ(broken.status, 1) << broken.err;
+  EXPECT_THAT(broken.out, HasSubstr("FAIL   cli_test_broken"));
+  // A scenario that passes through no point fails on that, not on the flags;
+  // one that may pass through none passes.
+  auto blind = cli({"run", "cli_test_blind", "--only", "nowhere.*"});
+  EXPECT_EQ(blind.status, 1) << blind.err;
+  EXPECT_THAT(blind.out, HasSubstr("nothing explored"));
+  auto pointless = cli({"run", "cli_test_pointless", "--only", "nowhere.*"});
+  EXPECT_EQ(pointless.status, 0) << pointless.err;
 }
 
 TEST(Cli, AScenarioThatExploresNothingFailsButNarrowingFromTheCommandLineNeverMakesItSo) {
@@ -637,6 +661,8 @@ TEST(Cli, ProgressBarIsDrawnOnRequestAndErasedBeforeTheReport) {
   EXPECT_EQ(r.out.find('\r'), std::string::npos) << "the report itself has no bar";
   // Off a terminal it stays quiet by default.
   EXPECT_TRUE(cli({"run", "scope.with_resource"}).err.empty());
+  setenv("FAULTSCOPE_PROGRESS", "", 1);  // set but empty: the default
+  EXPECT_EQ(cli({"run", "scope.with_resource"}).status, 0);
   setenv("FAULTSCOPE_PROGRESS", "sometimes", 1);
   auto bad = cli({"run", "scope.with_resource"});
   unsetenv("FAULTSCOPE_PROGRESS");
