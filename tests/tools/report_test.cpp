@@ -164,7 +164,7 @@ TEST(Report, GithubAnnotationsPointAtTheLineOnceForEachBug) {
 
 // Annotations for `n` violations of one scenario.
 std::string github_annotations_of(int n) {
-  static const auto s = canary({"db"});
+  const auto s = canary({"db"});
   auto e = failing_with({});
   for (int i = 0; i < n; ++i)
     e.failures[0].run.violations.push_back(
@@ -223,7 +223,7 @@ TEST(Report, EveryFormatNamesTheScenariosNotRun) {
   EXPECT_THAT(faultscope::cli::html_report(results, not_run),
               HasSubstr("blocked its thread: orders.&lt;ship&gt;."));
   // Without any, nothing is said of them but the JSON's empty list.
-  EXPECT_THAT(faultscope::cli::text_report(results, false), ::testing::Not(HasSubstr("NOT RUN")));
+  EXPECT_THAT(faultscope::cli::text_report(results, false), Not(HasSubstr("NOT RUN")));
   EXPECT_THAT(faultscope::cli::json_report(results), HasSubstr("\"not_run\":[]"));
 }
 
